@@ -1,0 +1,16 @@
+# svcnet developer entry points. Scripts live in hack/.
+.PHONY: build test server bench clean
+
+build:
+	go build -o bin/svcnet ./cmd/svcnet
+
+# Static checks, then every test with -race inside a fresh network namespace.
+test:
+	hack/test.sh
+
+# Runs svcnet server with its data in ./_output/data (embedded etcd).
+server: build
+	hack/run-server.sh
+
+clean:
+	rm -rf bin _output

@@ -1,0 +1,201 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+)
+
+// Namespaces created at start, as kube-apiserver does.
+var systemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
+
+// Config configures the bootstrap component.
+type Config struct {
+	Client kubernetes.Interface
+	// ServiceIP is the kubernetes Service's ClusterIP (first usable IP of
+	// the primary service range).
+	ServiceIP netip.Addr
+	// Address and Port are where clients reach the API server.
+	Address netip.Addr
+	Port    int32
+	// Interval between reconciliations (upstream: 10s).
+	Interval time.Duration
+	Logger   *slog.Logger
+}
+
+// Bootstrap reconciles the system objects.
+type Bootstrap struct{ cfg Config }
+
+// New returns the component.
+func New(cfg Config) (*Bootstrap, error) {
+	if cfg.Client == nil || !cfg.ServiceIP.IsValid() || !cfg.Address.IsValid() {
+		return nil, fmt.Errorf("bootstrap: client, service IP and address are required")
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Bootstrap{cfg: cfg}, nil
+}
+
+// Run reconciles at once and then every Interval until ctx is done.
+func (b *Bootstrap) Run(ctx context.Context) error {
+	t := time.NewTicker(b.cfg.Interval)
+	defer t.Stop()
+	for {
+		if err := b.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			b.cfg.Logger.Warn("Reconciled system objects with errors", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Reconcile creates or repairs every system object once.
+func (b *Bootstrap) Reconcile(ctx context.Context) error {
+	for _, name := range systemNamespaces {
+		if err := b.ensureNamespace(ctx, name); err != nil {
+			return err
+		}
+	}
+	if err := b.ensureService(ctx); err != nil {
+		return err
+	}
+	if err := b.ensureEndpoints(ctx); err != nil {
+		return err
+	}
+	return b.ensureEndpointSlice(ctx)
+}
+
+func (b *Bootstrap) ensureNamespace(ctx context.Context, name string) error {
+	_, err := b.cfg.Client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = b.cfg.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+func (b *Bootstrap) servicePorts() []corev1.ServicePort {
+	return []corev1.ServicePort{{Name: "https", Protocol: corev1.ProtocolTCP, Port: 443, TargetPort: intstr.FromInt32(b.cfg.Port)}}
+}
+
+func (b *Bootstrap) ensureService(ctx context.Context) error {
+	svcs := b.cfg.Client.CoreV1().Services(metav1.NamespaceDefault)
+	cur, err := svcs.Get(ctx, "kubernetes", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
+				Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
+			Spec: corev1.ServiceSpec{
+				Type: corev1.ServiceTypeClusterIP, ClusterIP: b.cfg.ServiceIP.String(),
+				Ports: b.servicePorts(), SessionAffinity: corev1.ServiceAffinityNone,
+			},
+		}
+		_, err = svcs.Create(ctx, svc, metav1.CreateOptions{FieldManager: "svcnet-bootstrap"})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("service default/kubernetes: %w", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("service default/kubernetes: %w", err)
+	}
+	if apiequality.Semantic.DeepEqual(cur.Spec.Ports, b.servicePorts()) {
+		return nil
+	}
+	cur.Spec.Ports = b.servicePorts()
+	_, err = svcs.Update(ctx, cur, metav1.UpdateOptions{FieldManager: "svcnet-bootstrap"})
+	return err
+}
+
+func (b *Bootstrap) ensureEndpoints(ctx context.Context) error {
+	eps := b.cfg.Client.CoreV1().Endpoints(metav1.NamespaceDefault)
+	want := []corev1.EndpointSubset{{
+		Addresses: []corev1.EndpointAddress{{IP: b.cfg.Address.String()}},
+		Ports:     []corev1.EndpointPort{{Name: "https", Port: b.cfg.Port, Protocol: corev1.ProtocolTCP}},
+	}}
+	cur, err := eps.Get(ctx, "kubernetes", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
+			Labels: map[string]string{"endpointslice.kubernetes.io/skip-mirror": "true"}}, Subsets: want}
+		_, err = eps.Create(ctx, ep, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if apiequality.Semantic.DeepEqual(cur.Subsets, want) {
+		return nil
+	}
+	cur.Subsets = want
+	_, err = eps.Update(ctx, cur, metav1.UpdateOptions{})
+	return err
+}
+
+func (b *Bootstrap) ensureEndpointSlice(ctx context.Context) error {
+	slices := b.cfg.Client.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault)
+	addrType := discoveryv1.AddressTypeIPv4
+	if b.cfg.Address.Is6() {
+		addrType = discoveryv1.AddressTypeIPv6
+	}
+	want := discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
+			Labels: map[string]string{discoveryv1.LabelServiceName: "kubernetes", discoveryv1.LabelManagedBy: "kube-apiserver"}},
+		AddressType: addrType,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{b.cfg.Address.String()}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(b.cfg.Port), Protocol: ptr.To(corev1.ProtocolTCP)}},
+	}
+	cur, err := slices.Get(ctx, "kubernetes", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = slices.Create(ctx, &want, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if cur.AddressType == want.AddressType && apiequality.Semantic.DeepEqual(cur.Endpoints, want.Endpoints) &&
+		apiequality.Semantic.DeepEqual(cur.Ports, want.Ports) {
+		return nil
+	}
+	if cur.AddressType != want.AddressType { // immutable: replace
+		if err := slices.Delete(ctx, "kubernetes", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		_, err = slices.Create(ctx, &want, metav1.CreateOptions{})
+		return err
+	}
+	cur.Endpoints, cur.Ports = want.Endpoints, want.Ports
+	_, err = slices.Update(ctx, cur, metav1.UpdateOptions{})
+	return err
+}

@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/svcnet/svcnet/internal/server"
+)
+
+// NewRootCommand returns the svcnet command with its subcommands.
+func NewRootCommand() *cobra.Command {
+	var logLevel string
+	root := &cobra.Command{
+		Use:           "svcnet",
+		Short:         "The Kubernetes Service system in one binary",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+			return nil
+		},
+	}
+	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.AddCommand(newServerCommand(), newVersionCommand())
+	return root
+}
+
+func newServerCommand() *cobra.Command {
+	cfg := server.DefaultConfig()
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the API server, etcd, controllers, node agent, proxy and DNS on this machine",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := server.New(cfg)
+			if err != nil {
+				return err
+			}
+			return s.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for etcd data, certificates and the admin kubeconfig")
+	f.StringVar(&cfg.BindAddress, "bind-address", cfg.BindAddress, "address the API server listens on")
+	f.IntVar(&cfg.SecurePort, "secure-port", cfg.SecurePort, "HTTPS port of the API server")
+	f.StringSliceVar(&cfg.ServiceClusterIPRanges, "service-cluster-ip-range", cfg.ServiceClusterIPRanges,
+		"CIDR(s) for Service ClusterIPs: one, or an IPv4 and an IPv6 one for dual-stack")
+	f.StringVar(&cfg.ServiceNodePortRange, "service-node-port-range", cfg.ServiceNodePortRange, "port range for NodePort Services")
+	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "CIDR for pod IPs, split into per-node ranges")
+	f.StringVar(&cfg.ClusterDomain, "cluster-domain", cfg.ClusterDomain, "DNS domain of the cluster")
+	f.StringSliceVar(&cfg.EtcdServers, "etcd-servers", cfg.EtcdServers, "external etcd endpoints; empty runs etcd embedded in the data dir")
+	f.StringSliceVar(&cfg.Disable, "disable", cfg.Disable, "components not to run: "+server.ComponentNames())
+	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", cfg.AdvertiseAddress,
+		"address published in the kubernetes Endpoints (default: the bind address, or this host's first address)")
+	return cmd
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			v := server.VersionInfo()
+			fmt.Fprintf(cmd.OutOrStdout(), "svcnet %s (Kubernetes API %s)\n", v.GitVersion, v.GitVersion)
+		},
+	}
+}
