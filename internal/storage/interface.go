@@ -56,8 +56,19 @@ type Interface interface {
 	CurrentRevision(ctx context.Context) (int64, error)
 
 	// Reservations lists the reservation keys below prefix with their owners
-	// (used by allocator caches and repair loops).
+	// (used by allocator caches and repair loops), and the revision read.
 	Reservations(ctx context.Context, prefix string) (map[string]string, int64, error)
+
+	// Reserve creates the reservation key held by owner (the key of the
+	// object that holds it). If the key exists, it fails with a
+	// *ReservedError. Used by repair loops; normal writes reserve through
+	// WriteOptions.
+	Reserve(ctx context.Context, key, owner string) error
+
+	// Release deletes the reservation key if it is held by owner, or by
+	// anyone when owner is "". A missing key, or one held by another owner,
+	// is not an error and is left alone.
+	Release(ctx context.Context, key, owner string) error
 }
 
 // UpdateFunc computes the new state of an object from its current state.

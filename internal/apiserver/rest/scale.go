@@ -126,4 +126,3 @@ func (h *Handler) writeScale(w http.ResponseWriter, r *http.Request, scale *auto
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(data)
 }
-

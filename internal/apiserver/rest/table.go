@@ -38,4 +38,3 @@ func defaultTable(_ context.Context, obj runtime.Object, _ registry.TableOptions
 	}
 	return table, add(obj)
 }
-

@@ -1,0 +1,151 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Server is a running `svcnet server`.
+type Server struct {
+	cfg        Config
+	logger     *slog.Logger
+	ready      chan struct{}
+	readyOnce  sync.Once
+	kubeconfig string
+	url        string
+}
+
+// New validates cfg and returns a server ready to Run.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, logger: slog.Default(), ready: make(chan struct{}),
+		kubeconfig: filepath.Join(cfg.DataDir, "kubeconfig.yaml")}, nil
+}
+
+// Ready is closed once the API server answers and the admin kubeconfig
+// is written.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// KubeconfigPath is the admin kubeconfig written at start.
+func (s *Server) KubeconfigPath() string { return s.kubeconfig }
+
+// URL is the API server's URL (known once Ready).
+func (s *Server) URL() string { return s.url }
+
+// Run starts every component and blocks until ctx is done or one fails.
+func (s *Server) Run(ctx context.Context) error {
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+
+	store, closeStore, err := s.startStorage(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.BindAddress, strconv.Itoa(s.cfg.SecurePort)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	advertise, err := s.advertiseAddress()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	api, restCfg, err := s.buildAPIServer(ctx, g, store, ln, advertise, port)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	g.Go(func() error { return api.Run(ctx) })
+
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+	meta, err := metadata.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+	if err := s.waitHealthy(ctx, client); err != nil {
+		return err
+	}
+	if err := s.startControlPlane(ctx, g, client, meta, advertise, port); err != nil {
+		return err
+	}
+	s.readyOnce.Do(func() { close(s.ready) })
+	fmt.Fprintf(os.Stdout, "svcnet server is running at %s\nexport KUBECONFIG=%s\n", s.url, s.kubeconfig)
+	return g.Wait()
+}
+
+// advertiseAddress is the address published in the kubernetes Endpoints.
+func (s *Server) advertiseAddress() (netip.Addr, error) {
+	if s.cfg.AdvertiseAddress != "" {
+		a, err := netip.ParseAddr(s.cfg.AdvertiseAddress)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("--advertise-address: %w", err)
+		}
+		return a, nil
+	}
+	if a, err := netip.ParseAddr(s.cfg.BindAddress); err == nil && !a.IsUnspecified() {
+		return a, nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().IsGlobalUnicast() && p.Addr().Is4() {
+				return p.Addr(), nil
+			}
+		}
+	}
+	return netip.MustParseAddr("127.0.0.1"), nil
+}
+
+// waitHealthy polls /readyz through the loopback client.
+func (s *Server) waitHealthy(ctx context.Context, client kubernetes.Interface) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		if err == nil && string(body) == "ok" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("API server not healthy after 30s: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// loopbackConfig is the admin client configuration of this server.
+func (s *Server) loopbackConfig() (*rest.Config, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", s.kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	cfg.QPS, cfg.Burst = 500, 1000
+	cfg.UserAgent = "svcnet-server"
+	return cfg, nil
+}
