@@ -37,6 +37,9 @@ type Resource struct {
 	Scale *ScaleAccessor
 	// Hooks, when non-nil, run inside the write path (allocation).
 	Hooks Hooks
+	// Actions are POST-only subresources that change the stored object
+	// (pods/binding), by subresource name.
+	Actions map[string]Action
 
 	// Table converts an object or a list of this resource to a Table with
 	// upstream's columns. nil means the default NAME/AGE table.
@@ -102,6 +105,17 @@ type ScaleAccessor struct {
 	Get func(obj runtime.Object) (specReplicas, statusReplicas int32, selector string)
 	// Set writes spec.replicas into obj.
 	Set func(obj runtime.Object, replicas int32)
+}
+
+// Action is a subresource that takes a request object (a Binding) and
+// applies it to the stored object in one optimistic-concurrency update.
+// kube-apiserver answers such writes with a Success Status (201).
+type Action struct {
+	// New returns an empty request object.
+	New func() runtime.Object
+	// Apply changes cur (a deep copy of the stored object) as req asks,
+	// or returns an API error (409, 422) leaving it unchanged.
+	Apply func(cur, req runtime.Object) error
 }
 
 // Hooks run inside the storage write path so side effects (IP and port

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/rest"
 
 	"github.com/svcnet/svcnet/internal/apiserver/bootstrap"
 	"github.com/svcnet/svcnet/internal/controller"
@@ -86,4 +85,3 @@ func serverURL(bind string, port int) string {
 	return "https://" + net.JoinHostPort(host, strconv.Itoa(port))
 }
 
-var _ = rest.Config{}

@@ -17,11 +17,16 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/svcnet/svcnet/internal/pki"
+	"github.com/svcnet/svcnet/internal/registry"
 )
 
 // Server is a running `svcnet server`.
 type Server struct {
 	cfg        Config
+	pki        *pki.PKI
+	resources  []registry.Resource
 	logger     *slog.Logger
 	ready      chan struct{}
 	readyOnce  sync.Once

@@ -77,6 +77,11 @@ func (b *Bootstrap) Reconcile(ctx context.Context) error {
 	if err := b.ensureService(ctx); err != nil {
 		return err
 	}
+	if b.cfg.Address.IsLoopback() {
+		// Endpoints may not hold loopback addresses (upstream validation);
+		// a server only reachable on loopback publishes none.
+		return nil
+	}
 	if err := b.ensureEndpoints(ctx); err != nil {
 		return err
 	}

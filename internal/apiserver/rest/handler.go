@@ -135,6 +135,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, apierrors.NewNotFound(h.gr, ""), "")
 		return
 	}
+	if action, ok := h.res.Actions[info.Subresource]; ok && info.Subresource != "" {
+		h.serveAction(w, r, info, action)
+		return
+	}
 	switch info.Subresource {
 	case "":
 	case "status":

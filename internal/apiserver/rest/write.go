@@ -334,10 +334,13 @@ func (h *Handler) prepareUpdate(ctx context.Context, obj, cur runtime.Object, wr
 		}
 	}
 	kind := h.res.GroupVersionKind().GroupKind()
-	switch wr.sub {
-	case "finalize":
+	_, isAction := h.res.Actions[wr.sub]
+	switch {
+	case isAction:
+		// The action itself validated the change (e.g. pod.Bind).
+	case wr.sub == "finalize":
 		finalizeNamespace(obj, cur)
-	case "status":
+	case wr.sub == "status":
 		h.res.StatusStrategy.PrepareForUpdate(ctx, obj, cur)
 		if errs := h.res.StatusStrategy.ValidateUpdate(ctx, obj, cur); len(errs) > 0 {
 			return opts, apierrors.NewInvalid(kind, acc.GetName(), errs)

@@ -28,6 +28,14 @@ func Resource() registry.Resource {
 		Strategy:       Strategy{},
 		StatusStrategy: StatusStrategy{},
 		Fields:         Fields,
+		Actions: map[string]registry.Action{
+			"binding": {
+				New: func() runtime.Object { return &corev1.Binding{} },
+				Apply: func(cur, req runtime.Object) error {
+					return Bind(cur.(*corev1.Pod), req.(*corev1.Binding))
+				},
+			},
+		},
 	}
 }
 

@@ -1,0 +1,5 @@
+package openapi
+
+import "reflect"
+
+func reflectType(v any) reflect.Type { return reflect.TypeOf(v) }

@@ -1,0 +1,267 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+)
+
+// Defaults of Config.
+const (
+	// DefaultCompactionRetention matches kube-apiserver, which compacts
+	// etcd every five minutes.
+	DefaultCompactionRetention = 5 * time.Minute
+	// DefaultProgressNotifyInterval is how often etcd tells idle watchers
+	// its current revision; watch bookmarks are built from it.
+	DefaultProgressNotifyInterval = 5 * time.Second
+	// DefaultStartTimeout bounds how long Run waits for the member to
+	// elect itself leader and serve clients.
+	DefaultStartTimeout = time.Minute
+	// dialTimeout bounds connecting to an etcd endpoint.
+	dialTimeout = 5 * time.Second
+)
+
+// Config configures an embedded etcd member.
+type Config struct {
+	// DataDir holds the member's WAL and database. Required. Reopening the
+	// same directory keeps the data.
+	DataDir string
+	// Name is the member name; "svcnet" when empty.
+	Name string
+	// Logger receives etcd's own logs: errors only, unless it has debug
+	// enabled. slog.Default() when nil.
+	Logger *slog.Logger
+	// CompactionRetention is the periodic auto-compaction retention:
+	// revisions older than this are compacted away (watches and lists
+	// from them get 410 Gone). DefaultCompactionRetention when zero;
+	// negative disables auto-compaction.
+	CompactionRetention time.Duration
+	// ProgressNotifyInterval is etcd's watch progress notification period;
+	// DefaultProgressNotifyInterval when zero.
+	ProgressNotifyInterval time.Duration
+	// QuotaBackendBytes is the database size limit; etcd's default (2 GiB)
+	// when zero.
+	QuotaBackendBytes int64
+	// StartTimeout bounds the start-up; DefaultStartTimeout when zero.
+	StartTimeout time.Duration
+}
+
+// Etcd is an embedded etcd member listening on loopback.
+type Etcd struct {
+	cfg    Config
+	logger *slog.Logger
+
+	ready chan struct{} // closed once client and endpoints are set
+	done  chan struct{} // closed when Run returns
+
+	mu        sync.Mutex
+	client    *clientv3.Client
+	endpoints []string
+	err       error // why Run ended
+	running   bool
+}
+
+// New validates cfg and returns an Etcd that starts when Run is called.
+func New(cfg Config) (*Etcd, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("etcd: DataDir is required")
+	}
+	if cfg.Name == "" {
+		cfg.Name = "svcnet"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.CompactionRetention == 0 {
+		cfg.CompactionRetention = DefaultCompactionRetention
+	}
+	if cfg.ProgressNotifyInterval <= 0 {
+		cfg.ProgressNotifyInterval = DefaultProgressNotifyInterval
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	return &Etcd{
+		cfg:    cfg,
+		logger: cfg.Logger.With("component", "etcd"),
+		ready:  make(chan struct{}),
+		done:   make(chan struct{}),
+	}, nil
+}
+
+// Run starts the member, serves until ctx is done, then closes the shared
+// client and stops the member cleanly. It returns nil after a clean stop
+// caused by ctx. Run may be called only once.
+func (e *Etcd) Run(ctx context.Context) error {
+	e.mu.Lock()
+	if e.running {
+		e.mu.Unlock()
+		return errors.New("etcd: Run called twice")
+	}
+	e.running = true
+	e.mu.Unlock()
+
+	err := e.run(ctx)
+	e.mu.Lock()
+	e.err = err
+	if e.err == nil {
+		e.err = errors.New("etcd: stopped")
+	}
+	e.mu.Unlock()
+	close(e.done)
+	return err
+}
+
+func (e *Etcd) run(ctx context.Context) error {
+	ecfg, err := e.embedConfig()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	srv, err := embed.StartEtcd(ecfg)
+	if err != nil {
+		return fmt.Errorf("starting etcd in %s: %w", e.cfg.DataDir, err)
+	}
+	defer srv.Close()
+
+	timer := time.NewTimer(e.cfg.StartTimeout)
+	defer timer.Stop()
+	select {
+	case <-srv.Server.ReadyNotify():
+	case err := <-srv.Err():
+		return fmt.Errorf("starting etcd: %w", err)
+	case <-timer.C:
+		return fmt.Errorf("etcd not ready after %s", e.cfg.StartTimeout)
+	case <-ctx.Done():
+		return nil
+	}
+
+	endpoints := make([]string, 0, len(srv.Clients))
+	for _, l := range srv.Clients {
+		endpoints = append(endpoints, "http://"+l.Addr().String())
+	}
+	client, err := newClient(endpoints)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	e.mu.Lock()
+	e.client, e.endpoints = client, endpoints
+	e.mu.Unlock()
+	close(e.ready)
+	e.logger.Info("Started embedded etcd", "dataDir", e.cfg.DataDir, "endpoints", endpoints,
+		"duration", time.Since(start))
+
+	select {
+	case <-ctx.Done():
+		e.logger.Info("Stopping embedded etcd", "dataDir", e.cfg.DataDir)
+		return nil
+	case err, ok := <-srv.Err():
+		if !ok {
+			return errors.New("etcd: server stopped")
+		}
+		return fmt.Errorf("etcd: %w", err)
+	}
+}
+
+// embedConfig builds the embedded server configuration.
+func (e *Etcd) embedConfig() (*embed.Config, error) {
+	ecfg := embed.NewConfig()
+	ecfg.Name = e.cfg.Name
+	ecfg.Dir = e.cfg.DataDir
+	// Port 0: the kernel picks a free port, so members never collide. A
+	// single member never dials its own peer URL.
+	loopback := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
+	ecfg.ListenClientUrls = []url.URL{loopback}
+	ecfg.AdvertiseClientUrls = []url.URL{loopback}
+	ecfg.ListenPeerUrls = []url.URL{loopback}
+	ecfg.AdvertisePeerUrls = []url.URL{loopback}
+	ecfg.InitialCluster = ecfg.InitialClusterFromName(ecfg.Name)
+	ecfg.EnableGRPCGateway = false
+	ecfg.AutoCompactionMode = embed.CompactorModePeriodic
+	ecfg.AutoCompactionRetention = "0"
+	if e.cfg.CompactionRetention > 0 {
+		ecfg.AutoCompactionRetention = e.cfg.CompactionRetention.String()
+	}
+	ecfg.WatchProgressNotifyInterval = e.cfg.ProgressNotifyInterval
+	if e.cfg.QuotaBackendBytes > 0 {
+		ecfg.QuotaBackendBytes = e.cfg.QuotaBackendBytes
+	}
+	ecfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newZapLogger(e.logger.Handler()))
+	if err := ecfg.Validate(); err != nil {
+		return nil, fmt.Errorf("etcd config: %w", err)
+	}
+	return ecfg, nil
+}
+
+// Ready is closed once the member serves clients.
+func (e *Etcd) Ready() <-chan struct{} { return e.ready }
+
+// Endpoints returns the client URLs of the running member (nil before
+// Ready is closed).
+func (e *Etcd) Endpoints() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.endpoints...)
+}
+
+// Client waits until the member is ready and returns a client shared by
+// every caller. Callers must not close it: Run closes it when it returns.
+// It fails when ctx ends first or Run stopped before becoming ready.
+func (e *Etcd) Client(ctx context.Context) (*clientv3.Client, error) {
+	select {
+	case <-e.ready:
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.client, nil
+	case <-e.done:
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return nil, e.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for etcd: %w", ctx.Err())
+	}
+}
+
+// Done is closed when Run has returned.
+func (e *Etcd) Done() <-chan struct{} { return e.done }
+
+// Dial connects to external etcd endpoints (the --etcd-servers flag) and
+// checks, within ctx, that the cluster answers a read. The caller closes
+// the client.
+func Dial(ctx context.Context, endpoints []string) (*clientv3.Client, error) {
+	if len(endpoints) == 0 {
+		return nil, errors.New("etcd: no endpoints")
+	}
+	client, err := newClient(endpoints)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := client.Get(ctx, "/", clientv3.WithCountOnly(), clientv3.WithLimit(1)); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("reaching etcd at %v: %w", endpoints, err)
+	}
+	return client, nil
+}
+
+func newClient(endpoints []string) (*clientv3.Client, error) {
+	client, err := clientv3.New(clientv3.Config{
+		Endpoints:   endpoints,
+		DialTimeout: dialTimeout,
+		Logger:      zap.NewNop(),
+		// Large lists: kube-apiserver allows up to 2 GiB responses.
+		MaxCallRecvMsgSize: 1<<31 - 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating etcd client for %v: %w", endpoints, err)
+	}
+	return client, nil
+}

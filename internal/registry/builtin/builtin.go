@@ -1,0 +1,66 @@
+package builtin
+
+import (
+	"github.com/svcnet/svcnet/internal/printers"
+	"github.com/svcnet/svcnet/internal/registry"
+	"github.com/svcnet/svcnet/internal/registry/apps/controllerrevision"
+	"github.com/svcnet/svcnet/internal/registry/apps/deployment"
+	"github.com/svcnet/svcnet/internal/registry/apps/replicaset"
+	"github.com/svcnet/svcnet/internal/registry/apps/statefulset"
+	"github.com/svcnet/svcnet/internal/registry/coordination/lease"
+	"github.com/svcnet/svcnet/internal/registry/core/configmap"
+	"github.com/svcnet/svcnet/internal/registry/core/endpoints"
+	coreevent "github.com/svcnet/svcnet/internal/registry/core/event"
+	"github.com/svcnet/svcnet/internal/registry/core/namespace"
+	"github.com/svcnet/svcnet/internal/registry/core/node"
+	"github.com/svcnet/svcnet/internal/registry/core/pod"
+	"github.com/svcnet/svcnet/internal/registry/core/secret"
+	"github.com/svcnet/svcnet/internal/registry/core/service"
+	"github.com/svcnet/svcnet/internal/registry/core/serviceaccount"
+	"github.com/svcnet/svcnet/internal/registry/discovery/endpointslice"
+	eventsv1 "github.com/svcnet/svcnet/internal/registry/events/event"
+)
+
+// Config carries what the resources with side effects need.
+type Config struct {
+	// Service configures Service defaulting, validation and the ClusterIP
+	// and NodePort allocation hooks.
+	Service service.Config
+	// Printer renders Tables; the zero value uses the wall clock.
+	Printer printers.Printer
+}
+
+// Resources returns every served resource.
+func Resources(cfg Config) ([]registry.Resource, error) {
+	svc, err := service.Resource(cfg.Service)
+	if err != nil {
+		return nil, err
+	}
+	all := []registry.Resource{
+		// core/v1
+		namespace.Resource(),
+		node.Resource(),
+		pod.Resource(),
+		svc,
+		endpoints.Resource(),
+		configmap.Resource(),
+		secret.Resource(),
+		serviceaccount.Resource(),
+		coreevent.Resource(),
+		// apps/v1
+		deployment.Resource(),
+		replicaset.Resource(),
+		statefulset.Resource(),
+		controllerrevision.Resource(),
+		// discovery.k8s.io/v1, coordination.k8s.io/v1, events.k8s.io/v1
+		endpointslice.Resource(),
+		lease.Resource(),
+		eventsv1.Resource(),
+	}
+	for i := range all {
+		if all[i].Table == nil {
+			all[i].Table = cfg.Printer.For(all[i].GroupVersionResource())
+		}
+	}
+	return all, nil
+}

@@ -1,0 +1,121 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/applyconfigurations"
+	"k8s.io/client-go/rest"
+
+	"github.com/svcnet/svcnet/internal/allocator/ipallocator"
+	"github.com/svcnet/svcnet/internal/allocator/portallocator"
+	"github.com/svcnet/svcnet/internal/allocator/repair"
+	"github.com/svcnet/svcnet/internal/api"
+	"github.com/svcnet/svcnet/internal/apiserver"
+	"github.com/svcnet/svcnet/internal/apiserver/authn"
+	"github.com/svcnet/svcnet/internal/apiserver/discovery"
+	"github.com/svcnet/svcnet/internal/apiserver/openapi"
+	apirest "github.com/svcnet/svcnet/internal/apiserver/rest"
+	"github.com/svcnet/svcnet/internal/pki"
+	"github.com/svcnet/svcnet/internal/registry/builtin"
+	"github.com/svcnet/svcnet/internal/registry/core/service"
+	"github.com/svcnet/svcnet/internal/storage"
+)
+
+// NodeUser is the identity of agents that joined with the node token.
+const NodeUser = "system:node"
+
+// buildAPIServer loads the PKI, writes the admin kubeconfig, builds the
+// allocators, the resources and the API server on ln, and starts the
+// allocator repair loop. It returns the loopback client configuration.
+func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store storage.Interface, ln net.Listener,
+	advertise netip.Addr, port int) (*apiserver.Server, *rest.Config, error) {
+	hosts := []string{advertise.String()}
+	if h, err := os.Hostname(); err == nil {
+		hosts = append(hosts, h)
+	}
+	var ipAllocs []*ipallocator.Allocator
+	for _, r := range s.cfg.ServiceClusterIPRanges {
+		cidr, err := netip.ParsePrefix(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--service-cluster-ip-range: %w", err)
+		}
+		a, err := ipallocator.New(ipallocator.Config{CIDR: cidr})
+		if err != nil {
+			return nil, nil, fmt.Errorf("--service-cluster-ip-range: %w", err)
+		}
+		ipAllocs = append(ipAllocs, a)
+		hosts = append(hosts, cidr.Masked().Addr().Next().String())
+	}
+	portRange, err := portallocator.ParseRange(s.cfg.ServiceNodePortRange)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--service-node-port-range: %w", err)
+	}
+	ports, err := portallocator.New(portallocator.Config{Range: portRange})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--service-node-port-range: %w", err)
+	}
+
+	certs, err := pki.Load(pki.Config{Dir: filepath.Join(s.cfg.DataDir, "pki"), Hosts: hosts, ClusterDomain: s.cfg.ClusterDomain})
+	if err != nil {
+		return nil, nil, err
+	}
+	s.pki = certs
+	s.url = serverURL(s.cfg.BindAddress, port)
+	if err := certs.WriteKubeconfig(s.kubeconfig, s.url); err != nil {
+		return nil, nil, err
+	}
+
+	resources, err := builtin.Resources(builtin.Config{Service: service.Config{
+		IPAllocators: ipAllocs, PortAllocator: ports, Store: store, Logger: s.logger.With("component", "service-allocator"),
+	}})
+	if err != nil {
+		return nil, nil, err
+	}
+	s.resources = resources
+	scheme := api.NewScheme()
+	typeConverter := applyconfigurations.NewTypeConverter(scheme)
+	disc, err := discovery.New(discovery.Config{Resources: resources, Subresources: discovery.UpstreamSubresources(), Scheme: scheme})
+	if err != nil {
+		return nil, nil, err
+	}
+	version := VersionInfo()
+	oapi, err := openapi.New(openapi.Config{Resources: resources, Scheme: scheme, TypeConverter: typeConverter, Version: version.GitVersion})
+	if err != nil {
+		return nil, nil, err
+	}
+	authenticate := authn.New(authn.Config{
+		Tokens:      map[string]authn.User{certs.TokenSecret(): {Name: NodeUser, Groups: []string{"system:nodes"}}},
+		PublicPaths: []string{"/cacerts"},
+	})
+	api, err := apiserver.New(apiserver.Config{
+		Listener: ln, TLS: certs.ServerTLS(),
+		Resources: resources, Store: store, Codecs: apirest.NewCodecs(scheme), TypeConverter: typeConverter,
+		Discovery: disc, OpenAPI: oapi, Authenticate: authenticate,
+		Extra: map[string]http.Handler{"/cacerts": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/x-pem-file")
+			_, _ = w.Write(certs.CAPEM())
+		})},
+		Version: version, Logger: s.logger.With("component", "apiserver"),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	rep, err := repair.New(repair.Config{Store: store, IPAllocators: ipAllocs, PortAllocator: ports,
+		Logger: s.logger.With("component", "allocator-repair")})
+	if err != nil {
+		return nil, nil, err
+	}
+	g.Go(func() error { return rep.Run(ctx) })
+	restCfg, err := s.loopbackConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	return api, restCfg, nil
+}

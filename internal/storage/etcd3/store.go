@@ -1,0 +1,302 @@
+package etcd3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/svcnet/svcnet/internal/api"
+	"github.com/svcnet/svcnet/internal/storage"
+)
+
+// DefaultBookmarkInterval is how often a watch that allows bookmarks asks
+// etcd for its progress and sends a BOOKMARK. kube-apiserver sends them
+// about once a minute; a few seconds keeps informers' resume points fresh
+// at negligible cost.
+const DefaultBookmarkInterval = 5 * time.Second
+
+// Config configures a Store.
+type Config struct {
+	// Client is the etcd client. Required; the Store does not close it.
+	Client *clientv3.Client
+	// Scheme knows every stored type; api.NewScheme() when nil.
+	Scheme *runtime.Scheme
+	// Logger is slog.Default() when nil.
+	Logger *slog.Logger
+	// BookmarkInterval is DefaultBookmarkInterval when zero.
+	BookmarkInterval time.Duration
+}
+
+// Store is a storage.Interface over etcd v3.
+type Store struct {
+	client           *clientv3.Client
+	codec            *codec
+	logger           *slog.Logger
+	bookmarkInterval time.Duration
+}
+
+var _ storage.Interface = (*Store)(nil)
+
+// New returns a Store over cfg.Client.
+func New(cfg Config) (*Store, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("etcd3: Client is required")
+	}
+	if cfg.Scheme == nil {
+		cfg.Scheme = api.NewScheme()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.BookmarkInterval <= 0 {
+		cfg.BookmarkInterval = DefaultBookmarkInterval
+	}
+	return &Store{
+		client:           cfg.Client,
+		codec:            newCodec(cfg.Scheme),
+		logger:           cfg.Logger,
+		bookmarkInterval: cfg.BookmarkInterval,
+	}, nil
+}
+
+// Get implements storage.Interface.
+func (s *Store) Get(ctx context.Context, key string, out runtime.Object) error {
+	resp, err := s.client.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("getting %s: %w", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return fmt.Errorf("%s: %w", key, storage.ErrNotFound)
+	}
+	kv := resp.Kvs[0]
+	return s.codec.decode(kv.Value, out, kv.ModRevision)
+}
+
+// Create implements storage.Interface.
+func (s *Store) Create(ctx context.Context, key string, obj, out runtime.Object, opts storage.WriteOptions) error {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return err
+	}
+	if acc.GetResourceVersion() != "" {
+		return errors.New("resourceVersion should not be set on objects to be created")
+	}
+	data, err := s.codec.encode(obj)
+	if err != nil {
+		return err
+	}
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}
+	ops := []clientv3.Op{clientv3.OpPut(key, string(data))}
+	w := newWriteOps(key, opts)
+	for {
+		resp, err := s.client.Txn(ctx).
+			If(append(cmps, w.cmps...)...).
+			Then(append(ops, w.ops...)...).
+			Else(w.checks()...).
+			Commit()
+		if err != nil {
+			return fmt.Errorf("creating %s: %w", key, err)
+		}
+		if resp.Succeeded {
+			return s.codec.decode(data, out, resp.Header.Revision)
+		}
+		if len(rangeKvs(resp, 0)) > 0 {
+			return fmt.Errorf("%s: %w", key, storage.ErrExists)
+		}
+		if err := w.reservedError(resp); err != nil {
+			return err
+		}
+		// The conflicting key went away between the two reads: try again.
+	}
+}
+
+// GuaranteedUpdate implements storage.Interface.
+func (s *Store) GuaranteedUpdate(ctx context.Context, key string, out runtime.Object, ignoreNotFound bool,
+	preconditions *storage.Preconditions, tryUpdate storage.UpdateFunc) error {
+	resp, err := s.client.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("getting %s: %w", key, err)
+	}
+	kvs := resp.Kvs
+	for {
+		var cur *mvccpb.KeyValue
+		if len(kvs) > 0 {
+			cur = kvs[0]
+		}
+		if cur == nil && !ignoreNotFound {
+			return fmt.Errorf("%s: %w", key, storage.ErrNotFound)
+		}
+		curObj := newLike(out)
+		if cur != nil {
+			if err := s.codec.decode(cur.Value, curObj, cur.ModRevision); err != nil {
+				return err
+			}
+		}
+		if err := checkPreconditions(preconditions, curObj); err != nil {
+			return err
+		}
+		updated, opts, err := tryUpdate(curObj)
+		if err != nil {
+			return err
+		}
+		data, err := s.codec.encode(updated)
+		if err != nil {
+			return err
+		}
+		w := newWriteOps(key, opts)
+		if cur != nil && bytes.Equal(data, cur.Value) && len(w.ops) == 0 {
+			return s.codec.decode(cur.Value, out, cur.ModRevision)
+		}
+		cmp := clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
+		if cur != nil {
+			cmp = clientv3.Compare(clientv3.ModRevision(key), "=", cur.ModRevision)
+		}
+		txn, err := s.client.Txn(ctx).
+			If(append([]clientv3.Cmp{cmp}, w.cmps...)...).
+			Then(append([]clientv3.Op{clientv3.OpPut(key, string(data))}, w.ops...)...).
+			Else(w.checks()...).
+			Commit()
+		if err != nil {
+			return fmt.Errorf("updating %s: %w", key, err)
+		}
+		if txn.Succeeded {
+			return s.codec.decode(data, out, txn.Header.Revision)
+		}
+		now := rangeKvs(txn, 0)
+		if sameRevision(cur, now) {
+			if err := w.reservedError(txn); err != nil {
+				return err
+			}
+		}
+		// Another writer got there first: compute again on its state.
+		kvs = now
+	}
+}
+
+// Delete implements storage.Interface.
+func (s *Store) Delete(ctx context.Context, key string, out runtime.Object, preconditions *storage.Preconditions,
+	validate func(current runtime.Object) error, opts storage.WriteOptions) error {
+	resp, err := s.client.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("getting %s: %w", key, err)
+	}
+	kvs := resp.Kvs
+	ops := []clientv3.Op{clientv3.OpDelete(key)}
+	for _, k := range dedupe(opts.Release, nil, key) {
+		ops = append(ops, clientv3.OpDelete(k))
+	}
+	for {
+		if len(kvs) == 0 {
+			return fmt.Errorf("%s: %w", key, storage.ErrNotFound)
+		}
+		cur := kvs[0]
+		curObj := newLike(out)
+		if err := s.codec.decode(cur.Value, curObj, cur.ModRevision); err != nil {
+			return err
+		}
+		if err := checkPreconditions(preconditions, curObj); err != nil {
+			return err
+		}
+		if validate != nil {
+			if err := validate(curObj); err != nil {
+				return err
+			}
+		}
+		txn, err := s.client.Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(key), "=", cur.ModRevision)).
+			Then(ops...).
+			Else(clientv3.OpGet(key)).
+			Commit()
+		if err != nil {
+			return fmt.Errorf("deleting %s: %w", key, err)
+		}
+		if txn.Succeeded {
+			return s.codec.decode(cur.Value, out, cur.ModRevision)
+		}
+		kvs = rangeKvs(txn, 0)
+	}
+}
+
+// Count implements storage.Interface.
+func (s *Store) Count(ctx context.Context, prefix string) (int64, error) {
+	prefix = dirPrefix(prefix)
+	resp, err := s.client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("counting %s: %w", prefix, err)
+	}
+	return resp.Count, nil
+}
+
+// CurrentRevision implements storage.Interface.
+func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {
+	resp, err := s.client.Get(ctx, "/", clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("reading current revision: %w", err)
+	}
+	return resp.Header.Revision, nil
+}
+
+// Compact discards every revision older than rev (the same as etcd's
+// auto-compaction, on demand): lists and watches from them then give
+// storage.ErrGone. Compacting an already compacted revision is a no-op.
+func (s *Store) Compact(ctx context.Context, rev int64) error {
+	if _, err := s.client.Compact(ctx, rev, clientv3.WithCompactPhysical()); err != nil && !isCompacted(err) {
+		return fmt.Errorf("compacting to %d: %w", rev, err)
+	}
+	return nil
+}
+
+// checkPreconditions checks p against obj.
+func checkPreconditions(p *storage.Preconditions, obj runtime.Object) error {
+	if p == nil {
+		return nil
+	}
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return err
+	}
+	if p.UID != nil && *p.UID != acc.GetUID() {
+		return &preconditionError{what: "UID", want: string(*p.UID), got: string(acc.GetUID())}
+	}
+	if p.ResourceVersion != nil && *p.ResourceVersion != acc.GetResourceVersion() {
+		return &preconditionError{what: "ResourceVersion", want: *p.ResourceVersion, got: acc.GetResourceVersion()}
+	}
+	return nil
+}
+
+// rangeKvs returns the keys read by the i-th operation of a transaction.
+func rangeKvs(resp *clientv3.TxnResponse, i int) []*mvccpb.KeyValue {
+	if i >= len(resp.Responses) {
+		return nil
+	}
+	if r := resp.Responses[i].GetResponseRange(); r != nil {
+		return r.Kvs
+	}
+	return nil
+}
+
+// sameRevision reports whether a key read twice did not change.
+func sameRevision(before *mvccpb.KeyValue, after []*mvccpb.KeyValue) bool {
+	if before == nil {
+		return len(after) == 0
+	}
+	return len(after) > 0 && after[0].ModRevision == before.ModRevision
+}
+
+// dirPrefix makes sure a key prefix ends in "/", so "/registry/pods"
+// never matches "/registry/podsecurity/...".
+func dirPrefix(p string) string {
+	if strings.HasSuffix(p, "/") {
+		return p
+	}
+	return p + "/"
+}
