@@ -57,6 +57,8 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", cfg.ClusterDomain, "DNS domain of the cluster")
 	f.StringSliceVar(&cfg.EtcdServers, "etcd-servers", cfg.EtcdServers, "external etcd endpoints; empty runs etcd embedded in the data dir")
 	f.StringSliceVar(&cfg.Disable, "disable", cfg.Disable, "components not to run: "+server.ComponentNames())
+	f.IntVar(&cfg.MaxEndpointsPerSlice, "max-endpoints-per-slice", cfg.MaxEndpointsPerSlice,
+		"maximum number of endpoints in one EndpointSlice (1-1000)")
 	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", cfg.AdvertiseAddress,
 		"address published in the kubernetes Endpoints (default: the bind address, or this host's first address)")
 	return cmd

@@ -60,7 +60,10 @@ func (s *Server) startControlPlane(ctx context.Context, g *errgroup.Group, clien
 		return err
 	}
 	g.Go(func() error { return ns.Run(ctx) })
-	return nil
+	if !s.cfg.enabled("controllers") {
+		return nil
+	}
+	return s.startControllers(ctx, g, client)
 }
 
 // firstServiceIP is the first usable address of a service CIDR: the

@@ -28,6 +28,8 @@ type Config struct {
 	ClusterDomain          string
 	EtcdServers            []string
 	Disable                []string
+	// MaxEndpointsPerSlice bounds the endpoints of one EndpointSlice.
+	MaxEndpointsPerSlice int
 }
 
 // DefaultConfig returns the defaults of the command-line flags.
@@ -40,6 +42,7 @@ func DefaultConfig() Config {
 		ServiceNodePortRange:   "30000-32767",
 		ClusterCIDR:            "10.244.0.0/16",
 		ClusterDomain:          "cluster.local",
+		MaxEndpointsPerSlice:   100,
 	}
 }
 
@@ -73,6 +76,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ClusterDomain == "" {
 		return fmt.Errorf("--cluster-domain must not be empty")
+	}
+	if c.MaxEndpointsPerSlice < 1 || c.MaxEndpointsPerSlice > 1000 {
+		return fmt.Errorf("--max-endpoints-per-slice %d must be between 1 and 1000", c.MaxEndpointsPerSlice)
 	}
 	for _, d := range c.Disable {
 		if i := sort.SearchStrings(componentNames, d); i == len(componentNames) || componentNames[i] != d {

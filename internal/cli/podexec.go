@@ -1,0 +1,23 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/svcnet/svcnet/internal/agent/runtime"
+)
+
+// newPodExecCommand returns the hidden helper the node agent re-executes to
+// start a container process inside a pod's namespaces. It must stay a fresh,
+// single-purpose process: it joins the pod's network namespace, sets up the
+// mounts and hostname, then replaces itself with the container program.
+func newPodExecCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:                runtime.HelperCommand + " --netns PATH --hostname NAME --resolv FILE --hosts FILE -- PROGRAM [ARGS...]",
+		Short:              "Run a program inside a pod's namespaces (used by the node agent)",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			return runtime.HelperMain(args)
+		},
+	}
+}

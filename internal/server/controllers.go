@@ -1,0 +1,71 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/svcnet/svcnet/internal/api"
+	"github.com/svcnet/svcnet/internal/controller/endpointslice"
+	"github.com/svcnet/svcnet/internal/controller/nodeipam"
+)
+
+// runnable is a component started under the server's errgroup.
+type runnable interface {
+	Run(ctx context.Context) error
+}
+
+// startControllers builds every controller on one shared informer
+// factory, starts the factory and runs them. Events go to the API through
+// one broadcaster, so `kubectl describe` shows them.
+func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client kubernetes.Interface) error {
+	factory := informers.NewSharedInformerFactory(client, 0)
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	g.Go(func() error { <-ctx.Done(); broadcaster.Shutdown(); return nil })
+	recorder := func(component string) record.EventRecorder {
+		return broadcaster.NewRecorder(api.NewScheme(), corev1.EventSource{Component: component})
+	}
+	logger := func(name string) *slog.Logger { return s.logger.With("component", name) }
+
+	var clusterCIDRs []netip.Prefix
+	for _, c := range strings.Split(s.cfg.ClusterCIDR, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil {
+			return fmt.Errorf("--cluster-cidr: %w", err)
+		}
+		clusterCIDRs = append(clusterCIDRs, p)
+	}
+
+	var all []runnable
+	add := func(c runnable, err error) error {
+		if err != nil {
+			return err
+		}
+		all = append(all, c)
+		return nil
+	}
+	if err := add(endpointslice.New(endpointslice.Config{Client: client, Informers: factory,
+		Recorder: recorder("endpointslice-controller"), Logger: logger("endpointslice"),
+		MaxEndpointsPerSlice: s.cfg.MaxEndpointsPerSlice})); err != nil {
+		return err
+	}
+	if err := add(nodeipam.New(nodeipam.Config{Client: client, Informers: factory, ClusterCIDRs: clusterCIDRs,
+		Recorder: recorder("node-ipam-controller"), Logger: logger("nodeipam")})); err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	for _, c := range all {
+		g.Go(func() error { return c.Run(ctx) })
+	}
+	return nil
+}
