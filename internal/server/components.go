@@ -87,4 +87,3 @@ func serverURL(bind string, port int) string {
 	}
 	return "https://" + net.JoinHostPort(host, strconv.Itoa(port))
 }
-

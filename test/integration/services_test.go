@@ -234,7 +234,7 @@ func TestRestartKeepsObjectsAndAllocations(t *testing.T) {
 	// The same IP and port can no longer be requested by another Service.
 	_, err = ts2.Client.CoreV1().Services("default").Create(ctx, &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "thief"},
-		Spec: corev1.ServiceSpec{ClusterIP: created.Spec.ClusterIP, Ports: []corev1.ServicePort{{Port: 80}}},
+		Spec:       corev1.ServiceSpec{ClusterIP: created.Spec.ClusterIP, Ports: []corev1.ServicePort{{Port: 80}}},
 	}, metav1.CreateOptions{})
 	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "provided IP is already allocated") {
 		t.Errorf("requesting a taken IP: got %v, want 422 provided IP is already allocated", err)
