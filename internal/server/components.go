@@ -37,8 +37,9 @@ func (s *Server) startControlPlane(ctx context.Context, g *errgroup.Group, clien
 	if err != nil {
 		return err
 	}
+	dnsIP, _ := netip.ParseAddr(s.cfg.ClusterDNS)
 	boot, err := bootstrap.New(bootstrap.Config{Client: client, ServiceIP: serviceIP, Address: advertise,
-		Port: int32(port), Logger: s.logger.With("component", "bootstrap")})
+		Port: int32(port), DNSServiceIP: dnsIP, Logger: s.logger.With("component", "bootstrap")})
 	if err != nil {
 		return err
 	}

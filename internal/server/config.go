@@ -30,6 +30,12 @@ type Config struct {
 	Disable                []string
 	// MaxEndpointsPerSlice bounds the endpoints of one EndpointSlice.
 	MaxEndpointsPerSlice int
+	// NodeName names this machine's Node (default: the hostname).
+	NodeName string
+	// ProxyMode is nftables, iptables or userspace.
+	ProxyMode string
+	// ClusterDNS is the kube-dns ClusterIP written into pods' resolv.conf.
+	ClusterDNS string
 }
 
 // DefaultConfig returns the defaults of the command-line flags.
@@ -43,6 +49,8 @@ func DefaultConfig() Config {
 		ClusterCIDR:            "10.244.0.0/16",
 		ClusterDomain:          "cluster.local",
 		MaxEndpointsPerSlice:   100,
+		ProxyMode:              "nftables",
+		ClusterDNS:             "10.96.0.10",
 	}
 }
 
@@ -76,6 +84,14 @@ func (c *Config) Validate() error {
 	}
 	if c.ClusterDomain == "" {
 		return fmt.Errorf("--cluster-domain must not be empty")
+	}
+	if _, err := netip.ParseAddr(c.ClusterDNS); err != nil {
+		return fmt.Errorf("--cluster-dns %q: %w", c.ClusterDNS, err)
+	}
+	switch c.ProxyMode {
+	case "nftables", "iptables", "userspace":
+	default:
+		return fmt.Errorf("--proxy-mode %q: must be nftables, iptables or userspace", c.ProxyMode)
 	}
 	if c.MaxEndpointsPerSlice < 1 || c.MaxEndpointsPerSlice > 1000 {
 		return fmt.Errorf("--max-endpoints-per-slice %d must be between 1 and 1000", c.MaxEndpointsPerSlice)

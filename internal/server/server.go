@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,6 +98,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.startControlPlane(ctx, g, client, meta, advertise, port); err != nil {
 		return err
 	}
+	if err := StartNode(ctx, g, client, s.nodeConfig(advertise), s.logger); err != nil {
+		return err
+	}
 	s.readyOnce.Do(func() { close(s.ready) })
 	fmt.Fprintf(os.Stdout, "svcnet server is running at %s\nexport KUBECONFIG=%s\n", s.url, s.kubeconfig)
 	return g.Wait()
@@ -123,6 +127,17 @@ func (s *Server) advertiseAddress() (netip.Addr, error) {
 		}
 	}
 	return netip.MustParseAddr("127.0.0.1"), nil
+}
+
+// nodeConfig is the configuration of this machine's node components.
+func (s *Server) nodeConfig(nodeIP netip.Addr) NodeConfig {
+	name := s.cfg.NodeName
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	return NodeConfig{NodeName: strings.ToLower(name), NodeIP: nodeIP, DataDir: s.cfg.DataDir,
+		ClusterCIDR: s.cfg.ClusterCIDR, ServiceCIDRs: s.cfg.ServiceClusterIPRanges, ClusterDomain: s.cfg.ClusterDomain,
+		ClusterDNS: s.cfg.ClusterDNS, ProxyMode: s.cfg.ProxyMode, Disable: s.cfg.Disable}
 }
 
 // waitHealthy polls /readyz through the loopback client.

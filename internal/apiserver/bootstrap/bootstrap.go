@@ -29,6 +29,10 @@ type Config struct {
 	// Address and Port are where clients reach the API server.
 	Address netip.Addr
 	Port    int32
+	// DNSServiceIP, when valid, is the ClusterIP of the kube-system/kube-dns
+	// Service the bootstrap keeps (selectorless: each node's DNS server
+	// publishes its own EndpointSlice).
+	DNSServiceIP netip.Addr
 	// Interval between reconciliations (upstream: 10s).
 	Interval time.Duration
 	Logger   *slog.Logger
@@ -75,6 +79,9 @@ func (b *Bootstrap) Reconcile(ctx context.Context) error {
 		}
 	}
 	if err := b.ensureService(ctx); err != nil {
+		return err
+	}
+	if err := b.ensureDNSService(ctx); err != nil {
 		return err
 	}
 	if b.cfg.Address.IsLoopback() {
@@ -136,6 +143,35 @@ func (b *Bootstrap) ensureService(ctx context.Context) error {
 	cur.Spec.Ports = b.servicePorts()
 	_, err = svcs.Update(ctx, cur, metav1.UpdateOptions{FieldManager: "svcnet-bootstrap"})
 	return err
+}
+
+// ensureDNSService creates kube-system/kube-dns as kubeadm's CoreDNS
+// addon does (ports dns, dns-tcp, metrics); an existing one is left alone.
+func (b *Bootstrap) ensureDNSService(ctx context.Context) error {
+	if !b.cfg.DNSServiceIP.IsValid() {
+		return nil
+	}
+	svcs := b.cfg.Client.CoreV1().Services(metav1.NamespaceSystem)
+	_, err := svcs.Get(ctx, "kube-dns", metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: metav1.NamespaceSystem, Labels: map[string]string{
+			"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS"}},
+		Spec: corev1.ServiceSpec{ClusterIP: b.cfg.DNSServiceIP.String(), Ports: []corev1.ServicePort{
+			{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53, TargetPort: intstr.FromInt32(53)},
+			{Name: "dns-tcp", Protocol: corev1.ProtocolTCP, Port: 53, TargetPort: intstr.FromInt32(53)},
+		}},
+	}
+	_, err = svcs.Create(ctx, svc, metav1.CreateOptions{FieldManager: "svcnet-bootstrap"})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("service kube-system/kube-dns: %w", err)
+	}
+	return nil
 }
 
 func (b *Bootstrap) ensureEndpoints(ctx context.Context) error {

@@ -1,0 +1,126 @@
+package runtime
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// HelperCommand is the hidden subcommand of the svcnet binary that runs
+// HelperMain.
+const HelperCommand = "pod-exec"
+
+// defaultPath is the PATH of a container whose env sets none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// helperOptions are the parsed arguments of the helper.
+type helperOptions struct {
+	netns, hostname, resolv, hosts string
+	mountProc                      bool
+	argv                           []string
+}
+
+// HelperArgs returns the helper's arguments (after the subcommand name) for
+// the given sandbox files and program.
+func HelperArgs(netns, hostname, resolv, hosts string, mountProc bool, argv []string) []string {
+	args := []string{"--netns", netns, "--hostname", hostname, "--resolv", resolv, "--hosts", hosts}
+	if mountProc {
+		args = append(args, "--mount-proc")
+	}
+	return append(append(args, "--"), argv...)
+}
+
+func parseHelperArgs(args []string) (helperOptions, error) {
+	var o helperOptions
+	fs := flag.NewFlagSet(HelperCommand, flag.ContinueOnError)
+	fs.StringVar(&o.netns, "netns", "", "network namespace to join")
+	fs.StringVar(&o.hostname, "hostname", "", "hostname to set")
+	fs.StringVar(&o.resolv, "resolv", "", "file to bind-mount over /etc/resolv.conf")
+	fs.StringVar(&o.hosts, "hosts", "", "file to bind-mount over /etc/hosts")
+	fs.BoolVar(&o.mountProc, "mount-proc", false, "mount a fresh /proc (for a new PID namespace)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	o.argv = fs.Args()
+	if len(o.argv) == 0 {
+		return o, errors.New("no program given")
+	}
+	return o, nil
+}
+
+// HelperMain is the body of the pod-exec helper. The parent started it in
+// new mount, UTS and (optionally) PID namespaces; it joins the pod's network
+// namespace on its locked thread, makes mounts private, bind-mounts the
+// pod's resolv.conf and hosts, sets the hostname and execs the program,
+// found through the PATH of its environment. It returns only on error.
+func HelperMain(args []string) error {
+	goruntime.LockOSThread()
+	o, err := parseHelperArgs(args)
+	if err != nil {
+		return err
+	}
+	if o.netns != "" {
+		fd, err := unix.Open(o.netns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("opening netns: %w", err)
+		}
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("joining netns: %w", err)
+		}
+		unix.Close(fd)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
+	}
+	for _, m := range []struct{ src, dst string }{{o.resolv, "/etc/resolv.conf"}, {o.hosts, "/etc/hosts"}} {
+		if m.src == "" {
+			continue
+		}
+		if err := unix.Mount(m.src, m.dst, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind-mounting %s: %w", m.dst, err)
+		}
+	}
+	if o.mountProc {
+		if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return fmt.Errorf("mounting /proc: %w", err)
+		}
+	}
+	if o.hostname != "" {
+		if err := unix.Sethostname([]byte(o.hostname)); err != nil {
+			return fmt.Errorf("setting hostname: %w", err)
+		}
+	}
+	prog := o.argv[0]
+	if !strings.Contains(prog, "/") {
+		p, err := lookPath(prog, os.Getenv("PATH"))
+		if err != nil {
+			return err
+		}
+		prog = p
+	}
+	return fmt.Errorf("executing %s: %w", prog, syscall.Exec(prog, o.argv, os.Environ()))
+}
+
+// lookPath finds file in the directories of path.
+func lookPath(file, path string) (string, error) {
+	if path == "" {
+		path = defaultPath
+	}
+	for _, dir := range strings.Split(path, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := dir + "/" + file
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%q: %w", file, exec.ErrNotFound)
+}

@@ -1,0 +1,158 @@
+package agent
+
+import (
+	"context"
+
+	v1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/svcnet/svcnet/internal/agent/runtime"
+)
+
+// syncStatus writes the pod's status if it changed.
+func (w *podWorker) syncStatus(ctx context.Context) {
+	pod, deleted := w.current()
+	if deleted {
+		return
+	}
+	pods := w.a.cfg.Client.CoreV1().Pods(pod.Namespace)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if cur.UID != pod.UID {
+			return nil
+		}
+		st := w.status(cur)
+		if apiequality.Semantic.DeepEqual(st, cur.Status) {
+			return nil
+		}
+		cur.Status = st
+		_, err = pods.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
+		w.a.log.Warn("Failed updating pod status", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+	}
+}
+
+// status computes the pod status from the worker's state; transition times
+// of unchanged conditions are kept from cur.
+func (w *podWorker) status(cur *v1.Pod) v1.PodStatus {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := v1.PodStatus{Phase: v1.PodPending, QOSClass: cur.Status.QOSClass}
+	if w.a.cfg.NodeIP != "" {
+		st.HostIP = w.a.cfg.NodeIP
+		st.HostIPs = []v1.HostIP{{IP: w.a.cfg.NodeIP}}
+	}
+	if w.sandbox != nil {
+		ip := w.sandbox.IP.String()
+		st.PodIP, st.PodIPs = ip, []v1.PodIP{{IP: ip}}
+		st.StartTime = &w.startTime
+		if cur.Status.StartTime != nil {
+			st.StartTime = cur.Status.StartTime
+		}
+	}
+	for _, c := range cur.Spec.InitContainers {
+		if rc, ok := w.containers[c.Name]; ok {
+			cs := containerStatus(c, rc.State(), false, false)
+			cs.Ready = cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
+			st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+		}
+	}
+	allReady := len(cur.Spec.Containers) > 0
+	running, terminated, succeeded := 0, 0, 0
+	for _, c := range cur.Spec.Containers {
+		rc, ok := w.containers[c.Name]
+		if !ok {
+			allReady = false
+			st.ContainerStatuses = append(st.ContainerStatuses, v1.ContainerStatus{Name: c.Name, Image: c.Image,
+				State: v1.ContainerState{Waiting: &v1.ContainerStateWaiting{Reason: "ContainerCreating"}}})
+			continue
+		}
+		s := rc.State()
+		cs := containerStatus(c, s, w.ready[c.Name], w.started[c.Name])
+		if !cs.Ready {
+			allReady = false
+		}
+		switch {
+		case s.Phase == runtime.Running || s.RestartCount > 0 || s.Last != nil:
+			running++
+		case s.Phase == runtime.Terminated:
+			terminated++
+			if s.Terminated.ExitCode == 0 {
+				succeeded++
+			}
+		}
+		st.ContainerStatuses = append(st.ContainerStatuses, cs)
+	}
+	n := len(cur.Spec.Containers)
+	switch {
+	case w.initFailed:
+		st.Phase = v1.PodFailed
+	case n > 0 && terminated == n && succeeded == n:
+		st.Phase = v1.PodSucceeded
+	case n > 0 && terminated == n:
+		st.Phase = v1.PodFailed
+	case running > 0 || (n > 0 && terminated > 0):
+		st.Phase = v1.PodRunning
+	}
+	cond := func(t v1.PodConditionType, ok bool, reason string) {
+		c := v1.PodCondition{Type: t, Status: v1.ConditionFalse, Reason: reason}
+		if ok {
+			c.Status, c.Reason = v1.ConditionTrue, ""
+		}
+		c.LastTransitionTime = metav1.Now()
+		for _, old := range cur.Status.Conditions {
+			if old.Type == t && old.Status == c.Status {
+				c.LastTransitionTime = old.LastTransitionTime
+			}
+		}
+		st.Conditions = append(st.Conditions, c)
+	}
+	finished := st.Phase == v1.PodSucceeded || st.Phase == v1.PodFailed
+	notReady := "ContainersNotReady"
+	if finished {
+		notReady = "PodCompleted"
+	}
+	cond(v1.PodReadyToStartContainers, w.sandbox != nil, "")
+	cond(v1.PodInitialized, w.initDone, "ContainersNotInitialized")
+	cond(v1.ContainersReady, allReady && !finished, notReady)
+	cond(v1.PodReady, allReady && !finished, notReady)
+	cond(v1.PodScheduled, true, "")
+	return st
+}
+
+func containerStatus(c v1.Container, s runtime.State, ready, started bool) v1.ContainerStatus {
+	cs := v1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: c.Image, RestartCount: int32(s.RestartCount)}
+	if s.Pid != 0 || s.Phase != runtime.Waiting {
+		cs.ContainerID = "svcnet://" + c.Name
+	}
+	term := func(t *runtime.Termination) *v1.ContainerStateTerminated {
+		return &v1.ContainerStateTerminated{ExitCode: int32(t.ExitCode), Reason: t.Reason, Message: t.Message,
+			StartedAt: metav1.NewTime(t.StartedAt), FinishedAt: metav1.NewTime(t.FinishedAt), ContainerID: cs.ContainerID}
+	}
+	switch s.Phase {
+	case runtime.Running:
+		cs.State.Running = &v1.ContainerStateRunning{StartedAt: metav1.NewTime(s.StartedAt)}
+		cs.Ready = ready && started
+		cs.Started = &started
+	case runtime.Terminated:
+		cs.State.Terminated = term(s.Terminated)
+		f := false
+		cs.Started = &f
+	default:
+		cs.State.Waiting = &v1.ContainerStateWaiting{Reason: s.Reason, Message: s.Message}
+		f := false
+		cs.Started = &f
+	}
+	if s.Last != nil {
+		cs.LastTerminationState.Terminated = term(s.Last)
+	}
+	return cs
+}

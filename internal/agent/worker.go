@@ -1,0 +1,353 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/svcnet/svcnet/internal/agent/dnsconfig"
+	"github.com/svcnet/svcnet/internal/agent/images"
+	"github.com/svcnet/svcnet/internal/agent/podnet"
+	"github.com/svcnet/svcnet/internal/agent/probe"
+	"github.com/svcnet/svcnet/internal/agent/runtime"
+)
+
+// defaultGrace is the termination grace period when the pod sets none.
+const defaultGrace = 30 * time.Second
+
+// podWorker owns one pod: its sandbox, containers, probes and status.
+type podWorker struct {
+	a      *Agent
+	notify chan struct{}
+	change chan struct{}
+
+	mu         sync.Mutex
+	pod        *v1.Pod
+	deleted    bool
+	sandbox    *podnet.Sandbox
+	startTime  metav1.Time
+	initDone   bool
+	initFailed bool
+	containers map[string]*runtime.Container
+	specs      map[string]runtime.ContainerSpec
+	ready      map[string]bool
+	started    map[string]bool
+}
+
+func newPodWorker(a *Agent, p *v1.Pod) *podWorker {
+	return &podWorker{
+		a: a, pod: p,
+		notify:     make(chan struct{}, 1),
+		change:     make(chan struct{}, 1),
+		containers: map[string]*runtime.Container{},
+		specs:      map[string]runtime.ContainerSpec{},
+		ready:      map[string]bool{},
+		started:    map[string]bool{},
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// update hands the worker the latest pod object.
+func (w *podWorker) update(p *v1.Pod, deleted bool) {
+	w.mu.Lock()
+	w.pod = p
+	w.deleted = w.deleted || deleted
+	w.mu.Unlock()
+	signal(w.notify)
+}
+
+func (w *podWorker) current() (*v1.Pod, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pod, w.deleted
+}
+
+func (w *podWorker) terminating() bool {
+	p, deleted := w.current()
+	return deleted || p.DeletionTimestamp != nil
+}
+
+func (w *podWorker) dir() string {
+	p, _ := w.current()
+	return filepath.Join(w.a.cfg.DataDir, "pods", string(p.UID))
+}
+
+// run drives the pod from sandbox creation to teardown.
+func (w *podWorker) run(ctx context.Context) {
+	pod, _ := w.current()
+	log := w.a.log.With("pod", pod.Namespace+"/"+pod.Name)
+	podCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
+		// A finished pod from before a restart is not run again.
+		w.waitTerminating(ctx)
+	} else if !w.terminating() {
+		if err := w.start(podCtx); err != nil {
+			log.Warn("Failed starting pod", "err", err)
+		}
+		w.loop(ctx)
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	w.stop(ctx)
+	log.Info("Removed pod")
+}
+
+func (w *podWorker) waitTerminating(ctx context.Context) {
+	for !w.terminating() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.notify:
+		}
+	}
+}
+
+func (w *podWorker) loop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.notify:
+			if w.terminating() {
+				return
+			}
+		case <-w.change:
+			w.syncStatus(ctx)
+		}
+	}
+}
+
+// start creates the sandbox, runs the init containers to completion and
+// starts the containers with their probes.
+func (w *podWorker) start(ctx context.Context) error {
+	pod, _ := w.current()
+	a := w.a
+	sb, err := a.net.SetupPod(string(pod.UID))
+	if err != nil {
+		return fmt.Errorf("setting up pod network: %w", err)
+	}
+	ip := sb.IP.String()
+	hostname, domain := dnsconfig.Hostname(pod, a.cfg.ClusterDomain)
+	dir := w.dir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating pod dir: %w", err)
+	}
+	resolv, hosts := filepath.Join(dir, "resolv.conf"), filepath.Join(dir, "hosts")
+	if err := os.WriteFile(resolv, []byte(dnsconfig.ForPod(a.dns, pod).String()), 0o644); err != nil {
+		return fmt.Errorf("writing resolv.conf: %w", err)
+	}
+	if err := os.WriteFile(hosts, []byte(dnsconfig.Hosts(pod, []string{ip}, hostname, domain)), 0o644); err != nil {
+		return fmt.Errorf("writing hosts: %w", err)
+	}
+	w.mu.Lock()
+	w.sandbox = &sb
+	w.startTime = metav1.Now()
+	w.mu.Unlock()
+	w.syncStatus(ctx)
+
+	base := runtime.ContainerSpec{NetnsPath: sb.NetnsPath, Hostname: hostname, ResolvConf: resolv, Hosts: hosts}
+	mkSpec := func(c *v1.Container, policy runtime.RestartPolicy) (runtime.ContainerSpec, error) {
+		env, err := a.containerEnv(ctx, pod, c, ip)
+		if err != nil {
+			return runtime.ContainerSpec{}, err
+		}
+		s := base
+		s.Name, s.Env, s.RestartPolicy = c.Name, env, policy
+		s.Argv = images.Argv(c, a.cfg.SelfArgv)
+		s.LogPath = a.LogPath(pod.Namespace, pod.Name, c.Name)
+		if c.WorkingDir != "" {
+			if st, err := os.Stat(c.WorkingDir); err == nil && st.IsDir() {
+				s.Dir = c.WorkingDir
+			}
+		}
+		return s, nil
+	}
+	policy := runtime.RestartPolicy(pod.Spec.RestartPolicy)
+	if policy == "" {
+		policy = runtime.RestartAlways
+	}
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		s, err := mkSpec(c, runtime.RestartNever)
+		if err != nil {
+			return err
+		}
+		for {
+			rc := a.rt.StartContainer(ctx, s, nil)
+			w.mu.Lock()
+			w.containers[c.Name] = rc
+			w.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-rc.Done():
+			}
+			if t := rc.State().Terminated; t != nil && t.ExitCode == 0 {
+				break
+			}
+			if policy == runtime.RestartNever {
+				w.mu.Lock()
+				w.initFailed = true
+				w.mu.Unlock()
+				w.syncStatus(ctx)
+				return fmt.Errorf("init container %s failed", c.Name)
+			}
+			timer := time.NewTimer(a.rtBackoff())
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return ctx.Err()
+			case <-timer.C:
+			}
+		}
+	}
+	w.mu.Lock()
+	w.initDone = true
+	w.mu.Unlock()
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		s, err := mkSpec(c, policy)
+		if err != nil {
+			return err
+		}
+		rc := a.rt.StartContainer(ctx, s, func() { signal(w.change) })
+		w.mu.Lock()
+		w.containers[c.Name] = rc
+		w.specs[c.Name] = s
+		w.ready[c.Name] = c.ReadinessProbe == nil
+		w.started[c.Name] = c.StartupProbe == nil
+		w.mu.Unlock()
+		go w.probe(ctx, c, rc, s, ip)
+	}
+	signal(w.change)
+	return nil
+}
+
+func (a *Agent) rtBackoff() time.Duration {
+	if a.cfg.InitialBackoff > 0 {
+		return a.cfg.InitialBackoff
+	}
+	return runtime.DefaultInitialBackoff
+}
+
+// probe runs the startup probe until it succeeds, then readiness and
+// liveness; a liveness failure kills the container, and liveness starts
+// over once it runs again.
+func (w *podWorker) probe(ctx context.Context, c *v1.Container, rc *runtime.Container, s runtime.ContainerSpec, ip string) {
+	target := probe.Target{PodIP: ip, Container: c, Exec: func(ctx context.Context, argv []string) (int, error) {
+		_, code, err := w.a.rt.Exec(ctx, s, argv)
+		return code, err
+	}}
+	setFlag := func(m map[string]bool, v bool) {
+		w.mu.Lock()
+		changed := m[c.Name] != v
+		m[c.Name] = v
+		w.mu.Unlock()
+		if changed {
+			signal(w.change)
+		}
+	}
+	if c.StartupProbe != nil {
+		sctx, cancel := context.WithCancel(ctx)
+		(&probe.Worker{Probe: c.StartupProbe, Target: target, OnResult: func(ok bool, _ string) {
+			if ok {
+				setFlag(w.started, true)
+				cancel()
+			} else {
+				rc.Kill()
+			}
+		}}).Run(sctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+	}
+	if c.ReadinessProbe != nil {
+		go (&probe.Worker{Probe: c.ReadinessProbe, Target: target, OnResult: func(ok bool, _ string) {
+			setFlag(w.ready, ok)
+		}}).Run(ctx)
+	}
+	for c.LivenessProbe != nil && ctx.Err() == nil {
+		lctx, cancel := context.WithCancel(ctx)
+		restarts := rc.State().RestartCount
+		(&probe.Worker{Probe: c.LivenessProbe, Target: target, Initial: true, OnResult: func(ok bool, msg string) {
+			if !ok {
+				w.a.log.Info("Killed container failing its liveness probe", "container", c.Name, "reason", msg)
+				rc.Kill()
+				cancel()
+			}
+		}}).Run(lctx)
+		cancel()
+		// Wait for the next run before probing again.
+		for ctx.Err() == nil {
+			st := rc.State()
+			if st.RestartCount > restarts && st.Phase == runtime.Running {
+				break
+			}
+			select {
+			case <-rc.Done():
+				return
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// stop terminates the containers gracefully, removes the sandbox and, if
+// the pod object still exists, completes its deletion.
+func (w *podWorker) stop(ctx context.Context) {
+	pod, deleted := w.current()
+	grace := defaultGrace
+	if pod.DeletionGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
+	} else if pod.Spec.TerminationGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
+	}
+	w.mu.Lock()
+	cs := make([]*runtime.Container, 0, len(w.containers))
+	for _, c := range w.containers {
+		cs = append(cs, c)
+	}
+	w.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.Stop(ctx, grace)
+		}()
+	}
+	wg.Wait()
+	if err := w.a.net.TeardownPod(string(pod.UID)); err != nil {
+		w.a.log.Warn("Failed tearing down pod network", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+	}
+	_ = os.RemoveAll(w.dir())
+	_ = os.RemoveAll(filepath.Dir(w.a.LogPath(pod.Namespace, pod.Name, "x")))
+	if deleted {
+		return
+	}
+	zero := int64(0)
+	uid := pod.UID
+	err := w.a.cfg.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		w.a.log.Warn("Failed completing pod deletion", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+	}
+}

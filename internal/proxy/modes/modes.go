@@ -1,0 +1,15 @@
+// Package modes maps proxy mode names to backend constructors, so the
+// proxy package itself never imports a backend.
+package modes
+
+import (
+	"github.com/svcnet/svcnet/internal/proxy"
+	"github.com/svcnet/svcnet/internal/proxy/nftables"
+)
+
+// Backends returns the available modes for proxy.Config.Backends.
+func Backends() map[string]proxy.BackendFactory {
+	return map[string]proxy.BackendFactory{
+		"nftables": nftables.Factory,
+	}
+}

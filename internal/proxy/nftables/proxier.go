@@ -1,0 +1,285 @@
+package nftables
+
+import (
+	"context"
+
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/knftables"
+
+	"github.com/svcnet/svcnet/internal/proxy"
+)
+
+// Config configures a Proxier.
+type Config struct {
+	proxy.BackendConfig
+	// NFT is the nftables interface for table inet svcnet; nil means the
+	// real one (which needs the nft binary and CAP_NET_ADMIN).
+	NFT knftables.Interface
+}
+
+// Proxier is the nftables proxy.Backend.
+type Proxier struct {
+	cfg Config
+	nft knftables.Interface
+	log *slog.Logger
+
+	// committed holds what the last successful transactions wrote, per
+	// Service; it is nil until the first full sync succeeds.
+	committed map[types.NamespacedName]*svcObjects
+}
+
+var _ proxy.Backend = (*Proxier)(nil)
+
+// Name is the table name the proxier owns.
+const Name = tableName
+
+// New returns a Proxier.
+func New(cfg Config) (*Proxier, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	nft := cfg.NFT
+	if nft == nil {
+		var err error
+		nft, err = knftables.New(knftables.InetFamily, tableName)
+		if err != nil {
+			return nil, fmt.Errorf("nftables: %w", err)
+		}
+	}
+	return &Proxier{cfg: cfg, nft: nft, log: cfg.Logger}, nil
+}
+
+// Factory builds a real Proxier; it is the proxy.BackendFactory for mode "nftables".
+func Factory(cfg proxy.BackendConfig) (proxy.Backend, error) {
+	return New(Config{BackendConfig: cfg})
+}
+
+// txPhases orders operations so that nothing is deleted while still
+// referenced and nothing is referenced before it exists.
+type txPhases struct {
+	create   []knftables.Object // sets and chains to add
+	rewrite  []func(*knftables.Transaction)
+	delElems []*knftables.Element
+	addElems []*knftables.Element
+	flush    []string // stale chains to flush before deletion
+	delete   []knftables.Object
+}
+
+func (ph *txPhases) apply(tx *knftables.Transaction) {
+	for _, o := range ph.create {
+		tx.Add(o)
+	}
+	for _, f := range ph.rewrite {
+		f(tx)
+	}
+	for _, e := range ph.delElems {
+		tx.Delete(e)
+	}
+	for _, e := range ph.addElems {
+		tx.Add(e)
+	}
+	for _, c := range ph.flush {
+		tx.Flush(&knftables.Chain{Name: c})
+	}
+	for _, o := range ph.delete {
+		tx.Delete(o)
+	}
+}
+
+// Sync implements proxy.Backend.
+func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
+	full := state.Full || p.committed == nil
+	tx := p.nft.NewTransaction()
+	ph := &txPhases{}
+	next := map[types.NamespacedName]*svcObjects{}
+	var scope []types.NamespacedName
+	if full {
+		p.writeBase(tx)
+		for name := range state.Services {
+			scope = append(scope, name)
+		}
+	} else {
+		for name, o := range p.committed {
+			next[name] = o
+		}
+		for name := range state.Changed {
+			scope = append(scope, name)
+		}
+	}
+	sort.Slice(scope, func(i, j int) bool { return scope[i].String() < scope[j].String() })
+	for _, name := range scope {
+		desired := p.buildService(state.Services[name], state.Node)
+		var old *svcObjects
+		if !full {
+			old = p.committed[name]
+		}
+		p.diff(ph, old, desired, full)
+		if desired != nil {
+			next[name] = desired
+		} else {
+			delete(next, name)
+		}
+	}
+	if full {
+		if err := p.deleteLeftovers(ctx, ph, next); err != nil {
+			return err
+		}
+	}
+	ph.apply(tx)
+	if tx.NumOperations() == 0 {
+		return nil
+	}
+	if err := p.nft.Run(ctx, tx); err != nil {
+		p.committed = nil
+		return fmt.Errorf("nftables: run transaction (full=%v, services=%d): %w", full, len(scope), err)
+	}
+	p.committed = next
+	return nil
+}
+
+// diff appends the operations turning old into desired (either may be
+// nil). With full, chains are always rewritten and elements re-added (the
+// maps were flushed).
+func (p *Proxier) diff(ph *txPhases, old, desired *svcObjects, full bool) {
+	if old == nil {
+		old = newSvcObjects()
+	}
+	if desired == nil {
+		desired = newSvcObjects()
+	}
+	for _, set := range sortedKeys(desired.sets) {
+		if _, ok := old.sets[set]; ok && !full {
+			continue
+		}
+		ph.create = append(ph.create, &knftables.Set{
+			Name: set, Type: "ipv4_addr",
+			Flags:   []knftables.SetFlag{knftables.DynamicFlag, knftables.TimeoutFlag},
+			Timeout: knftables.PtrTo(time.Duration(desired.sets[set]) * time.Second),
+		})
+	}
+	for _, chain := range sortedKeys(desired.chains) {
+		rules := desired.chains[chain]
+		oldRules, existed := old.chains[chain]
+		if existed && !full && slices.Equal(oldRules, rules) {
+			continue
+		}
+		if !existed || full {
+			ph.create = append(ph.create, &knftables.Chain{Name: chain})
+		}
+		ph.rewrite = append(ph.rewrite, func(tx *knftables.Transaction) {
+			tx.Flush(&knftables.Chain{Name: chain})
+			for _, r := range rules {
+				tx.Add(&knftables.Rule{Chain: chain, Rule: r})
+			}
+		})
+	}
+	for _, k := range sortedElemKeys(old.elems) {
+		ov := old.elems[k]
+		if nv, ok := desired.elems[k]; ok && !full && slices.Equal(nv.value, ov.value) {
+			continue
+		}
+		if !full {
+			ph.delElems = append(ph.delElems, element(k, ov))
+		}
+	}
+	for _, k := range sortedElemKeys(desired.elems) {
+		nv := desired.elems[k]
+		if ov, ok := old.elems[k]; ok && !full && slices.Equal(nv.value, ov.value) {
+			continue
+		}
+		ph.addElems = append(ph.addElems, element(k, nv))
+	}
+	if full {
+		return // leftovers are found by listing the table
+	}
+	for _, chain := range sortedKeys(old.chains) {
+		if _, ok := desired.chains[chain]; !ok {
+			ph.flush = append(ph.flush, chain)
+			ph.delete = append(ph.delete, &knftables.Chain{Name: chain})
+		}
+	}
+	for _, set := range sortedKeys(old.sets) {
+		if _, ok := desired.sets[set]; !ok {
+			ph.delete = append(ph.delete, &knftables.Set{Name: set})
+		}
+	}
+}
+
+// deleteLeftovers deletes per-service chains and sets present in the table
+// but wanted by no Service (from an earlier run or lost state).
+func (p *Proxier) deleteLeftovers(ctx context.Context, ph *txPhases, next map[types.NamespacedName]*svcObjects) error {
+	wantChains, wantSets := map[string]bool{}, map[string]bool{}
+	for _, o := range next {
+		for c := range o.chains {
+			wantChains[c] = true
+		}
+		for s := range o.sets {
+			wantSets[s] = true
+		}
+	}
+	chains, err := p.nft.List(ctx, "chains")
+	if err != nil && !knftables.IsNotFound(err) {
+		return fmt.Errorf("nftables: list chains: %w", err)
+	}
+	sets, err := p.nft.List(ctx, "sets")
+	if err != nil && !knftables.IsNotFound(err) {
+		return fmt.Errorf("nftables: list sets: %w", err)
+	}
+	sort.Strings(chains)
+	sort.Strings(sets)
+	for _, c := range chains {
+		if isServiceObject(c) && !wantChains[c] {
+			ph.flush = append(ph.flush, c)
+			ph.delete = append(ph.delete, &knftables.Chain{Name: c})
+		}
+	}
+	for _, s := range sets {
+		if strings.HasPrefix(s, affinityPrefix) && !wantSets[s] {
+			ph.delete = append(ph.delete, &knftables.Set{Name: s})
+		}
+	}
+	return nil
+}
+
+func element(k elemKey, v elemVal) *knftables.Element {
+	e := &knftables.Element{Key: v.key, Value: v.value}
+	if v.comment != "" {
+		e.Comment = knftables.PtrTo(v.comment)
+	}
+	if k.isMap {
+		e.Map = k.container
+	} else {
+		e.Set = k.container
+	}
+	return e
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func sortedElemKeys(m map[elemKey]elemVal) []elemKey {
+	keys := make([]elemKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].container != keys[j].container {
+			return keys[i].container < keys[j].container
+		}
+		return keys[i].key < keys[j].key
+	})
+	return keys
+}

@@ -1,0 +1,240 @@
+package nftables
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/knftables"
+
+	"github.com/svcnet/svcnet/internal/proxy"
+	pt "github.com/svcnet/svcnet/internal/proxy/proxytest"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func testConfig() proxy.BackendConfig {
+	return proxy.BackendConfig{
+		NodeName:     pt.NodeName,
+		ClusterCIDR:  pt.ClusterCIDR,
+		ServiceCIDRs: []string{pt.ServiceCIDR},
+	}
+}
+
+func newFakeProxier(t *testing.T, cfg proxy.BackendConfig) (*Proxier, *knftables.Fake) {
+	t.Helper()
+	fake := knftables.NewFake(knftables.InetFamily, tableName)
+	p, err := New(Config{BackendConfig: cfg, NFT: fake})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return p, fake
+}
+
+func syncState(t *testing.T, p *Proxier, st *proxy.State) {
+	t.Helper()
+	if err := p.Sync(context.Background(), st); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+}
+
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run with -update): %v", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("ruleset differs from %s (-want +got):\n%s", path, diff)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	small := pt.Scenario{
+		Services: []*v1.Service{pt.Service("ns", "np", "10.96.0.20", []int32{80}, func(s *v1.Service) {
+			s.Spec.Type = v1.ServiceTypeNodePort
+			s.Spec.Ports[0].NodePort = 30080
+			s.Spec.SessionAffinity = v1.ServiceAffinityClientIP
+		})},
+		Slices: pt.Flows().Slices[:1],
+	}
+	small.Slices = append(small.Slices, pt.Slice("ns", "np", "np-1", []pt.SlicePort{{Name: "p80", Port: 8080}},
+		pt.EP{IP: "10.244.0.5", Node: pt.NodeName}, pt.EP{IP: "10.244.1.5", Node: "node-b"}))
+	tests := []struct {
+		name     string
+		cfg      proxy.BackendConfig
+		scenario pt.Scenario
+	}{
+		{name: "empty", cfg: testConfig()},
+		{name: "flows", cfg: testConfig(), scenario: pt.Flows()},
+		{name: "masquerade-all", cfg: proxy.BackendConfig{NodeName: pt.NodeName, MasqueradeAll: true,
+			NodePortAddresses: []string{"192.168.0.0/24"}}, scenario: small},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, fake := newFakeProxier(t, tc.cfg)
+			syncState(t, p, tc.scenario.State(proxy.ServiceOptions{}))
+			checkGolden(t, tc.name, fake.Dump())
+		})
+	}
+}
+
+func TestPacketFlows(t *testing.T) {
+	s := pt.Flows()
+	p, fake := newFakeProxier(t, testConfig())
+	syncState(t, p, s.State(proxy.ServiceOptions{}))
+	s.Run(t, &tracer{fake: fake, nodeIPs: []string{pt.NodeIP}})
+}
+
+// TestPartialSync applies a series of changes with partial syncs and checks
+// after each that (a) the transaction touched only the changed Service and
+// (b) the table equals a fresh full sync of the same state.
+func TestPartialSync(t *testing.T) {
+	s := pt.Flows()
+	tr := proxy.NewTracker(pt.NodeName, proxy.ServiceOptions{})
+	tr.SetNodeZone(pt.NodeZone)
+	for _, svc := range s.Services {
+		tr.SetService(svc)
+	}
+	for _, sl := range s.Slices {
+		tr.SetEndpointSlice(sl)
+	}
+	p, fake := newFakeProxier(t, testConfig())
+	snap := tr.Snapshot(false)
+	syncState(t, p, snap.State)
+	tr.Synced(snap)
+
+	web := s.Services[0].DeepCopy()
+	webKeys := []string{"ns1/web", "10.96.0.10 ", "30099"}
+	steps := []struct {
+		name    string
+		allowed []string // substrings one of which every written line carries
+		change  func()
+	}{
+		{"endpoint removed", webKeys, func() {
+			tr.SetEndpointSlice(pt.Slice("ns1", "web", "web-1", []pt.SlicePort{{Name: "p80", Port: 8080}}, pt.EP{IP: "10.244.1.5", Node: "node-b"}))
+		}},
+		{"affinity on", webKeys, func() {
+			web.Spec.SessionAffinity = v1.ServiceAffinityClientIP
+			tr.SetService(web.DeepCopy())
+		}},
+		{"affinity timeout changed", webKeys, func() {
+			web.Spec.SessionAffinityConfig = &v1.SessionAffinityConfig{ClientIP: &v1.ClientIPConfig{TimeoutSeconds: ptr(int32(60))}}
+			tr.SetService(web.DeepCopy())
+		}},
+		{"affinity off", webKeys, func() {
+			web.Spec.SessionAffinity = v1.ServiceAffinityNone
+			web.Spec.SessionAffinityConfig = nil
+			tr.SetService(web.DeepCopy())
+		}},
+		{"all endpoints gone", webKeys, func() {
+			tr.DeleteEndpointSlice(pt.Slice("ns1", "web", "web-1", nil))
+		}},
+		{"endpoints back", webKeys, func() {
+			tr.SetEndpointSlice(s.Slices[0])
+		}},
+		{"node port added", webKeys, func() {
+			web.Spec.Type = v1.ServiceTypeNodePort
+			web.Spec.Ports[0].NodePort = 30099
+			tr.SetService(web.DeepCopy())
+		}},
+		{"service deleted", webKeys, func() { tr.DeleteService("ns1", "web") }},
+		{"service added", []string{"ns9/new", "10.96.9.9"}, func() {
+			tr.SetService(pt.Service("ns9", "new", "10.96.9.9", []int32{80}))
+			tr.SetEndpointSlice(pt.Slice("ns9", "new", "new-1", []pt.SlicePort{{Name: "p80", Port: 8080}}, pt.EP{IP: "10.244.9.9"}))
+		}},
+	}
+	for _, step := range steps {
+		t.Run(step.name, func(t *testing.T) {
+			step.change()
+			snap := tr.Snapshot(false)
+			if snap.State.Full {
+				t.Fatalf("got full sync, want partial")
+			}
+			syncState(t, p, snap.State)
+			tr.Synced(snap)
+			fake.RLock()
+			txt := fake.LastTransaction.String()
+			fake.RUnlock()
+			for _, line := range strings.Split(strings.TrimSpace(txt), "\n") {
+				if !slices.ContainsFunc(step.allowed, func(s string) bool { return strings.Contains(line, s) }) {
+					t.Errorf("partial sync touched an unrelated object: %s", line)
+				}
+			}
+			fresh, freshFake := newFakeProxier(t, testConfig())
+			st := tr.Snapshot(true).State
+			syncState(t, fresh, st)
+			if diff := cmp.Diff(sortedLines(freshFake.Dump()), sortedLines(fake.Dump())); diff != "" {
+				t.Errorf("partial result differs from a full sync (-full +partial):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNoChangeWritesNothing(t *testing.T) {
+	s := pt.Flows()
+	p, fake := newFakeProxier(t, testConfig())
+	st := s.State(proxy.ServiceOptions{})
+	syncState(t, p, st)
+	fake.Lock()
+	fake.LastTransaction = nil
+	fake.Unlock()
+	st.Full = false
+	syncState(t, p, st)
+	fake.RLock()
+	defer fake.RUnlock()
+	if fake.LastTransaction != nil {
+		t.Errorf("got transaction %q for an unchanged state, want none", fake.LastTransaction.String())
+	}
+}
+
+func TestFullSyncDeletesLeftovers(t *testing.T) {
+	p, fake := newFakeProxier(t, testConfig())
+	tx := fake.NewTransaction()
+	tx.Add(&knftables.Table{})
+	tx.Add(&knftables.Chain{Name: "service-AAAAAAAA-old/gone/tcp/p80"})
+	tx.Add(&knftables.Chain{Name: "endpoint-BBBBBBBB-old/gone/tcp/p80__10.1.1.1/80"})
+	tx.Add(&knftables.Rule{Chain: "service-AAAAAAAA-old/gone/tcp/p80", Rule: "goto endpoint-BBBBBBBB-old/gone/tcp/p80__10.1.1.1/80"})
+	tx.Add(&knftables.Set{Name: "affinity-CCCCCCCC-old/gone/tcp/p80__10.1.1.1/80", Type: "ipv4_addr"})
+	if err := fake.Run(context.Background(), tx); err != nil {
+		t.Fatal(err)
+	}
+	syncState(t, p, pt.Flows().State(proxy.ServiceOptions{}))
+	dump := fake.Dump()
+	for _, stale := range []string{"old/gone"} {
+		if strings.Contains(dump, stale) {
+			t.Errorf("got leftover %q after full sync", stale)
+		}
+	}
+}
+
+func TestRefuseExternalIPs(t *testing.T) {
+	p, fake := newFakeProxier(t, testConfig())
+	syncState(t, p, pt.Flows().State(proxy.ServiceOptions{RefuseExternalIPs: true}))
+	tr := &tracer{fake: fake, nodeIPs: []string{pt.NodeIP}}
+	got := pt.Combine(t, tr.Trace(t, pt.Packet{SrcIP: pt.OffCluster, DstIP: "198.51.100.10", DstPort: 80, Protocol: v1.ProtocolTCP}))
+	if got.Verdict != pt.Forward {
+		t.Errorf("got %+v for a refused external IP, want it forwarded untouched", got)
+	}
+}
+
+func sortedLines(s string) []string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	slices.Sort(lines)
+	return lines
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,74 @@
+package nftables
+
+import (
+	"os/exec"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	discovery "k8s.io/api/discovery/v1"
+
+	"github.com/svcnet/svcnet/internal/proxy"
+	pt "github.com/svcnet/svcnet/internal/proxy/proxytest"
+)
+
+// TestRealTraffic programs real nft rules and sends real traffic through
+// them to a server in a pod namespace. It runs only as root inside the
+// throw-away namespace made by hack/netns-run.sh.
+func TestRealTraffic(t *testing.T) {
+	pt.RequireNetns(t)
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft not installed")
+	}
+	pod := pt.NewPod(t, pt.PodConfig{Name: "pod-a", HostVeth: "svcnft0", HostAddr: "10.244.0.1/24", PodAddr: "10.244.0.2/24"})
+	pod.ServeTCP(t, 8080)
+	pod.ServeUDP(t, 5353)
+	pt.AddAddr(t, "lo", "192.168.0.2/32")
+	pt.AddRoute(t, "10.96.0.0/16", "svcnft0")
+
+	udp := func(s *v1.Service) {
+		s.Spec.Ports = []v1.ServicePort{{Name: "dns", Port: 53, Protocol: v1.ProtocolUDP}}
+	}
+	services := []*v1.Service{
+		pt.Service("ns", "web", "10.96.0.50", []int32{80}),
+		pt.Service("ns", "np", "10.96.0.51", []int32{80}, func(s *v1.Service) {
+			s.Spec.Type = v1.ServiceTypeNodePort
+			s.Spec.Ports[0].NodePort = 30090
+		}),
+		pt.Service("ns", "noeps", "10.96.0.52", []int32{80}),
+		pt.Service("ns", "dns", "10.96.0.53", nil, udp),
+	}
+	ep := pt.EP{IP: pod.IP, Node: pt.NodeName}
+	slices := []*discovery.EndpointSlice{
+		pt.Slice("ns", "web", "web-1", []pt.SlicePort{{Name: "p80", Port: 8080}}, ep),
+		pt.Slice("ns", "np", "np-1", []pt.SlicePort{{Name: "p80", Port: 8080}}, ep),
+		pt.Slice("ns", "dns", "dns-1", []pt.SlicePort{{Name: "dns", Port: 5353, Protocol: v1.ProtocolUDP}}, ep),
+	}
+	p, err := New(Config{BackendConfig: proxy.BackendConfig{
+		NodeName: pt.NodeName, ClusterCIDR: "10.244.0.0/16", ServiceCIDRs: []string{"10.96.0.0/16"},
+	}})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = exec.Command("nft", "delete", "table", "inet", tableName).Run() })
+	st := pt.Scenario{Services: services, Slices: slices}.State(proxy.ServiceOptions{})
+	if err := p.Sync(t.Context(), st); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+
+	tests := []struct {
+		name  string
+		check func(t *testing.T)
+	}{
+		{"cluster IP tcp", func(t *testing.T) { pt.DialTCP(t, "10.96.0.50:80", "pod-a") }},
+		{"cluster IP udp", func(t *testing.T) { pt.DialUDP(t, "10.96.0.53:53", "pod-a") }},
+		{"node port on node IP", func(t *testing.T) { pt.DialTCP(t, "192.168.0.2:30090", "pod-a") }},
+		{"node port on pod-network address", func(t *testing.T) { pt.DialTCP(t, "10.244.0.1:30090", "pod-a") }},
+		{"no endpoints is refused", func(t *testing.T) { pt.DialRefused(t, "10.96.0.52:80", 2*time.Second) }},
+		{"wrong port of cluster IP is refused", func(t *testing.T) { pt.DialRefused(t, "10.96.0.50:81", 2*time.Second) }},
+		{"pod reached directly", func(t *testing.T) { pt.DialTCP(t, "10.244.0.2:8080", "pod-a") }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, tc.check)
+	}
+}

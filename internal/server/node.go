@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/svcnet/svcnet/internal/agent"
+	"github.com/svcnet/svcnet/internal/dns"
+	"github.com/svcnet/svcnet/internal/proxy"
+	"github.com/svcnet/svcnet/internal/proxy/modes"
+)
+
+// NodeConfig configures the per-node components: agent, proxy and DNS.
+// `svcnet server` runs them for its own machine, `svcnet agent` on a
+// joining one.
+type NodeConfig struct {
+	NodeName string
+	// NodeIP is the node's InternalIP: pods' hostIP, the address DNS
+	// listens on and the kube-dns endpoint of this node.
+	NodeIP        netip.Addr
+	DataDir       string
+	ClusterCIDR   string
+	ServiceCIDRs  []string
+	ClusterDomain string
+	ClusterDNS    string
+	ProxyMode     string
+	// Disable lists the node components not to run.
+	Disable []string
+}
+
+func (c *NodeConfig) enabled(name string) bool {
+	for _, d := range c.Disable {
+		if d == name {
+			return false
+		}
+	}
+	return true
+}
+
+// StartNode builds the enabled node components on one informer factory,
+// starts it and runs them under g.
+func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interface, cfg NodeConfig, logger *slog.Logger) error {
+	factory := informers.NewSharedInformerFactory(client, 0)
+	var all []runnable
+	if cfg.enabled("agent") {
+		a, err := agent.New(agent.Config{Client: client, Informers: factory, NodeName: cfg.NodeName,
+			NodeIP: cfg.NodeIP.String(), DataDir: filepath.Join(cfg.DataDir, "agent"), ClusterDNS: cfg.ClusterDNS,
+			ClusterDomain: cfg.ClusterDomain, Logger: logger.With("component", "agent")})
+		if err != nil {
+			return err
+		}
+		all = append(all, a)
+	}
+	if cfg.enabled("proxy") {
+		p, err := proxy.New(proxy.Config{Client: client, Informers: factory, NodeName: cfg.NodeName, Mode: cfg.ProxyMode,
+			Backends: modes.Backends(), ClusterCIDR: cfg.ClusterCIDR, ServiceCIDRs: cfg.ServiceCIDRs,
+			HealthzBindAddress: proxy.DefaultHealthzBindAddress, Logger: logger.With("component", "proxy")})
+		if err != nil {
+			return fmt.Errorf("proxy (--proxy-mode=%s): %w", cfg.ProxyMode, err)
+		}
+		all = append(all, p)
+	}
+	if cfg.enabled("dns") {
+		d, err := dns.New(dns.Config{Client: client, Informers: factory, Domain: cfg.ClusterDomain,
+			Listen: []string{net.JoinHostPort(cfg.NodeIP.String(), "53")},
+			Logger: logger.With("component", "dns")})
+		if err != nil {
+			return fmt.Errorf("dns: %w", err)
+		}
+		all = append(all, d)
+		g.Go(func() error { return publishDNSEndpoint(ctx, client, cfg, logger) })
+	}
+	factory.Start(ctx.Done())
+	for _, c := range all {
+		g.Go(func() error { return c.Run(ctx) })
+	}
+	return nil
+}
