@@ -51,8 +51,12 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 	factory := informers.NewSharedInformerFactory(client, 0)
 	var all []runnable
 	if cfg.enabled("agent") {
+		dir := filepath.Join(cfg.DataDir, "agent")
+		// Pod network namespaces live under the data dir, so two agents on
+		// one machine (tests, several nodes in namespaces) never see, or
+		// clean up, each other's pods.
 		a, err := agent.New(agent.Config{Client: client, Informers: factory, NodeName: cfg.NodeName,
-			NodeIP: cfg.NodeIP.String(), DataDir: filepath.Join(cfg.DataDir, "agent"), ClusterDNS: cfg.ClusterDNS,
+			NodeIP: cfg.NodeIP.String(), DataDir: dir, NetnsDir: filepath.Join(dir, "netns"), ClusterDNS: cfg.ClusterDNS,
 			ClusterDomain: cfg.ClusterDomain, Logger: logger.With("component", "agent")})
 		if err != nil {
 			return err

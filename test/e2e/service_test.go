@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/svcnet/svcnet/test/e2e/framework"
+)
+
+const netexecPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: %[1]s
+  labels: {app: web}
+spec:
+  nodeName: node1
+  containers:
+  - name: netexec
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: [netexec, --http-port=8080, --udp-port=8081]
+    ports:
+    - {name: http, containerPort: 8080}
+    - {name: udp, containerPort: 8081, protocol: UDP}
+    readinessProbe:
+      httpGet: {path: /readyz, port: 8080}
+      periodSeconds: 1
+`
+
+const webService = `apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: http}
+`
+
+// TestServiceTrafficEndToEnd runs the whole path on one node: pods as
+// processes with their own IPs, EndpointSlices, nftables rules and DNS.
+func TestServiceTrafficEndToEnd(t *testing.T) {
+	n := framework.StartNode(t)
+	n.Apply(fmt.Sprintf(netexecPod, "web-a") + "---\n" + fmt.Sprintf(netexecPod, "web-b") + "---\n" + webService)
+	n.Eventually(60*time.Second, func() error {
+		out, err := n.Kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=web",
+			"-o", "jsonpath={.items[*].endpoints[?(@.conditions.ready==true)].addresses[0]}")
+		if err != nil {
+			return err
+		}
+		if got := len(strings.Fields(out)); got != 2 {
+			return fmt.Errorf("ready endpoints %q, want 2", out)
+		}
+		return nil
+	})
+	clusterIP := n.MustKubectl("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")
+	nodePort := n.MustKubectl("get", "svc", "web", "-o", "jsonpath={.spec.ports[0].nodePort}")
+
+	t.Run("ClusterIP reaches every pod", func(t *testing.T) {
+		seen := map[string]bool{}
+		n.Eventually(30*time.Second, func() error {
+			out, err := n.Exec("curl", "-s", "-m", "2", "http://"+clusterIP+"/hostname")
+			if err != nil {
+				return err
+			}
+			seen[strings.TrimSpace(out)] = true
+			if !seen["web-a"] || !seen["web-b"] {
+				return fmt.Errorf("hostnames seen %v, want web-a and web-b", seen)
+			}
+			return nil
+		})
+	})
+	t.Run("NodePort on the node address", func(t *testing.T) {
+		n.Eventually(30*time.Second, func() error {
+			out, err := n.Exec("curl", "-s", "-m", "2", "http://"+framework.NodeIP+":"+nodePort+"/hostname")
+			if err != nil {
+				return err
+			}
+			if h := strings.TrimSpace(out); h != "web-a" && h != "web-b" {
+				return fmt.Errorf("got %q, want a pod hostname", h)
+			}
+			return nil
+		})
+	})
+	t.Run("DNS name resolves to the ClusterIP", func(t *testing.T) {
+		n.Eventually(30*time.Second, func() error {
+			out, err := n.Exec("dig", "+short", "+time=2", "+tries=1", "@10.96.0.10", "web.default.svc.cluster.local")
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(out) != clusterIP {
+				return fmt.Errorf("got %q, want %s", out, clusterIP)
+			}
+			return nil
+		})
+	})
+	t.Run("failing readiness removes the endpoint", func(t *testing.T) {
+		// netexec's /readyz... agnhost has no toggle: delete the pod instead
+		// and check the rule set follows.
+		n.MustKubectl("delete", "pod", "web-b", "--wait=false")
+		n.Eventually(60*time.Second, func() error {
+			for i := 0; i < 10; i++ {
+				out, err := n.Exec("curl", "-s", "-m", "2", "http://"+clusterIP+"/hostname")
+				if err != nil {
+					return err
+				}
+				if strings.TrimSpace(out) != "web-a" {
+					return fmt.Errorf("got %q after web-b was deleted", out)
+				}
+			}
+			return nil
+		})
+	})
+	t.Run("no endpoints rejects at once", func(t *testing.T) {
+		n.MustKubectl("delete", "pod", "web-a", "--wait=false")
+		n.Eventually(60*time.Second, func() error {
+			_, err := n.Exec("curl", "-s", "-m", "2", "http://"+clusterIP+"/hostname")
+			if err == nil || !strings.Contains(err.Error(), "exit status 7") { // 7: connection refused
+				return fmt.Errorf("got %v, want connection refused", err)
+			}
+			return nil
+		})
+	})
+}
