@@ -60,6 +60,10 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.NodeName, "node-name", cfg.NodeName, "name of this machine's Node (default: the hostname)")
 	f.StringVar(&cfg.ProxyMode, "proxy-mode", cfg.ProxyMode, "service proxy mode: nftables, iptables or userspace")
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", cfg.ClusterDNS, "ClusterIP of the kube-dns Service, written into pods' resolv.conf")
+	f.StringSliceVar(&cfg.LoadBalancerIPPools, "loadbalancer-ip-pool", cfg.LoadBalancerIPPools,
+		"addresses for LoadBalancer Services: CIDRs, first-last ranges or single IPs (repeatable)")
+	f.StringVar(&cfg.LoadBalancerClass, "loadbalancer-class", cfg.LoadBalancerClass,
+		"loadBalancerClass served by the built-in controller (empty: Services without a class)")
 	f.IntVar(&cfg.MaxEndpointsPerSlice, "max-endpoints-per-slice", cfg.MaxEndpointsPerSlice,
 		"maximum number of endpoints in one EndpointSlice (1-1000)")
 	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", cfg.AdvertiseAddress,

@@ -34,6 +34,12 @@ type Config struct {
 	NodeName string
 	// ProxyMode is nftables, iptables or userspace.
 	ProxyMode string
+	// LoadBalancerIPPools are the address pools of LoadBalancer Services
+	// (CIDRs, "first-last" ranges or single addresses).
+	LoadBalancerIPPools []string
+	// LoadBalancerClass is the loadBalancerClass the built-in controller
+	// serves ("" = Services without a class).
+	LoadBalancerClass string
 	// ClusterDNS is the kube-dns ClusterIP written into pods' resolv.conf.
 	ClusterDNS string
 }

@@ -16,7 +16,9 @@ import (
 
 	"github.com/svcnet/svcnet/internal/api"
 	"github.com/svcnet/svcnet/internal/controller/endpointslice"
+	"github.com/svcnet/svcnet/internal/controller/loadbalancer"
 	"github.com/svcnet/svcnet/internal/controller/nodeipam"
+	"github.com/svcnet/svcnet/internal/controller/nodelifecycle"
 )
 
 // runnable is a component started under the server's errgroup.
@@ -61,6 +63,18 @@ func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client
 	}
 	if err := add(nodeipam.New(nodeipam.Config{Client: client, Informers: factory, ClusterCIDRs: clusterCIDRs,
 		Recorder: recorder("node-ipam-controller"), Logger: logger("nodeipam")})); err != nil {
+		return err
+	}
+	pools, err := loadbalancer.ParsePools(s.cfg.LoadBalancerIPPools)
+	if err != nil {
+		return fmt.Errorf("--loadbalancer-ip-pool: %w", err)
+	}
+	if err := add(loadbalancer.New(loadbalancer.Config{Client: client, Informers: factory, Pools: pools,
+		Class: s.cfg.LoadBalancerClass, Recorder: recorder("service-lb-controller"), Logger: logger("loadbalancer")})); err != nil {
+		return err
+	}
+	if err := add(nodelifecycle.New(nodelifecycle.Config{Client: client, Informers: factory,
+		Recorder: recorder("node-controller"), Logger: logger("nodelifecycle")})); err != nil {
 		return err
 	}
 	factory.Start(ctx.Done())

@@ -33,7 +33,7 @@ kind: Service
 metadata:
   name: web
 spec:
-  type: NodePort
+  type: LoadBalancer
   selector: {app: web}
   ports:
   - {name: http, port: 80, targetPort: http}
@@ -42,7 +42,7 @@ spec:
 // TestServiceTrafficEndToEnd runs the whole path on one node: pods as
 // processes with their own IPs, EndpointSlices, nftables rules and DNS.
 func TestServiceTrafficEndToEnd(t *testing.T) {
-	n := framework.StartNode(t)
+	n := framework.StartNode(t, "--loadbalancer-ip-pool", "172.30.0.240/28")
 	n.Apply(fmt.Sprintf(netexecPod, "web-a") + "---\n" + fmt.Sprintf(netexecPod, "web-b") + "---\n" + webService)
 	n.Eventually(60*time.Second, func() error {
 		out, err := n.Kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=web",
@@ -75,6 +75,29 @@ func TestServiceTrafficEndToEnd(t *testing.T) {
 	t.Run("NodePort on the node address", func(t *testing.T) {
 		n.Eventually(30*time.Second, func() error {
 			out, err := n.Exec("curl", "-s", "-m", "2", "http://"+framework.NodeIP+":"+nodePort+"/hostname")
+			if err != nil {
+				return err
+			}
+			if h := strings.TrimSpace(out); h != "web-a" && h != "web-b" {
+				return fmt.Errorf("got %q, want a pod hostname", h)
+			}
+			return nil
+		})
+	})
+	t.Run("LoadBalancer IP from the pool", func(t *testing.T) {
+		var lbIP string
+		n.Eventually(30*time.Second, func() error {
+			lbIP = n.MustKubectl("get", "svc", "web", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+			if !strings.HasPrefix(lbIP, "172.30.0.24") && !strings.HasPrefix(lbIP, "172.30.0.25") {
+				return fmt.Errorf("ingress IP %q, want one of 172.30.0.240/28", lbIP)
+			}
+			return nil
+		})
+		if out := n.MustKubectl("get", "svc", "web"); !strings.Contains(out, lbIP) {
+			t.Errorf("kubectl get svc does not show EXTERNAL-IP %s:\n%s", lbIP, out)
+		}
+		n.Eventually(30*time.Second, func() error {
+			out, err := n.Exec("curl", "-s", "-m", "2", "http://"+lbIP+"/hostname")
 			if err != nil {
 				return err
 			}
