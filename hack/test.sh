@@ -14,4 +14,6 @@ go build -o bin/svcnet ./cmd/svcnet
 # Compile test binaries before entering the namespace (module downloads
 # need the network; tests do not).
 go test -race -count=1 -run '^$' ./... >/dev/null
+# End-to-end tests run this binary in network namespaces of their own.
+export SVCNET_BINARY="$PWD/bin/svcnet"
 exec hack/netns-run.sh go test -race -count=1 -timeout 20m "$@" ./...
