@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"net/http"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -37,6 +38,8 @@ type Resource struct {
 	Scale *ScaleAccessor
 	// Hooks, when non-nil, run inside the write path (allocation).
 	Hooks Hooks
+	// Connectors serve streaming subresources (pods/log) by name.
+	Connectors map[string]Connector
 	// Actions are POST-only subresources that change the stored object
 	// (pods/binding), by subresource name.
 	Actions map[string]Action
@@ -106,6 +109,11 @@ type ScaleAccessor struct {
 	// Set writes spec.replicas into obj.
 	Set func(obj runtime.Object, replicas int32)
 }
+
+// Connector serves a streaming subresource of the stored object obj
+// (pods/log: the container's output). It returns an API error (400, 404)
+// before writing anything, or nil once it has answered.
+type Connector func(w http.ResponseWriter, r *http.Request, obj runtime.Object) error
 
 // Action is a subresource that takes a request object (a Binding) and
 // applies it to the stored object in one optimistic-concurrency update.

@@ -15,7 +15,9 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/svcnet/svcnet/internal/api"
+	"github.com/svcnet/svcnet/internal/controller/endpoints"
 	"github.com/svcnet/svcnet/internal/controller/endpointslice"
+	"github.com/svcnet/svcnet/internal/controller/endpointslicemirroring"
 	"github.com/svcnet/svcnet/internal/controller/loadbalancer"
 	"github.com/svcnet/svcnet/internal/controller/nodeipam"
 	"github.com/svcnet/svcnet/internal/controller/nodelifecycle"
@@ -59,6 +61,14 @@ func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client
 	if err := add(endpointslice.New(endpointslice.Config{Client: client, Informers: factory,
 		Recorder: recorder("endpointslice-controller"), Logger: logger("endpointslice"),
 		MaxEndpointsPerSlice: s.cfg.MaxEndpointsPerSlice})); err != nil {
+		return err
+	}
+	if err := add(endpoints.New(endpoints.Config{Client: client, Informers: factory,
+		Recorder: recorder("endpoint-controller"), Logger: logger("endpoints")})); err != nil {
+		return err
+	}
+	if err := add(endpointslicemirroring.New(endpointslicemirroring.Config{Client: client, Informers: factory,
+		Recorder: recorder("endpointslice-mirroring-controller"), Logger: logger("endpointslicemirroring")})); err != nil {
 		return err
 	}
 	if err := add(nodeipam.New(nodeipam.Config{Client: client, Informers: factory, ClusterCIDRs: clusterCIDRs,

@@ -13,8 +13,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/svcnet/svcnet/internal/agent"
+	"github.com/svcnet/svcnet/internal/apiserver/nodeproxy"
 	"github.com/svcnet/svcnet/internal/dns"
 	"github.com/svcnet/svcnet/internal/proxy"
+	"github.com/svcnet/svcnet/internal/proxy/conntrack"
 	"github.com/svcnet/svcnet/internal/proxy/modes"
 )
 
@@ -47,7 +49,9 @@ func (c *NodeConfig) enabled(name string) bool {
 
 // StartNode builds the enabled node components on one informer factory,
 // starts it and runs them under g.
-func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interface, cfg NodeConfig, logger *slog.Logger) error {
+// The agent's log handler is registered in nodes when nodes is non-nil.
+func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interface, cfg NodeConfig, nodes *nodeproxy.Nodes,
+	logger *slog.Logger) error {
 	factory := informers.NewSharedInformerFactory(client, 0)
 	var all []runnable
 	if cfg.enabled("agent") {
@@ -62,11 +66,20 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 			return err
 		}
 		all = append(all, a)
+		if nodes != nil {
+			nodes.RegisterLogs(cfg.NodeName, a.LogsHandler())
+		}
 	}
 	if cfg.enabled("proxy") {
-		p, err := proxy.New(proxy.Config{Client: client, Informers: factory, NodeName: cfg.NodeName, Mode: cfg.ProxyMode,
+		cfgProxy := proxy.Config{Client: client, Informers: factory, NodeName: cfg.NodeName, Mode: cfg.ProxyMode,
 			Backends: modes.Backends(), ClusterCIDR: cfg.ClusterCIDR, ServiceCIDRs: cfg.ServiceCIDRs,
-			HealthzBindAddress: proxy.DefaultHealthzBindAddress, Logger: logger.With("component", "proxy")})
+			HealthzBindAddress: proxy.DefaultHealthzBindAddress, Logger: logger.With("component", "proxy")}
+		if ct, err := conntrack.New(conntrack.Config{Logger: logger.With("component", "conntrack")}); err == nil {
+			cfgProxy.Conntrack = ct
+		} else {
+			logger.Warn("Kept stale UDP conntrack entries: no conntrack tool", "err", err)
+		}
+		p, err := proxy.New(cfgProxy)
 		if err != nil {
 			return fmt.Errorf("proxy (--proxy-mode=%s): %w", cfg.ProxyMode, err)
 		}

@@ -19,15 +19,18 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/svcnet/svcnet/internal/apiserver/nodeproxy"
 	"github.com/svcnet/svcnet/internal/pki"
 	"github.com/svcnet/svcnet/internal/registry"
 )
 
 // Server is a running `svcnet server`.
 type Server struct {
-	cfg        Config
-	pki        *pki.PKI
-	resources  []registry.Resource
+	cfg       Config
+	pki       *pki.PKI
+	resources []registry.Resource
+	// nodes reaches the agents of this process for pods/log.
+	nodes      nodeproxy.Nodes
 	logger     *slog.Logger
 	ready      chan struct{}
 	readyOnce  sync.Once
@@ -98,7 +101,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.startControlPlane(ctx, g, client, meta, advertise, port); err != nil {
 		return err
 	}
-	if err := StartNode(ctx, g, client, s.nodeConfig(advertise), s.logger); err != nil {
+	if err := StartNode(ctx, g, client, s.nodeConfig(advertise), &s.nodes, s.logger); err != nil {
 		return err
 	}
 	s.readyOnce.Do(func() { close(s.ready) })

@@ -44,7 +44,7 @@ spec:
 func TestServiceTrafficEndToEnd(t *testing.T) {
 	n := framework.StartNode(t, "--loadbalancer-ip-pool", "172.30.0.240/28")
 	n.Apply(fmt.Sprintf(netexecPod, "web-a") + "---\n" + fmt.Sprintf(netexecPod, "web-b") + "---\n" + webService)
-	n.Eventually(60*time.Second, func() error {
+	framework.Eventually(t, 60*time.Second, func() error {
 		out, err := n.Kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=web",
 			"-o", "jsonpath={.items[*].endpoints[?(@.conditions.ready==true)].addresses[0]}")
 		if err != nil {
@@ -60,7 +60,7 @@ func TestServiceTrafficEndToEnd(t *testing.T) {
 
 	t.Run("ClusterIP reaches every pod", func(t *testing.T) {
 		seen := map[string]bool{}
-		n.Eventually(30*time.Second, func() error {
+		framework.Eventually(t, 30*time.Second, func() error {
 			out, err := n.Exec("curl", "-s", "-m", "2", "http://"+clusterIP+"/hostname")
 			if err != nil {
 				return err
@@ -73,7 +73,7 @@ func TestServiceTrafficEndToEnd(t *testing.T) {
 		})
 	})
 	t.Run("NodePort on the node address", func(t *testing.T) {
-		n.Eventually(30*time.Second, func() error {
+		framework.Eventually(t, 30*time.Second, func() error {
 			out, err := n.Exec("curl", "-s", "-m", "2", "http://"+framework.NodeIP+":"+nodePort+"/hostname")
 			if err != nil {
 				return err
@@ -86,7 +86,7 @@ func TestServiceTrafficEndToEnd(t *testing.T) {
 	})
 	t.Run("LoadBalancer IP from the pool", func(t *testing.T) {
 		var lbIP string
-		n.Eventually(30*time.Second, func() error {
+		framework.Eventually(t, 30*time.Second, func() error {
 			lbIP = n.MustKubectl("get", "svc", "web", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
 			if !strings.HasPrefix(lbIP, "172.30.0.24") && !strings.HasPrefix(lbIP, "172.30.0.25") {
 				return fmt.Errorf("ingress IP %q, want one of 172.30.0.240/28", lbIP)
@@ -96,7 +96,7 @@ func TestServiceTrafficEndToEnd(t *testing.T) {
 		if out := n.MustKubectl("get", "svc", "web"); !strings.Contains(out, lbIP) {
 			t.Errorf("kubectl get svc does not show EXTERNAL-IP %s:\n%s", lbIP, out)
 		}
-		n.Eventually(30*time.Second, func() error {
+		framework.Eventually(t, 30*time.Second, func() error {
 			out, err := n.Exec("curl", "-s", "-m", "2", "http://"+lbIP+"/hostname")
 			if err != nil {
 				return err
@@ -108,7 +108,7 @@ func TestServiceTrafficEndToEnd(t *testing.T) {
 		})
 	})
 	t.Run("DNS name resolves to the ClusterIP", func(t *testing.T) {
-		n.Eventually(30*time.Second, func() error {
+		framework.Eventually(t, 30*time.Second, func() error {
 			out, err := n.Exec("dig", "+short", "+time=2", "+tries=1", "@10.96.0.10", "web.default.svc.cluster.local")
 			if err != nil {
 				return err
@@ -119,11 +119,23 @@ func TestServiceTrafficEndToEnd(t *testing.T) {
 			return nil
 		})
 	})
+	t.Run("kubectl logs shows the container output", func(t *testing.T) {
+		framework.Eventually(t, 30*time.Second, func() error {
+			out, err := n.Kubectl("logs", "web-a")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(out, "Started HTTP server on port 8080") {
+				return fmt.Errorf("logs lack netexec's start line:\n%s", out)
+			}
+			return nil
+		})
+	})
 	t.Run("failing readiness removes the endpoint", func(t *testing.T) {
 		// netexec's /readyz... agnhost has no toggle: delete the pod instead
 		// and check the rule set follows.
 		n.MustKubectl("delete", "pod", "web-b", "--wait=false")
-		n.Eventually(60*time.Second, func() error {
+		framework.Eventually(t, 60*time.Second, func() error {
 			for i := 0; i < 10; i++ {
 				out, err := n.Exec("curl", "-s", "-m", "2", "http://"+clusterIP+"/hostname")
 				if err != nil {
@@ -138,7 +150,7 @@ func TestServiceTrafficEndToEnd(t *testing.T) {
 	})
 	t.Run("no endpoints rejects at once", func(t *testing.T) {
 		n.MustKubectl("delete", "pod", "web-a", "--wait=false")
-		n.Eventually(60*time.Second, func() error {
+		framework.Eventually(t, 60*time.Second, func() error {
 			_, err := n.Exec("curl", "-s", "-m", "2", "http://"+clusterIP+"/hostname")
 			if err == nil || !strings.Contains(err.Error(), "exit status 7") { // 7: connection refused
 				return fmt.Errorf("got %v, want connection refused", err)

@@ -135,6 +135,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, apierrors.NewNotFound(h.gr, ""), "")
 		return
 	}
+	if connect, ok := h.res.Connectors[info.Subresource]; ok && info.Subresource != "" {
+		h.serveConnect(w, r, info, connect)
+		return
+	}
 	if action, ok := h.res.Actions[info.Subresource]; ok && info.Subresource != "" {
 		h.serveAction(w, r, info, action)
 		return

@@ -90,7 +90,9 @@ func TestCLI(t *testing.T) {
 	}
 	for _, tc := range deleteCases {
 		t.Run(tc.name, func(t *testing.T) {
-			flush := func() { _ = exec.Command(c.path, "-F").Run() }
+			// Only this test's entries (source 10.0.0.1): other packages'
+			// tests may have live flows in the same namespace.
+			flush := func() { _ = exec.Command(c.path, "-D", "-s", "10.0.0.1").Run() }
 			flush()
 			t.Cleanup(flush)
 			for i, e := range table() {
@@ -115,10 +117,10 @@ func TestCLI(t *testing.T) {
 	}
 }
 
-// list parses `conntrack -L` into entries, in table() order.
+// list parses `conntrack -L -s 10.0.0.1` into entries, in table() order.
 func list(t *testing.T, path string) []Entry {
 	t.Helper()
-	out, err := exec.Command(path, "-L").Output()
+	out, err := exec.Command(path, "-L", "-s", "10.0.0.1").Output() // this test's entries only
 	if err != nil {
 		t.Fatalf("conntrack -L: %v", err)
 	}

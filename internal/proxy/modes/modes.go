@@ -5,11 +5,13 @@ package modes
 import (
 	"github.com/svcnet/svcnet/internal/proxy"
 	"github.com/svcnet/svcnet/internal/proxy/nftables"
+	"github.com/svcnet/svcnet/internal/proxy/userspace"
 )
 
 // Backends returns the available modes for proxy.Config.Backends.
 func Backends() map[string]proxy.BackendFactory {
 	return map[string]proxy.BackendFactory{
-		"nftables": nftables.Factory,
+		"nftables":  nftables.Factory,
+		"userspace": userspace.Factory,
 	}
 }

@@ -2,6 +2,7 @@ package nftables
 
 import (
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	discovery "k8s.io/api/discovery/v1"
 
 	"github.com/svcnet/svcnet/internal/proxy"
+	"github.com/svcnet/svcnet/internal/proxy/conntrack"
 	pt "github.com/svcnet/svcnet/internal/proxy/proxytest"
 )
 
@@ -71,4 +73,26 @@ func TestRealTraffic(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, tc.check)
 	}
+
+	// The conntrack CLI finds the real DNATed UDP entry by its reply source.
+	t.Run("stale udp conntrack entry deleted", func(t *testing.T) {
+		ct, err := conntrack.New(conntrack.Config{})
+		if err != nil {
+			t.Skipf("conntrack not installed: %v", err)
+		}
+		pt.DialUDP(t, "10.96.0.53:53", "pod-a")
+		count := func() int {
+			out, _ := exec.Command("conntrack", "-L", "-p", "udp", "--orig-dst", "10.96.0.53").Output()
+			return strings.Count(string(out), "dport=53")
+		}
+		if n := count(); n == 0 {
+			t.Fatalf("got no conntrack entry for 10.96.0.53:53, want one")
+		}
+		if err := ct.DeleteUDP(t.Context(), []proxy.StaleFlow{{OrigDst: "10.96.0.53", Port: 53, Endpoint: pod.IP}}); err != nil {
+			t.Fatalf("DeleteUDP: %v", err)
+		}
+		if n := count(); n != 0 {
+			t.Errorf("got %d conntrack entries for 10.96.0.53:53 after delete, want 0", n)
+		}
+	})
 }

@@ -261,6 +261,23 @@ func DialTCP(t *testing.T, addr, want string) {
 	t.Fatalf("%s: no answer: %v", addr, last)
 }
 
+// TCPGreeting connects to addr and returns the server's greeting (the pod
+// name), retrying until the deadline.
+func TCPGreeting(t *testing.T, addr string) string {
+	t.Helper()
+	var last error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		got, err := tcpRoundTrip(addr)
+		if err == nil {
+			return got
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond) // retry pacing, not synchronisation
+	}
+	t.Fatalf("%s: no answer: %v", addr, last)
+	return ""
+}
+
 func tcpRoundTrip(addr string) (string, error) {
 	c, err := net.DialTimeout("tcp4", addr, time.Second)
 	if err != nil {

@@ -28,6 +28,8 @@ type Config struct {
 	Service service.Config
 	// Printer renders Tables; the zero value uses the wall clock.
 	Printer printers.Printer
+	// PodLog serves pods/log (nil: not served).
+	PodLog registry.Connector
 }
 
 // Resources returns every served resource.
@@ -58,6 +60,9 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		eventsv1.Resource(),
 	}
 	for i := range all {
+		if all[i].Group == "" && all[i].Resource == "pods" && cfg.PodLog != nil {
+			all[i].Connectors = map[string]registry.Connector{"log": cfg.PodLog}
+		}
 		if all[i].Table == nil {
 			all[i].Table = cfg.Printer.For(all[i].GroupVersionResource())
 		}

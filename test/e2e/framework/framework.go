@@ -97,7 +97,7 @@ func StartNode(t testing.TB, extraArgs ...string) *Node {
 		t.Fatalf("start svcnet server: %v", err)
 	}
 	go func() { n.done <- n.cmd.Wait() }()
-	n.Eventually(60*time.Second, func() error {
+	Eventually(t, 60*time.Second, func() error {
 		select {
 		case err := <-n.done:
 			n.done <- err
@@ -107,7 +107,7 @@ func StartNode(t testing.TB, extraArgs ...string) *Node {
 		_, err := n.Kubectl("get", "--raw", "/readyz")
 		return err
 	})
-	n.Eventually(60*time.Second, func() error {
+	Eventually(t, 60*time.Second, func() error {
 		out, err := n.Kubectl("get", "nodes", "node1", "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}")
 		if err != nil || out != "True" {
 			return fmt.Errorf("node1 not Ready: %q %v", out, err)
@@ -189,9 +189,10 @@ func (n *Node) Apply(manifest string) string {
 	return n.MustKubectl("apply", "-f", f)
 }
 
-// Eventually polls cond until it returns nil or timeout passes.
-func (n *Node) Eventually(timeout time.Duration, cond func() error) {
-	n.t.Helper()
+// Eventually polls cond until it returns nil or timeout passes, then
+// fails t (the test or subtest that waits).
+func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		err := cond()
@@ -199,7 +200,7 @@ func (n *Node) Eventually(timeout time.Duration, cond func() error) {
 			return
 		}
 		if time.Now().After(deadline) {
-			n.t.Fatalf("condition not met after %v: %v", timeout, err)
+			t.Fatalf("condition not met after %v: %v", timeout, err)
 		}
 		time.Sleep(200 * time.Millisecond) // poll interval
 	}
