@@ -15,12 +15,16 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/svcnet/svcnet/internal/api"
+	"github.com/svcnet/svcnet/internal/controller/deployment"
 	"github.com/svcnet/svcnet/internal/controller/endpoints"
 	"github.com/svcnet/svcnet/internal/controller/endpointslice"
 	"github.com/svcnet/svcnet/internal/controller/endpointslicemirroring"
 	"github.com/svcnet/svcnet/internal/controller/loadbalancer"
 	"github.com/svcnet/svcnet/internal/controller/nodeipam"
 	"github.com/svcnet/svcnet/internal/controller/nodelifecycle"
+	"github.com/svcnet/svcnet/internal/controller/replicaset"
+	"github.com/svcnet/svcnet/internal/controller/scheduler"
+	"github.com/svcnet/svcnet/internal/controller/statefulset"
 )
 
 // runnable is a component started under the server's errgroup.
@@ -69,6 +73,22 @@ func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client
 	}
 	if err := add(endpointslicemirroring.New(endpointslicemirroring.Config{Client: client, Informers: factory,
 		Recorder: recorder("endpointslice-mirroring-controller"), Logger: logger("endpointslicemirroring")})); err != nil {
+		return err
+	}
+	if err := add(replicaset.New(replicaset.Config{Client: client, Informers: factory,
+		Recorder: recorder("replicaset-controller"), Logger: logger("replicaset")})); err != nil {
+		return err
+	}
+	if err := add(deployment.New(deployment.Config{Client: client, Informers: factory,
+		Recorder: recorder("deployment-controller"), Logger: logger("deployment")})); err != nil {
+		return err
+	}
+	if err := add(statefulset.New(statefulset.Config{Client: client, Informers: factory,
+		Recorder: recorder("statefulset-controller"), Logger: logger("statefulset")})); err != nil {
+		return err
+	}
+	if err := add(scheduler.New(scheduler.Config{Client: client, Informers: factory,
+		Recorder: recorder("default-scheduler"), Logger: logger("scheduler")})); err != nil {
 		return err
 	}
 	if err := add(nodeipam.New(nodeipam.Config{Client: client, Informers: factory, ClusterCIDRs: clusterCIDRs,

@@ -106,6 +106,8 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.readyOnce.Do(func() { close(s.ready) })
 	fmt.Fprintf(os.Stdout, "svcnet server is running at %s\nexport KUBECONFIG=%s\n", s.url, s.kubeconfig)
+	fmt.Fprintf(os.Stdout, "join more nodes with: svcnet agent --server https://%s --token %s --node-ip <IP>\n",
+		net.JoinHostPort(advertise.String(), strconv.Itoa(port)), s.pki.Token())
 	return g.Wait()
 }
 

@@ -46,9 +46,13 @@ func (h *Handler) deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) 
 			opts = o
 		}
 	}
-	q := r.URL.Query()
-	if err := metav1.Convert_url_Values_To_v1_DeleteOptions(&q, opts, nil); err != nil {
-		return nil, apierrors.NewBadRequest(err.Error())
+	// Options come from the body when there is one, else from the query
+	// (the query conversion resets every field it does not find).
+	if len(body) == 0 {
+		q := r.URL.Query()
+		if err := metav1.Convert_url_Values_To_v1_DeleteOptions(&q, opts, nil); err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
 	}
 	if opts.PropagationPolicy != nil {
 		switch *opts.PropagationPolicy {

@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/svcnet/svcnet/internal/join"
+	"github.com/svcnet/svcnet/internal/server"
+)
+
+// agentOptions are the flags of `svcnet agent`.
+type agentOptions struct {
+	server, token, nodeIP string
+	node                  server.NodeConfig
+}
+
+func newAgentCommand() *cobra.Command {
+	defaults := server.DefaultConfig()
+	o := agentOptions{node: server.NodeConfig{DataDir: "/var/lib/svcnet-agent", ClusterCIDR: defaults.ClusterCIDR,
+		ServiceCIDRs: defaults.ServiceClusterIPRanges, ClusterDomain: defaults.ClusterDomain, ClusterDNS: defaults.ClusterDNS,
+		ProxyMode: defaults.ProxyMode}}
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Join a svcnet server as a node: run the node agent, service proxy and DNS on this machine",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAgent(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.server, "server", "", "URL of the svcnet server (https://IP:6443)")
+	f.StringVar(&o.token, "token", "", "join token printed by `svcnet server` (K10<ca-hash>::server:<secret>)")
+	f.StringVar(&o.node.NodeName, "node-name", "", "name of this Node (default: the hostname)")
+	f.StringVar(&o.nodeIP, "node-ip", "", "InternalIP of this Node (required)")
+	f.StringVar(&o.node.DataDir, "data-dir", o.node.DataDir, "directory for pod state and logs")
+	f.StringVar(&o.node.ClusterCIDR, "cluster-cidr", o.node.ClusterCIDR, "the server's --cluster-cidr")
+	f.StringSliceVar(&o.node.ServiceCIDRs, "service-cluster-ip-range", o.node.ServiceCIDRs, "the server's --service-cluster-ip-range")
+	f.StringVar(&o.node.ClusterDomain, "cluster-domain", o.node.ClusterDomain, "DNS domain of the cluster")
+	f.StringVar(&o.node.ClusterDNS, "cluster-dns", o.node.ClusterDNS, "ClusterIP of the kube-dns Service")
+	f.StringVar(&o.node.ProxyMode, "proxy-mode", o.node.ProxyMode, "service proxy mode: nftables, iptables or userspace")
+	f.StringSliceVar(&o.node.Disable, "disable", nil, "node components not to run: agent, dns, proxy")
+	return cmd
+}
+
+func runAgent(cmd *cobra.Command, o agentOptions) error {
+	if o.server == "" || o.token == "" {
+		return fmt.Errorf("--server and --token are required")
+	}
+	ip, err := netip.ParseAddr(o.nodeIP)
+	if err != nil {
+		return fmt.Errorf("--node-ip %q: %w", o.nodeIP, err)
+	}
+	o.node.NodeIP = ip
+	for _, d := range o.node.Disable {
+		if d != "agent" && d != "dns" && d != "proxy" {
+			return fmt.Errorf("--disable: unknown component %q (known: agent, dns, proxy)", d)
+		}
+	}
+	if o.node.NodeName == "" {
+		if o.node.NodeName, err = os.Hostname(); err != nil {
+			return err
+		}
+	}
+	o.node.NodeName = strings.ToLower(o.node.NodeName)
+	ctx := cmd.Context()
+	restCfg, err := join.RESTConfig(ctx, o.server, o.token)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	if err := server.StartNode(ctx, g, client, o.node, nil, slog.Default()); err != nil {
+		return err
+	}
+	slog.Info("Joined cluster", "server", o.server, "node", o.node.NodeName)
+	return g.Wait()
+}

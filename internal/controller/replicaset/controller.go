@@ -1,0 +1,253 @@
+package replicaset
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+)
+
+// burstReplicas caps the pods created or deleted in one sync, as upstream,
+// so one huge ReplicaSet cannot starve the others.
+const burstReplicas = 500
+
+// Config configures the controller.
+type Config struct {
+	Client    kubernetes.Interface
+	Informers informers.SharedInformerFactory
+	Recorder  record.EventRecorder
+	Logger    *slog.Logger
+	// Workers is the number of ReplicaSets synced in parallel (default 5).
+	Workers int
+	// Now returns the current time (default time.Now); tests replace it.
+	Now func() time.Time
+}
+
+// Controller keeps the pods of ReplicaSets.
+type Controller struct {
+	cfg          Config
+	rsLister     appslisters.ReplicaSetLister
+	podLister    corelisters.PodLister
+	synced       []cache.InformerSynced
+	queue        workqueue.TypedRateLimitingInterface[string]
+	expectations *expectations
+}
+
+func kind() schema.GroupVersionKind { return appsv1.SchemeGroupVersion.WithKind("ReplicaSet") }
+
+// New builds the controller and registers its informer handlers; the
+// caller starts cfg.Informers.
+func New(cfg Config) (*Controller, error) {
+	if cfg.Client == nil || cfg.Informers == nil || cfg.Recorder == nil {
+		return nil, fmt.Errorf("replicaset controller: client, informers and recorder required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 5
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	rsInf := cfg.Informers.Apps().V1().ReplicaSets()
+	podInf := cfg.Informers.Core().V1().Pods()
+	c := &Controller{
+		cfg:          cfg,
+		rsLister:     rsInf.Lister(),
+		podLister:    podInf.Lister(),
+		synced:       []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
+		queue:        workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset"}),
+		expectations: newExpectations(cfg.Now),
+	}
+	if _, err := rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
+		DeleteFunc: c.deleteRS,
+	}); err != nil {
+		return nil, fmt.Errorf("replicaset controller: %w", err)
+	}
+	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.addPod,
+		UpdateFunc: c.updatePod,
+		DeleteFunc: c.deletePod,
+	}); err != nil {
+		return nil, fmt.Errorf("replicaset controller: %w", err)
+	}
+	return c, nil
+}
+
+// Run waits for the caches and syncs ReplicaSets until ctx is done.
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.queue.ShutDown()
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return ctx.Err()
+	}
+	c.cfg.Logger.Info("Started replicaset controller", "workers", c.cfg.Workers)
+	done := make(chan struct{})
+	for i := 0; i < c.cfg.Workers; i++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for c.processNext(ctx) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	for i := 0; i < c.cfg.Workers; i++ {
+		<-done
+	}
+	return nil
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		c.cfg.Logger.Warn("Synced replicaset with errors", "replicaset", key, "err", err)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+func (c *Controller) enqueue(obj any) {
+	key, err := cache.MetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return
+	}
+	c.queue.Add(key)
+}
+
+func (c *Controller) deleteRS(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return
+	}
+	c.expectations.forget(key)
+	c.queue.Add(key)
+}
+
+// resolve returns the ReplicaSet ref points to, or nil when ref is not a
+// ReplicaSet or names another incarnation.
+func (c *Controller) resolve(namespace string, ref *metav1.OwnerReference) *appsv1.ReplicaSet {
+	if ref == nil || ref.Kind != "ReplicaSet" || ref.APIVersion != appsv1.SchemeGroupVersion.String() {
+		return nil
+	}
+	rs, err := c.rsLister.ReplicaSets(namespace).Get(ref.Name)
+	if err != nil || rs.UID != ref.UID {
+		return nil
+	}
+	return rs
+}
+
+// enqueueMatching queues every ReplicaSet whose selector matches the
+// orphan pod, so one of them adopts it.
+func (c *Controller) enqueueMatching(pod *corev1.Pod) {
+	list, err := c.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, rs := range list {
+		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
+		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		c.enqueue(rs)
+	}
+}
+
+func (c *Controller) addPod(obj any) {
+	pod := obj.(*corev1.Pod)
+	if pod.DeletionTimestamp != nil {
+		c.deletePod(pod)
+		return
+	}
+	if ref := metav1.GetControllerOf(pod); ref != nil {
+		rs := c.resolve(pod.Namespace, ref)
+		if rs == nil {
+			return
+		}
+		key, _ := cache.MetaNamespaceKeyFunc(rs)
+		c.expectations.creationObserved(key)
+		c.queue.Add(key)
+		return
+	}
+	c.enqueueMatching(pod)
+}
+
+func (c *Controller) updatePod(oldObj, newObj any) {
+	old, cur := oldObj.(*corev1.Pod), newObj.(*corev1.Pod)
+	// Periodic resyncs (equal resourceVersions) are not skipped: a sync
+	// with nothing to do costs only a cache read.
+	labelsChanged := !labels.Equals(old.Labels, cur.Labels)
+	if cur.DeletionTimestamp != nil {
+		c.deletePod(cur)
+		if labelsChanged {
+			c.deletePod(old)
+		}
+		return
+	}
+	oldRef, curRef := metav1.GetControllerOf(old), metav1.GetControllerOf(cur)
+	refChanged := (oldRef == nil) != (curRef == nil) || (oldRef != nil && curRef != nil && oldRef.UID != curRef.UID)
+	if refChanged && oldRef != nil {
+		if rs := c.resolve(old.Namespace, oldRef); rs != nil {
+			c.enqueue(rs)
+		}
+	}
+	if curRef != nil {
+		rs := c.resolve(cur.Namespace, curRef)
+		if rs == nil {
+			return
+		}
+		c.enqueue(rs)
+		// A pod that just became ready becomes available after
+		// minReadySeconds: look again then.
+		if rs.Spec.MinReadySeconds > 0 && !IsPodReady(old) && IsPodReady(cur) {
+			key, _ := cache.MetaNamespaceKeyFunc(rs)
+			c.queue.AddAfter(key, time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
+		}
+		return
+	}
+	if labelsChanged || refChanged {
+		c.enqueueMatching(cur)
+	}
+}
+
+func (c *Controller) deletePod(obj any) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
+		if !ok {
+			return
+		}
+		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
+			return
+		}
+	}
+	rs := c.resolve(pod.Namespace, metav1.GetControllerOf(pod))
+	if rs == nil {
+		return
+	}
+	key, _ := cache.MetaNamespaceKeyFunc(rs)
+	podKey, _ := cache.MetaNamespaceKeyFunc(pod)
+	c.expectations.deletionObserved(key, podKey)
+	c.queue.Add(key)
+}

@@ -1,0 +1,26 @@
+package internal
+
+import (
+	_ "github.com/miekg/dns"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/prometheus/client_golang/prometheus/promhttp"
+	_ "github.com/vishvananda/netlink"
+	_ "github.com/vishvananda/netns"
+	_ "go.etcd.io/etcd/client/v3"
+	_ "go.etcd.io/etcd/server/v3/embed"
+	_ "k8s.io/client-go/applyconfigurations"
+	_ "k8s.io/client-go/informers"
+	_ "k8s.io/client-go/kubernetes/fake"
+	_ "k8s.io/client-go/tools/cache"
+	_ "k8s.io/client-go/tools/record"
+	_ "k8s.io/client-go/tools/remotecommand"
+	_ "k8s.io/client-go/util/workqueue"
+	_ "k8s.io/client-go/tools/leaderelection"
+	_ "sigs.k8s.io/knftables"
+	_ "k8s.io/kube-openapi/pkg/spec3"
+	_ "k8s.io/kube-openapi/pkg/validation/spec"
+	_ "k8s.io/apimachinery/pkg/util/httpstream/spdy"
+	_ "k8s.io/apimachinery/pkg/util/httpstream/wsstream"
+	_ "golang.org/x/sys/unix"
+	_ "github.com/google/go-cmp/cmp"
+)
