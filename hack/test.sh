@@ -16,4 +16,6 @@ go build -o bin/svcnet ./cmd/svcnet
 go test -race -count=1 -run '^$' ./... >/dev/null
 # End-to-end tests run this binary in network namespaces of their own.
 export SVCNET_BINARY="$PWD/bin/svcnet"
-exec hack/netns-run.sh go test -race -count=1 -timeout 20m "$@" ./...
+# -p 1: the privileged tests of different packages share this one
+# namespace (bridges, routes, pod ranges), so they run one package at a time.
+exec hack/netns-run.sh go test -p 1 -race -count=1 -timeout 20m "$@" ./...

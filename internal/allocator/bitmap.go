@@ -162,7 +162,7 @@ func (b *Bitmap) Free() int {
 // Reset replaces the whole state with exactly the offsets given (those out
 // of range are ignored).
 func (b *Bitmap) Reset(offsets []int) {
-	words := make([]uint64, len(b.words))
+	words := make([]uint64, (b.size+63)/64) // size never changes
 	used := 0
 	for _, i := range offsets {
 		if i < 0 || i >= b.size || words[i/64]&(1<<(uint(i)%64)) != 0 {

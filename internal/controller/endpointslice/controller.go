@@ -243,14 +243,21 @@ func (c *Controller) managedSlices(ns, name string) ([]*discovery.EndpointSlice,
 }
 
 // deleteAll deletes the managed slices of a Service that is gone or has no
-// selector.
+// selector. It lists them from the API, not the cache: a slice created just
+// before the Service went may not be in the cache yet, and its later add
+// event looks like the controller's own write, so nothing would requeue it.
 func (c *Controller) deleteAll(ctx context.Context, key, ns, name string) error {
-	existing, err := c.managedSlices(ns, name)
+	sel := labels.SelectorFromValidatedSet(labels.Set{
+		discovery.LabelServiceName: name,
+		discovery.LabelManagedBy:   ControllerName,
+	})
+	list, err := c.cfg.Client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
-		return err
+		return fmt.Errorf("list EndpointSlices: %w", err)
 	}
 	var errs []error
-	for _, s := range existing {
+	for i := range list.Items {
+		s := &list.Items[i]
 		err := c.cfg.Client.DiscoveryV1().EndpointSlices(ns).Delete(ctx, s.Name, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("delete EndpointSlice %s: %w", s.Name, err))
