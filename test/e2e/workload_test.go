@@ -161,6 +161,17 @@ func TestSeedNginxWorkflow(t *testing.T) {
 	waitReady(t, n, "run=my-nginx", 0)
 	n.MustKubectl("scale", "deployment", "my-nginx", "--replicas=2")
 	waitReady(t, n, "run=my-nginx", 2)
+	// A rolling update completes, and undo goes back to the first template.
+	n.MustKubectl("set", "image", "deployment/my-nginx", "my-nginx=nginx:1.27")
+	if out := n.MustKubectl("rollout", "status", "deployment/my-nginx", "--timeout=90s"); !strings.Contains(out, "successfully rolled out") {
+		t.Errorf("rollout status: %s", out)
+	}
+	n.MustKubectl("rollout", "undo", "deployment/my-nginx")
+	n.MustKubectl("rollout", "status", "deployment/my-nginx", "--timeout=90s")
+	if img := n.MustKubectl("get", "deployment", "my-nginx", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); img != "nginx" {
+		t.Errorf("after undo image %q, want nginx", img)
+	}
+	waitReady(t, n, "run=my-nginx", 2)
 }
 
 // TestSeedHeadlessStatefulSet checks the per-pod DNS names a headless
