@@ -38,7 +38,15 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 }
 
 func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
-	r := slog.NewRecord(e.Time, slogLevel(e.Level), e.Message, 0)
+	level := slogLevel(e.Level)
+	if isShutdownNoise(e.Message) {
+		// etcd reports its listeners closing on a normal stop as errors.
+		level = slog.LevelDebug
+		if !c.h.Enabled(context.Background(), level) {
+			return nil
+		}
+	}
+	r := slog.NewRecord(e.Time, level, e.Message, 0)
 	r.AddAttrs(attrs(fields)...)
 	if e.LoggerName != "" {
 		r.AddAttrs(slog.String("logger", e.LoggerName))
@@ -70,4 +78,9 @@ func slogLevel(l zapcore.Level) slog.Level {
 		return slog.LevelInfo
 	}
 	return slog.LevelDebug
+}
+
+// isShutdownNoise reports etcd messages that only mean its servers closed.
+func isShutdownNoise(msg string) bool {
+	return msg == "setting up serving from embedded etcd failed."
 }

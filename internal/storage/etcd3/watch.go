@@ -9,6 +9,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -285,7 +287,12 @@ func (w *watcher) send(ctx context.Context, ev watch.Event) bool {
 
 // fail sends an ERROR event with a 500 status for err.
 func (w *watcher) fail(ctx context.Context, err error) {
-	w.store.logger.Error("Watch ended with an error", "err", err)
-	status := apierrors.NewInternalError(err).ErrStatus
-	w.send(ctx, watch.Event{Type: watch.Error, Object: &status})
+	if status.Code(err) == codes.Canceled {
+		// The client (or the whole store) is closing: not an error.
+		w.store.logger.Debug("Watch ended by cancellation", "err", err)
+	} else {
+		w.store.logger.Error("Watch ended with an error", "err", err)
+	}
+	st := apierrors.NewInternalError(err).ErrStatus
+	w.send(ctx, watch.Event{Type: watch.Error, Object: &st})
 }
