@@ -22,7 +22,7 @@ func TestRealTraffic(t *testing.T) {
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skip("nft not installed")
 	}
-	pod := pt.NewPod(t, pt.PodConfig{Name: "pod-a", HostVeth: "svcnft0", HostAddr: "10.244.0.1/24", PodAddr: "10.244.0.2/24"})
+	pod := pt.NewPod(t, pt.PodConfig{Name: "pod-a", HostVeth: "svcnft0", HostAddr: "10.246.0.1/24", PodAddr: "10.246.0.2/24"})
 	pod.ServeTCP(t, 8080)
 	pod.ServeUDP(t, 5353)
 	pt.AddAddr(t, "lo", "192.168.0.2/32")
@@ -47,7 +47,7 @@ func TestRealTraffic(t *testing.T) {
 		pt.Slice("ns", "dns", "dns-1", []pt.SlicePort{{Name: "dns", Port: 5353, Protocol: v1.ProtocolUDP}}, ep),
 	}
 	p, err := New(Config{BackendConfig: proxy.BackendConfig{
-		NodeName: pt.NodeName, ClusterCIDR: "10.244.0.0/16", ServiceCIDRs: []string{"10.96.0.0/16"},
+		NodeName: pt.NodeName, ClusterCIDR: "10.246.0.0/16", ServiceCIDRs: []string{"10.96.0.0/16"},
 	}})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -65,10 +65,10 @@ func TestRealTraffic(t *testing.T) {
 		{"cluster IP tcp", func(t *testing.T) { pt.DialTCP(t, "10.96.0.50:80", "pod-a") }},
 		{"cluster IP udp", func(t *testing.T) { pt.DialUDP(t, "10.96.0.53:53", "pod-a") }},
 		{"node port on node IP", func(t *testing.T) { pt.DialTCP(t, "192.168.0.2:30090", "pod-a") }},
-		{"node port on pod-network address", func(t *testing.T) { pt.DialTCP(t, "10.244.0.1:30090", "pod-a") }},
+		{"node port on pod-network address", func(t *testing.T) { pt.DialTCP(t, "10.246.0.1:30090", "pod-a") }},
 		{"no endpoints is refused", func(t *testing.T) { pt.DialRefused(t, "10.96.0.52:80", 2*time.Second) }},
 		{"wrong port of cluster IP is refused", func(t *testing.T) { pt.DialRefused(t, "10.96.0.50:81", 2*time.Second) }},
-		{"pod reached directly", func(t *testing.T) { pt.DialTCP(t, "10.244.0.2:8080", "pod-a") }},
+		{"pod reached directly", func(t *testing.T) { pt.DialTCP(t, "10.246.0.2:8080", "pod-a") }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, tc.check)
