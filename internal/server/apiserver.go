@@ -74,7 +74,7 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 
 	resources, err := builtin.Resources(builtin.Config{Service: service.Config{
 		IPAllocators: ipAllocs, PortAllocator: ports, Store: store, Logger: s.logger.With("component", "service-allocator"),
-	}, PodLog: s.nodes.LogConnector()})
+	}, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector()})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -68,6 +68,7 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		all = append(all, a)
 		if nodes != nil {
 			nodes.RegisterLogs(cfg.NodeName, a.LogsHandler())
+			nodes.RegisterExec(cfg.NodeName, a.ExecHandler())
 		}
 	}
 	if cfg.enabled("proxy") {

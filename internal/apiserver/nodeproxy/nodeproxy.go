@@ -22,6 +22,7 @@ const defaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
 type Nodes struct {
 	mu   sync.RWMutex
 	logs map[string]http.Handler
+	exec map[string]http.Handler
 }
 
 // RegisterLogs makes h serve /containerLogs/<ns>/<pod>/<container> for
@@ -39,6 +40,23 @@ func (n *Nodes) logsOf(node string) http.Handler {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	return n.logs[node]
+}
+
+// RegisterExec makes h serve /exec/<ns>/<pod>/<container> for the pods of
+// node.
+func (n *Nodes) RegisterExec(node string, h http.Handler) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.exec == nil {
+		n.exec = map[string]http.Handler{}
+	}
+	n.exec[node] = h
+}
+
+func (n *Nodes) execOf(node string) http.Handler {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.exec[node]
 }
 
 // LogConnector returns the pods/log connector.

@@ -8,10 +8,11 @@ import (
 	"github.com/svcnet/svcnet/internal/registry"
 )
 
-// serveConnect hands a streaming subresource request (pods/log) to its
-// connector together with the stored object.
+// serveConnect hands a streaming subresource request (pods/log, and
+// pods/exec: GET for WebSockets, POST for SPDY) to its connector together
+// with the stored object.
 func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request, info RequestInfo, connect registry.Connector) {
-	if info.Verb != "get" {
+	if info.Verb != "get" && info.Verb != "create" {
 		h.writeError(w, r, apierrors.NewMethodNotSupported(h.gr, info.Verb), info.Name)
 		return
 	}

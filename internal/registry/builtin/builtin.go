@@ -30,6 +30,8 @@ type Config struct {
 	Printer printers.Printer
 	// PodLog serves pods/log (nil: not served).
 	PodLog registry.Connector
+	// PodExec serves pods/exec (nil: not served).
+	PodExec registry.Connector
 }
 
 // Resources returns every served resource.
@@ -62,6 +64,12 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 	for i := range all {
 		if all[i].Group == "" && all[i].Resource == "pods" && cfg.PodLog != nil {
 			all[i].Connectors = map[string]registry.Connector{"log": cfg.PodLog}
+		}
+		if all[i].Group == "" && all[i].Resource == "pods" && cfg.PodExec != nil {
+			if all[i].Connectors == nil {
+				all[i].Connectors = map[string]registry.Connector{}
+			}
+			all[i].Connectors["exec"] = cfg.PodExec
 		}
 		if all[i].Table == nil {
 			all[i].Table = cfg.Printer.For(all[i].GroupVersionResource())
