@@ -53,6 +53,20 @@ func TestExec(t *testing.T) {
 			t.Errorf("got resolv.conf:\n%s\nwant the pod's search path", out)
 		}
 	})
+	t.Run("DNS from inside the pod through the search path", func(t *testing.T) {
+		for _, name := range []string{"web", "web.default", "web.default.svc.cluster.local"} {
+			framework.Eventually(t, 30*time.Second, func() error {
+				out, err := n.Kubectl("exec", "web-a", "--", "getent", "hosts", name)
+				if err != nil {
+					return err
+				}
+				if f := strings.Fields(out); len(f) == 0 || f[0] != clusterIP {
+					return fmt.Errorf("getent hosts %s: %q, want %s", name, out, clusterIP)
+				}
+				return nil
+			})
+		}
+	})
 	t.Run("stderr and stdout", func(t *testing.T) {
 		out, err := n.Kubectl("exec", "web-a", "--", "sh", "-c", "echo out; echo err >&2")
 		if err != nil {
