@@ -89,6 +89,8 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 	if cfg.enabled("dns") {
 		d, err := dns.New(dns.Config{Client: client, Informers: factory, Domain: cfg.ClusterDomain,
 			Listen: []string{net.JoinHostPort(cfg.NodeIP.String(), "53")},
+			// CoreDNS's metrics port; /metrics, /health and /ready share it.
+			MetricsAddr: net.JoinHostPort(cfg.NodeIP.String(), "9153"), HealthAddr: net.JoinHostPort(cfg.NodeIP.String(), "9153"),
 			Logger: logger.With("component", "dns")})
 		if err != nil {
 			return fmt.Errorf("dns: %w", err)

@@ -119,6 +119,19 @@ func TestServiceTrafficEndToEnd(t *testing.T) {
 			return nil
 		})
 	})
+	t.Run("DNS metrics and health", func(t *testing.T) {
+		framework.Eventually(t, 30*time.Second, func() error {
+			out, err := n.Exec("curl", "-s", "-m", "2", "http://"+framework.NodeIP+":9153/metrics")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(out, "svcnet_dns_requests_total") {
+				return fmt.Errorf("metrics lack svcnet_dns_requests_total")
+			}
+			_, err = n.Exec("curl", "-sf", "-m", "2", "http://"+framework.NodeIP+":9153/ready")
+			return err
+		})
+	})
 	t.Run("kubectl logs shows the container output", func(t *testing.T) {
 		framework.Eventually(t, 30*time.Second, func() error {
 			out, err := n.Kubectl("logs", "web-a")
