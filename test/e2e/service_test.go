@@ -144,9 +144,7 @@ func TestServiceTrafficEndToEnd(t *testing.T) {
 			return nil
 		})
 	})
-	t.Run("failing readiness removes the endpoint", func(t *testing.T) {
-		// netexec's /readyz... agnhost has no toggle: delete the pod instead
-		// and check the rule set follows.
+	t.Run("a deleted pod leaves the rotation", func(t *testing.T) {
 		n.MustKubectl("delete", "pod", "web-b", "--wait=false")
 		framework.Eventually(t, 60*time.Second, func() error {
 			for i := 0; i < 10; i++ {
