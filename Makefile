@@ -12,5 +12,11 @@ test:
 server: build
 	hack/run-server.sh
 
+# Data-plane, control-plane and DNS figures, measured side by side in
+# network namespaces of its own (root); see bench/README.md.
+bench: build
+	go build -o bin/bench ./bench
+	SVCNET_BINARY=$(CURDIR)/bin/svcnet bin/bench -out bench/out/results.json
+
 clean:
 	rm -rf bin _output

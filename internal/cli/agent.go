@@ -45,6 +45,7 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&o.node.ClusterDomain, "cluster-domain", o.node.ClusterDomain, "DNS domain of the cluster")
 	f.StringVar(&o.node.ClusterDNS, "cluster-dns", o.node.ClusterDNS, "ClusterIP of the kube-dns Service")
 	f.StringVar(&o.node.ProxyMode, "proxy-mode", o.node.ProxyMode, "service proxy mode: nftables, iptables or userspace")
+	f.BoolVar(&o.node.RefuseExternalIPs, "refuse-external-ips", false, "ignore spec.externalIPs of Services (CVE-2020-8554)")
 	f.StringSliceVar(&o.node.Disable, "disable", nil, "node components not to run: agent, dns, proxy")
 	return cmd
 }

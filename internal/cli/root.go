@@ -60,6 +60,8 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.NodeName, "node-name", cfg.NodeName, "name of this machine's Node (default: the hostname)")
 	f.StringVar(&cfg.ProxyMode, "proxy-mode", cfg.ProxyMode, "service proxy mode: nftables, iptables or userspace")
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", cfg.ClusterDNS, "ClusterIP of the kube-dns Service, written into pods' resolv.conf")
+	f.BoolVar(&cfg.RefuseExternalIPs, "refuse-external-ips", cfg.RefuseExternalIPs,
+		"ignore spec.externalIPs of Services (guards against CVE-2020-8554)")
 	f.StringSliceVar(&cfg.LoadBalancerIPPools, "loadbalancer-ip-pool", cfg.LoadBalancerIPPools,
 		"addresses for LoadBalancer Services: CIDRs, first-last ranges or single IPs (repeatable)")
 	f.StringVar(&cfg.LoadBalancerClass, "loadbalancer-class", cfg.LoadBalancerClass,

@@ -40,6 +40,8 @@ type Config struct {
 	// LoadBalancerClass is the loadBalancerClass the built-in controller
 	// serves ("" = Services without a class).
 	LoadBalancerClass string
+	// RefuseExternalIPs makes the proxy ignore spec.externalIPs.
+	RefuseExternalIPs bool
 	// ClusterDNS is the kube-dns ClusterIP written into pods' resolv.conf.
 	ClusterDNS string
 }

@@ -34,6 +34,9 @@ type NodeConfig struct {
 	ClusterDomain string
 	ClusterDNS    string
 	ProxyMode     string
+	// RefuseExternalIPs makes the proxy ignore spec.externalIPs
+	// (CVE-2020-8554).
+	RefuseExternalIPs bool
 	// Disable lists the node components not to run.
 	Disable []string
 }
@@ -74,7 +77,7 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 	if cfg.enabled("proxy") {
 		cfgProxy := proxy.Config{Client: client, Informers: factory, NodeName: cfg.NodeName, Mode: cfg.ProxyMode,
 			Backends: modes.Backends(), ClusterCIDR: cfg.ClusterCIDR, ServiceCIDRs: cfg.ServiceCIDRs,
-			HealthzBindAddress: proxy.DefaultHealthzBindAddress, Logger: logger.With("component", "proxy")}
+			RefuseExternalIPs: cfg.RefuseExternalIPs, HealthzBindAddress: proxy.DefaultHealthzBindAddress, Logger: logger.With("component", "proxy")}
 		if ct, err := conntrack.New(conntrack.Config{Logger: logger.With("component", "conntrack")}); err == nil {
 			cfgProxy.Conntrack = ct
 		} else {
