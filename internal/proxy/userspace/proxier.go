@@ -214,7 +214,15 @@ func (p *Proxier) ensureLink() {
 	}
 	d := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: p.cfg.Interface}}
 	if err := netlink.LinkAdd(d); err != nil {
-		p.log.Warn("Failed to create cluster IP interface; serving only NodePorts", "interface", p.cfg.Interface, "err", err)
+		// Kernels without the dummy link type: loopback holds the
+		// addresses instead (they are local either way).
+		lo, loErr := netlink.LinkByName("lo")
+		if loErr != nil {
+			p.log.Warn("Failed to create cluster IP interface; serving only NodePorts", "interface", p.cfg.Interface, "err", err)
+			return
+		}
+		p.log.Info("Put cluster IPs on lo: no dummy link type", "interface", p.cfg.Interface, "err", err)
+		p.link = lo
 		return
 	}
 	if err := netlink.LinkSetUp(d); err != nil {

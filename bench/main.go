@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+)
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	mode := "run"
+	args := os.Args[1:]
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		mode, args = args[0], args[1:]
+	}
+	var err error
+	switch mode {
+	case "run":
+		err = runMain(args)
+	case "load", "dns", "populate", "program", "wait":
+		err = helperMain(mode, args)
+	default:
+		err = fmt.Errorf("unknown mode %q (want run)", mode)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench %s: %v\n", mode, err)
+		os.Exit(1)
+	}
+}
+
+// helperMain runs one measurement inside the network namespace it was
+// started in (by `ip netns exec`) and prints its result as JSON.
+func helperMain(mode string, args []string) error {
+	fs := flag.NewFlagSet(mode, flag.ContinueOnError)
+	addr := fs.String("addr", "", "host:port to load (load), DNS server (dns)")
+	path := fs.String("path", "/hostname", "HTTP path")
+	conns := fs.Int("conns", 16, "concurrent connections or DNS clients")
+	warmup := fs.Duration("warmup", 500*time.Millisecond, "warm-up, not measured")
+	duration := fs.Duration("duration", 3*time.Second, "measured window")
+	newConn := fs.Bool("new-conn", false, "one TCP connection per request")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the node's API server")
+	count := fs.Int("count", 1000, "Services to create (populate), names to query (dns), samples (program)")
+	present := fs.Int("present", 0, "Services already present (program, for the report)")
+	nodeIP := fs.String("node-ip", "", "reach Services on their NodePort at this address instead of the ClusterIP")
+	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait (wait)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	var out any
+	switch mode {
+	case "load":
+		out = runLoad(LoadConfig{Addr: *addr, Path: *path, Conns: *conns, Warmup: *warmup, Duration: *duration,
+			NewConn: *newConn})
+	case "dns":
+		out = runDNS(DNSConfig{Server: *addr, Domain: "default.svc.cluster.local", Names: *count, Workers: *conns,
+			Warmup: *warmup, Duration: *duration})
+	case "wait":
+		d, err := firstAnswer(ctx, "http://"+*addr+*path, time.Now(), *timeout)
+		if err != nil {
+			return err
+		}
+		out = map[string]float64{"ms": ms(d)}
+	case "populate", "program":
+		client, err := newClient(*kubeconfig)
+		if err != nil {
+			return err
+		}
+		if mode == "populate" {
+			out, err = populate(ctx, client, *count, *nodeIP)
+		} else {
+			out, err = program(ctx, client, *count, *present, *nodeIP)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// runMain measures every proxy mode in turn, prints the table and writes
+// the JSON report.
+func runMain(args []string) (err error) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	cfg := RunConfig{}
+	var modes string
+	fs.StringVar(&modes, "modes", "nftables,userspace", "proxy modes to measure, comma-separated")
+	fs.StringVar(&cfg.Out, "out", "bench/out/results.json", "JSON report path")
+	fs.IntVar(&cfg.Conns, "conns", 16, "concurrent connections per load run")
+	fs.DurationVar(&cfg.Warmup, "warmup", 500*time.Millisecond, "warm-up before each measured window")
+	fs.DurationVar(&cfg.Duration, "duration", time.Second, "measured window of each load run")
+	fs.IntVar(&cfg.Rounds, "rounds", 5, "interleaved rounds over the paths; each figure is measured rounds x duration")
+	fs.IntVar(&cfg.Services, "services", 1000, "background Services for the control-plane and DNS figures")
+	fs.IntVar(&cfg.Samples, "samples", 10, "single-Service programming samples")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.Modes = splitComma(modes)
+	if os.Geteuid() != 0 {
+		return errors.New("needs root (network namespaces, nftables)")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("own path: %w", err)
+	}
+	cfg.Self = self
+	report, err := run(cfg)
+	if report != nil {
+		printTable(os.Stdout, report)
+		if werr := writeJSON(cfg.Out, report); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
+}
