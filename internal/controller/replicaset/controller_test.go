@@ -99,13 +99,13 @@ func TestCreatesPods(t *testing.T) {
 	waitStatus(t, client, "web", appsv1.ReplicaSetStatus{Replicas: 3, FullyLabeledReplicas: 3, ObservedGeneration: 1})
 	eventually(t, func() string {
 		n := 0
-		for _, e := range rec.list() {
+		for _, e := range rec.List() {
 			if strings.HasPrefix(e, "Normal SuccessfulCreate Created pod: web-") {
 				n++
 			}
 		}
 		if n != 3 {
-			return fmt.Sprintf("got %d SuccessfulCreate events, want 3: %v", n, rec.list())
+			return fmt.Sprintf("got %d SuccessfulCreate events, want 3: %v", n, rec.List())
 		}
 		return ""
 	})

@@ -63,12 +63,12 @@ func TestSpread(t *testing.T) {
 		return cmp.Diff(map[string]int{"n1": 2, "n2": 2, "n3": 2}, per)
 	})
 	eventually(t, func() string {
-		for _, e := range rec.list() {
+		for _, e := range rec.List() {
 			if strings.HasPrefix(e, "Normal Scheduled Successfully assigned default/web-0 to n") {
 				return ""
 			}
 		}
-		return fmt.Sprintf("no Scheduled event for web-0: %v", rec.list())
+		return fmt.Sprintf("no Scheduled event for web-0: %v", rec.List())
 	})
 }
 
@@ -130,11 +130,11 @@ func TestUnschedulableThenRetry(t *testing.T) {
 		return "no PodScheduled condition"
 	})
 	found := false
-	for _, e := range rec.list() {
+	for _, e := range rec.List() {
 		found = found || e == "Warning FailedScheduling "+wantMsg
 	}
 	if !found {
-		t.Errorf("no FailedScheduling event: %v", rec.list())
+		t.Errorf("no FailedScheduling event: %v", rec.List())
 	}
 	// The node gets the label: the pod is retried at once.
 	n, _ := client.CoreV1().Nodes().Get(context.Background(), "c", metav1.GetOptions{})
