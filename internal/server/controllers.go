@@ -40,8 +40,9 @@ func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	g.Go(func() error { <-ctx.Done(); broadcaster.Shutdown(); return nil })
+	scheme := api.NewScheme() // resolves the kinds of the objects events are about
 	recorder := func(component string) record.EventRecorder {
-		return broadcaster.NewRecorder(api.NewScheme(), corev1.EventSource{Component: component})
+		return broadcaster.NewRecorder(scheme, corev1.EventSource{Component: component})
 	}
 	logger := func(name string) *slog.Logger { return s.logger.With("component", name) }
 
