@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/svcnet/svcnet/internal/agent/dnsconfig"
 	"github.com/svcnet/svcnet/internal/agent/podnet"
@@ -348,8 +349,19 @@ func (a *Agent) registerNode(ctx context.Context) error {
 	} else if err != nil {
 		return fmt.Errorf("getting node: %w", err)
 	}
-	n.Status = a.nodeStatus(now, n.Status.Conditions)
-	if _, err := nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+	// Controllers write the Node too (node IPAM sets spec.podCIDR right
+	// after it appears): re-read and retry on conflicts.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n.Status = a.nodeStatus(now, n.Status.Conditions)
+		_, err := nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if cur, getErr := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{}); getErr == nil {
+				n = cur
+			}
+		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("updating node status: %w", err)
 	}
 	return nil
