@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/svcnet/svcnet/internal/controller/claim"
 )
 
 // sync reconciles the Deployment named by key.
@@ -78,13 +80,13 @@ func (c *Controller) claimReplicaSets(ctx context.Context, d *appsv1.Deployment,
 	if err != nil {
 		return nil, err
 	}
-	cl := &claimer[*appsv1.ReplicaSet]{
-		owner: d, kind: kind(), selector: sel,
-		patch: func(ctx context.Context, name string, data []byte) error {
+	cl := &claim.Claimer[*appsv1.ReplicaSet]{
+		Owner: d, Kind: kind(), Selector: sel,
+		Patch: func(ctx context.Context, name string, data []byte) error {
 			_, err := c.cfg.Client.AppsV1().ReplicaSets(d.Namespace).Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
 			return err
 		},
-		recheck: func(ctx context.Context) error {
+		Recheck: func(ctx context.Context) error {
 			fresh, err := c.cfg.Client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
 			if err != nil {
 				return fmt.Errorf("recheck deployment: %w", err)
@@ -95,7 +97,7 @@ func (c *Controller) claimReplicaSets(ctx context.Context, d *appsv1.Deployment,
 			return nil
 		},
 	}
-	return cl.claim(ctx, all)
+	return cl.Claim(ctx, all)
 }
 
 func withNew(old []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet) []*appsv1.ReplicaSet {

@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/svcnet/svcnet/internal/controller/claim"
 )
 
 // sync brings the pods of the ReplicaSet named by key to its spec and
@@ -52,13 +54,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			candidates = append(candidates, p)
 		}
 	}
-	cl := &claimer[*corev1.Pod]{
-		owner: rs, kind: kind(), selector: selector,
-		patch: func(ctx context.Context, name string, data []byte) error {
+	cl := &claim.Claimer[*corev1.Pod]{
+		Owner: rs, Kind: kind(), Selector: selector,
+		Patch: func(ctx context.Context, name string, data []byte) error {
 			_, err := c.cfg.Client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
 			return err
 		},
-		recheck: func(ctx context.Context) error {
+		Recheck: func(ctx context.Context) error {
 			fresh, err := c.cfg.Client.AppsV1().ReplicaSets(ns).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
 				return fmt.Errorf("recheck replicaset: %w", err)
@@ -69,7 +71,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			return nil
 		},
 	}
-	pods, claimErr := cl.claim(ctx, candidates)
+	pods, claimErr := cl.Claim(ctx, candidates)
 
 	var manageErr error
 	if needsSync {

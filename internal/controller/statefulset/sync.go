@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/svcnet/svcnet/internal/controller/claim"
 )
 
 func readyCondition(pod *corev1.Pod) *corev1.PodCondition {
@@ -117,13 +119,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	cl := &claimer[*corev1.Pod]{
-		owner: set, kind: kind(), selector: sel,
-		patch: func(ctx context.Context, name string, data []byte) error {
+	cl := &claim.Claimer[*corev1.Pod]{
+		Owner: set, Kind: kind(), Selector: sel,
+		Patch: func(ctx context.Context, name string, data []byte) error {
 			_, err := c.cfg.Client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
 			return err
 		},
-		recheck: func(ctx context.Context) error {
+		Recheck: func(ctx context.Context) error {
 			fresh, err := c.cfg.Client.AppsV1().StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
 				return fmt.Errorf("recheck statefulset: %w", err)
@@ -134,7 +136,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			return nil
 		},
 	}
-	pods, claimErr := cl.claim(ctx, all)
+	pods, claimErr := cl.Claim(ctx, all)
 	var mine []*corev1.Pod
 	for _, p := range pods {
 		if ordinal(set, p.Name) >= 0 {

@@ -1,4 +1,4 @@
-package replicaset
+package claim
 
 import (
 	"context"
@@ -13,24 +13,24 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// claimer decides which objects a controller owns, as upstream's
+// Claimer decides which objects a controller owns, as upstream's
 // ControllerRefManager: objects controlled by the owner that still match
 // the selector are kept, controlled objects that stop matching are
 // released, and matching orphans are adopted.
-type claimer[T metav1.Object] struct {
-	owner    metav1.Object
-	kind     schema.GroupVersionKind
-	selector labels.Selector
-	// patch applies a strategic merge patch to the named object.
-	patch func(ctx context.Context, name string, data []byte) error
-	// recheck returns an error when the owner may no longer adopt (it was
+type Claimer[T metav1.Object] struct {
+	Owner    metav1.Object
+	Kind     schema.GroupVersionKind
+	Selector labels.Selector
+	// Patch applies a strategic merge patch to the named object.
+	Patch func(ctx context.Context, name string, data []byte) error
+	// Recheck returns an error when the owner may no longer adopt (it was
 	// deleted or replaced); it is called once before the first adoption.
-	recheck func(ctx context.Context) error
+	Recheck func(ctx context.Context) error
 }
 
-// claim returns the objects of objs the owner controls after adoption and
+// Claim returns the objects of objs the owner controls after adoption and
 // release. Failed adoptions are skipped and reported in the joined error.
-func (c *claimer[T]) claim(ctx context.Context, objs []T) ([]T, error) {
+func (c *Claimer[T]) Claim(ctx context.Context, objs []T) ([]T, error) {
 	var (
 		claimed  []T
 		errs     []error
@@ -38,16 +38,16 @@ func (c *claimer[T]) claim(ctx context.Context, objs []T) ([]T, error) {
 		adoptErr error
 	)
 	for _, obj := range objs {
-		matches := c.selector.Matches(labels.Set(obj.GetLabels()))
+		matches := c.Selector.Matches(labels.Set(obj.GetLabels()))
 		if ref := metav1.GetControllerOfNoCopy(obj); ref != nil {
-			if ref.UID != c.owner.GetUID() {
+			if ref.UID != c.Owner.GetUID() {
 				continue
 			}
 			if matches {
 				claimed = append(claimed, obj)
 				continue
 			}
-			if c.owner.GetDeletionTimestamp() != nil {
+			if c.Owner.GetDeletionTimestamp() != nil {
 				continue
 			}
 			if err := c.release(ctx, obj); err != nil {
@@ -55,12 +55,12 @@ func (c *claimer[T]) claim(ctx context.Context, objs []T) ([]T, error) {
 			}
 			continue
 		}
-		if !matches || c.owner.GetDeletionTimestamp() != nil || obj.GetDeletionTimestamp() != nil {
+		if !matches || c.Owner.GetDeletionTimestamp() != nil || obj.GetDeletionTimestamp() != nil {
 			continue
 		}
 		if !checked {
 			checked = true
-			adoptErr = c.recheck(ctx)
+			adoptErr = c.Recheck(ctx)
 		}
 		if adoptErr != nil {
 			errs = append(errs, adoptErr)
@@ -86,8 +86,8 @@ type ownerRefPatchMeta struct {
 	UID             types.UID        `json:"uid"`
 }
 
-func (c *claimer[T]) adopt(ctx context.Context, obj T) error {
-	ref := metav1.NewControllerRef(c.owner, c.kind)
+func (c *Claimer[T]) adopt(ctx context.Context, obj T) error {
+	ref := metav1.NewControllerRef(c.Owner, c.Kind)
 	data, err := json.Marshal(ownerRefPatch{Metadata: ownerRefPatchMeta{
 		OwnerReferences: []map[string]any{{
 			"apiVersion":         ref.APIVersion,
@@ -102,21 +102,21 @@ func (c *claimer[T]) adopt(ctx context.Context, obj T) error {
 	if err != nil {
 		return err
 	}
-	if err := c.patch(ctx, obj.GetName(), data); err != nil {
+	if err := c.Patch(ctx, obj.GetName(), data); err != nil {
 		return fmt.Errorf("adopt %s: %w", obj.GetName(), err)
 	}
 	return nil
 }
 
-func (c *claimer[T]) release(ctx context.Context, obj T) error {
+func (c *Claimer[T]) release(ctx context.Context, obj T) error {
 	data, err := json.Marshal(ownerRefPatch{Metadata: ownerRefPatchMeta{
-		OwnerReferences: []map[string]any{{"$patch": "delete", "uid": c.owner.GetUID()}},
+		OwnerReferences: []map[string]any{{"$patch": "delete", "uid": c.Owner.GetUID()}},
 		UID:             obj.GetUID(),
 	}})
 	if err != nil {
 		return err
 	}
-	err = c.patch(ctx, obj.GetName(), data)
+	err = c.Patch(ctx, obj.GetName(), data)
 	if apierrors.IsNotFound(err) || apierrors.IsInvalid(err) {
 		// Gone, or its owner reference is already gone: nothing to release.
 		return nil
