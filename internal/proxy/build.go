@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/netip"
 	"sort"
+	"strings"
 
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
@@ -46,6 +47,10 @@ func BuildService(svc *v1.Service, slices []*discovery.EndpointSlice, nodeName s
 			affinity = *c.ClientIP.TimeoutSeconds
 		}
 	}
+	var sourceRanges []string
+	if len(lbIPs) > 0 {
+		sourceRanges = ipv4Prefixes(svc.Spec.LoadBalancerSourceRanges)
+	}
 	var distribution string
 	if svc.Spec.TrafficDistribution != nil {
 		distribution = *svc.Spec.TrafficDistribution
@@ -72,6 +77,7 @@ func BuildService(svc *v1.Service, slices []*discovery.EndpointSlice, nodeName s
 		sp.ExternalIPs = externalIPs
 		if svc.Spec.Type == v1.ServiceTypeLoadBalancer {
 			sp.LoadBalancerIPs = lbIPs
+			sp.LoadBalancerSourceRanges = sourceRanges
 		}
 		sp.ExternalPolicyLocal = sp.ExternallyAccessible() && svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal
 		out.Ports = append(out.Ports, sp)
@@ -173,5 +179,25 @@ func ipv4Only(ips []string) []string {
 			out = append(out, ip)
 		}
 	}
+	return out
+}
+
+// ipv4Prefixes parses CIDRs (spaces trimmed, as upstream accepts them),
+// keeps the IPv4 ones and returns them masked, sorted and de-duplicated.
+func ipv4Prefixes(cidrs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil || !p.Addr().Is4() {
+			continue
+		}
+		s := p.Masked().String()
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
 	return out
 }

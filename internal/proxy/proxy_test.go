@@ -91,6 +91,7 @@ func TestBuildService(t *testing.T) {
 			SessionAffinity:       v1.ServiceAffinityClientIP,
 			SessionAffinityConfig: &v1.SessionAffinityConfig{ClientIP: &v1.ClientIPConfig{TimeoutSeconds: &timeout}},
 			ExternalTrafficPolicy: v1.ServiceExternalTrafficPolicyLocal, HealthCheckNodePort: 31000,
+			LoadBalancerSourceRanges: []string{" 192.168.1.7/24", "fd00::/8", "10.0.0.0/8", "10.0.0.0/8"},
 		},
 		Status: v1.ServiceStatus{LoadBalancer: v1.LoadBalancerStatus{Ingress: []v1.LoadBalancerIngress{{IP: "5.6.7.8"}}}},
 	}
@@ -108,7 +109,8 @@ func TestBuildService(t *testing.T) {
 	want := &Service{
 		Ports: []*ServicePort{{Name: spn, ClusterIP: "10.96.0.1", Port: 80, Protocol: v1.ProtocolTCP, NodePort: 30000,
 			ExternalIPs: []string{"1.2.3.4"}, LoadBalancerIPs: []string{"5.6.7.8"}, AffinityTimeoutSeconds: 60,
-			ExternalPolicyLocal: true, HealthCheckNodePort: 31000}},
+			LoadBalancerSourceRanges: []string{"10.0.0.0/8", "192.168.1.0/24"},
+			ExternalPolicyLocal:      true, HealthCheckNodePort: 31000}},
 		Endpoints: map[ServicePortName][]Endpoint{spn: {
 			{IP: "10.0.0.1", Port: 8080},
 			{IP: "10.0.0.2", Port: 8080, Ready: true, Serving: true, NodeName: "a", IsLocal: true},

@@ -38,6 +38,10 @@ type ServicePort struct {
 	ExternalIPs []string
 	// LoadBalancerIPs are status.loadBalancer.ingress[].ip (IPv4 only).
 	LoadBalancerIPs []string
+	// LoadBalancerSourceRanges are the IPv4 CIDRs of
+	// spec.loadBalancerSourceRanges, normalised ("10.0.0.0/8"); when
+	// non-empty, traffic to LoadBalancerIPs from other sources is dropped.
+	LoadBalancerSourceRanges []string
 	// AffinityTimeoutSeconds is the ClientIP affinity timeout; 0 means no affinity.
 	AffinityTimeoutSeconds int32
 	// ExternalPolicyLocal is true for externally reachable Services with
