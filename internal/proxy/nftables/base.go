@@ -14,6 +14,10 @@ const (
 	filterInputChain    = "filter-input"
 	filterForwardChain  = "filter-forward"
 	filterOutputChain   = "filter-output"
+	// The pre-DNAT filter chains see the original destination, which the
+	// loadBalancerSourceRanges firewall must match on.
+	filterPreroutingPreDNATChain = "filter-prerouting-pre-dnat"
+	filterOutputPreDNATChain     = "filter-output-pre-dnat"
 
 	servicesChain        = "services"
 	markMasqChain        = "mark-for-masquerade"
@@ -21,6 +25,7 @@ const (
 	endpointsCheckChain  = "endpoints-check"
 	clusterIPsCheckChain = "cluster-ips-check"
 	rejectChain          = "reject-chain"
+	firewallCheckChain   = "source-ranges-check"
 
 	serviceIPsMap          = "service-ips"
 	serviceNodePortsMap    = "service-nodeports"
@@ -29,11 +34,16 @@ const (
 	clusterIPsSet          = "cluster-ips"
 	serviceCIDRsSet        = "service-cidrs"
 	nodePortIPsSet         = "nodeport-ips"
+	firewallIPsMap         = "firewall-ips"
 
 	// masqMark is the packet mark bit asking postrouting to masquerade
 	// (kube-proxy uses the same bit).
 	masqMark = "0x4000"
 )
+
+// staticChains are the regular chains every sync keeps.
+var staticChains = []string{servicesChain, markMasqChain, masqueradingChain, endpointsCheckChain, clusterIPsCheckChain,
+	rejectChain, firewallCheckChain}
 
 type baseChain struct {
 	name     string
@@ -53,6 +63,8 @@ var baseChains = []baseChain{
 	{filterInputChain, knftables.FilterType, knftables.InputHook, knftables.FilterPriority},
 	{filterForwardChain, knftables.FilterType, knftables.ForwardHook, knftables.FilterPriority},
 	{filterOutputChain, knftables.FilterType, knftables.OutputHook, knftables.FilterPriority},
+	{filterPreroutingPreDNATChain, knftables.FilterType, knftables.PreroutingHook, "-110"},
+	{filterOutputPreDNATChain, knftables.FilterType, knftables.OutputHook, "-110"},
 }
 
 // nodePortMatch is the match selecting NodePort destinations.
@@ -73,6 +85,11 @@ func (p *Proxier) staticRules() map[string][]string {
 		filterInputChain:    {"ct state new jump " + endpointsCheckChain},
 		filterForwardChain:  {"ct state new jump " + endpointsCheckChain, "ct state new jump " + clusterIPsCheckChain},
 		filterOutputChain:   {"ct state new jump " + endpointsCheckChain, "ct state new jump " + clusterIPsCheckChain},
+		// Source ranges are checked on every packet, not only new
+		// connections, so narrowing them cuts established flows too.
+		filterPreroutingPreDNATChain: {"jump " + firewallCheckChain},
+		filterOutputPreDNATChain:     {"jump " + firewallCheckChain},
+		firewallCheckChain:           {"ip daddr . meta l4proto . th dport vmap @" + firewallIPsMap},
 		servicesChain: {
 			"ip daddr . meta l4proto . th dport vmap @" + serviceIPsMap,
 			p.nodePortMatch() + " meta l4proto . th dport vmap @" + serviceNodePortsMap,
@@ -104,7 +121,7 @@ func (p *Proxier) writeBase(tx *knftables.Transaction) {
 		tx.Add(&knftables.Chain{Name: bc.name, Type: knftables.PtrTo(bc.typ), Hook: knftables.PtrTo(bc.hook), Priority: knftables.PtrTo(bc.priority)})
 	}
 	rules := p.staticRules()
-	for _, name := range []string{servicesChain, markMasqChain, masqueradingChain, endpointsCheckChain, clusterIPsCheckChain, rejectChain} {
+	for _, name := range staticChains {
 		tx.Add(&knftables.Chain{Name: name})
 	}
 	verdictMap := "ipv4_addr . inet_proto . inet_service : verdict"
@@ -114,6 +131,7 @@ func (p *Proxier) writeBase(tx *knftables.Transaction) {
 		{Name: noEndpointServicesMap, Type: verdictMap},
 		{Name: serviceNodePortsMap, Type: portMap},
 		{Name: noEndpointNodePortsMap, Type: portMap},
+		{Name: firewallIPsMap, Type: verdictMap},
 	} {
 		tx.Add(m)
 		tx.Flush(m)
@@ -139,7 +157,7 @@ func (p *Proxier) writeBase(tx *knftables.Transaction) {
 	for _, bc := range baseChains {
 		names = append(names, bc.name)
 	}
-	names = append(names, servicesChain, markMasqChain, masqueradingChain, endpointsCheckChain, clusterIPsCheckChain, rejectChain)
+	names = append(names, staticChains...)
 	for _, name := range names {
 		tx.Flush(&knftables.Chain{Name: name})
 		for _, rule := range rules[name] {

@@ -139,6 +139,17 @@ func (p *Proxier) buildServicePort(o *svcObjects, sp *proxy.ServicePort, eps []p
 	if len(external) == 0 {
 		extVerdict = []string{noEndpointVerdict(sel)}
 	}
+	if len(sp.LoadBalancerSourceRanges) > 0 && len(sp.LoadBalancerIPs) > 0 {
+		// Traffic to the load-balancer IPs from outside the allowed ranges
+		// is dropped before DNAT, whatever its endpoints.
+		fwChain := firewallChainName(sp.Name)
+		o.chains[fwChain] = []string{
+			fmt.Sprintf("ip saddr != { %s } drop", strings.Join(sp.LoadBalancerSourceRanges, ", ")),
+		}
+		for _, ip := range sp.LoadBalancerIPs {
+			o.addElem(firewallIPsMap, true, []string{ip, proto, port}, []string{"goto " + fwChain}, comment)
+		}
+	}
 	extIPs := append(append([]string(nil), sp.ExternalIPs...), sp.LoadBalancerIPs...)
 	sort.Strings(extIPs)
 	for _, ip := range extIPs {

@@ -16,6 +16,7 @@ const (
 	externalPrefix = "external-"
 	endpointPrefix = "endpoint-"
 	affinityPrefix = "affinity-"
+	firewallPrefix = "firewall-"
 )
 
 func hash8(s string) string {
@@ -36,6 +37,10 @@ func externalChainName(spn proxy.ServicePortName) string {
 	return externalPrefix + hash8(spn.String()+string(spn.Protocol)) + "-" + portBase(spn)
 }
 
+func firewallChainName(spn proxy.ServicePortName) string {
+	return firewallPrefix + hash8(spn.String()+string(spn.Protocol)) + "-" + portBase(spn)
+}
+
 func endpointSuffix(ep proxy.Endpoint) string {
 	return ep.IP + "/" + strconv.Itoa(int(ep.Port))
 }
@@ -52,7 +57,7 @@ func affinitySetName(spn proxy.ServicePortName, ep proxy.Endpoint, timeout int32
 }
 
 func isServiceObject(name string) bool {
-	for _, p := range []string{servicePrefix, externalPrefix, endpointPrefix, affinityPrefix} {
+	for _, p := range []string{servicePrefix, externalPrefix, endpointPrefix, affinityPrefix, firewallPrefix} {
 		if strings.HasPrefix(name, p) {
 			return true
 		}

@@ -232,6 +232,21 @@ func (tr *tracer) runRule(t *testing.T, rule string, k *pkt, depth int) (string,
 		} else if tok[i] == "==" {
 			i++
 		}
+		if tok[i] == "{" { // anonymous set: { a, b }
+			end := slices.Index(tok[i:], "}")
+			if end < 0 {
+				t.Fatalf("tracer: unterminated set in %q", rule)
+			}
+			in := false
+			for _, e := range tok[i+1 : i+end] {
+				in = in || tr.matches(t, vals[0], strings.TrimSuffix(e, ","), rule)
+			}
+			if in == neg {
+				return "", false
+			}
+			i += end + 1
+			continue
+		}
 		if tr.matches(t, vals[0], tok[i], rule) == neg {
 			return "", false
 		}

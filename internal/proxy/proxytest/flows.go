@@ -74,6 +74,9 @@ const (
 	ServiceCIDR = "10.96.0.0/16"
 	// OffCluster is a client outside the cluster.
 	OffCluster = "203.0.113.5"
+	// BlockedClient is an off-cluster client outside every
+	// loadBalancerSourceRanges of the table.
+	BlockedClient = "198.18.0.7"
 	// LocalPod and RemotePod are pods on this node and on another node.
 	LocalPod  = "10.244.0.10"
 	RemotePod = "10.244.1.10"

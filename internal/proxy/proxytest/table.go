@@ -42,6 +42,11 @@ func Flows() Scenario {
 				s.Spec.Type = v1.ServiceTypeLoadBalancer
 				s.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: "198.51.100.20"}}
 			}),
+			Service("ns3", "lbfw", "10.96.0.34", []int32{80}, nodePort(30084), func(s *v1.Service) {
+				s.Spec.Type = v1.ServiceTypeLoadBalancer
+				s.Spec.LoadBalancerSourceRanges = []string{"203.0.113.0/24", "10.244.0.0/16"}
+				s.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: "198.51.100.21"}}
+			}),
 			Service("ns3", "itp", "10.96.0.31", []int32{80}, func(s *v1.Service) { s.Spec.InternalTrafficPolicy = &local }),
 			Service("ns3", "affinity", "10.96.0.32", []int32{80}, func(s *v1.Service) { s.Spec.SessionAffinity = v1.ServiceAffinityClientIP }),
 			Service("ns4", "topo", "10.96.0.40", []int32{80}, func(s *v1.Service) { s.Spec.TrafficDistribution = &preferClose }),
@@ -65,6 +70,7 @@ func Flows() Scenario {
 			Slice("ns2", "nplocalnone", "nplocalnone-1", p80(), EP{IP: "10.244.1.16", Node: "node-b"}),
 			Slice("ns3", "ext", "ext-1", p80(), EP{IP: "10.244.1.9", Node: "node-b"}),
 			Slice("ns3", "lb", "lb-1", p80(), EP{IP: "10.244.1.19", Node: "node-b"}),
+			Slice("ns3", "lbfw", "lbfw-1", p80(), EP{IP: "10.244.1.21", Node: "node-b"}),
 			Slice("ns3", "itp", "itp-1", p80(), EP{IP: "10.244.1.31", Node: "node-b"}),
 			Slice("ns3", "affinity", "affinity-1", p80(), EP{IP: "10.244.1.32", Node: "node-b"}, EP{IP: "10.244.0.32", Node: NodeName}),
 			Slice("ns4", "topo", "topo-1", p80(),
@@ -96,6 +102,10 @@ func Flows() Scenario {
 			{"external IP", tcp(OffCluster, "198.51.100.10", 80), dnat(true, "10.244.1.9:8080")},
 			{"load balancer IP", tcp(OffCluster, "198.51.100.20", 80), dnat(true, "10.244.1.19:8080")},
 			{"load balancer node port", tcp(OffCluster, NodeIP, 30083), dnat(true, "10.244.1.19:8080")},
+			{"load balancer source range allows", tcp(OffCluster, "198.51.100.21", 80), dnat(true, "10.244.1.21:8080")},
+			{"load balancer source range drops others", tcp(BlockedClient, "198.51.100.21", 80), Outcome{Verdict: Drop}},
+			{"source ranges do not guard the node port", tcp(BlockedClient, NodeIP, 30084), dnat(true, "10.244.1.21:8080")},
+			{"source ranges do not guard the cluster IP", tcp(LocalPod, "10.96.0.34", 80), dnat(false, "10.244.1.21:8080")},
 			{"internal policy Local without local endpoints", tcp(LocalPod, "10.96.0.31", 80), Outcome{Verdict: Drop}},
 			{"session affinity", tcp(LocalPod, "10.96.0.32", 80), dnat(false, "10.244.0.32:8080", "10.244.1.32:8080")},
 			{"topology hints", tcp(LocalPod, "10.96.0.40", 80), dnat(false, "10.244.0.20:8080")},
