@@ -89,7 +89,7 @@ func runMain(args []string) (err error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	cfg := RunConfig{}
 	var modes string
-	fs.StringVar(&modes, "modes", "nftables,userspace", "proxy modes to measure, comma-separated")
+	fs.StringVar(&modes, "modes", "nftables,iptables,userspace", "proxy modes to measure, comma-separated")
 	fs.StringVar(&cfg.Out, "out", "bench/out/results.json", "JSON report path")
 	fs.IntVar(&cfg.Conns, "conns", 16, "concurrent connections per load run")
 	fs.DurationVar(&cfg.Warmup, "warmup", 500*time.Millisecond, "warm-up before each measured window")

@@ -4,6 +4,7 @@ package modes
 
 import (
 	"github.com/svcnet/svcnet/internal/proxy"
+	"github.com/svcnet/svcnet/internal/proxy/iptables"
 	"github.com/svcnet/svcnet/internal/proxy/nftables"
 	"github.com/svcnet/svcnet/internal/proxy/userspace"
 )
@@ -11,6 +12,7 @@ import (
 // Backends returns the available modes for proxy.Config.Backends.
 func Backends() map[string]proxy.BackendFactory {
 	return map[string]proxy.BackendFactory{
+		"iptables":  iptables.Factory,
 		"nftables":  nftables.Factory,
 		"userspace": userspace.Factory,
 	}

@@ -352,3 +352,18 @@ func DialRefused(t *testing.T, addr string, timeout time.Duration) {
 		t.Fatalf("%s: got %v after %v, want connection refused", addr, err, time.Since(start))
 	}
 }
+
+// DialBlocked checks that connecting to addr neither succeeds nor is
+// refused within timeout: the packets are dropped (from the local host a
+// drop in the OUTPUT path fails the connect with EPERM).
+func DialBlocked(t *testing.T, addr string, timeout time.Duration) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp4", addr, timeout)
+	if err == nil {
+		c.Close()
+		t.Fatalf("%s: connected, want the connection dropped", addr)
+	}
+	if errors.Is(err, unix.ECONNREFUSED) {
+		t.Fatalf("%s: connection refused, want it dropped", addr)
+	}
+}
