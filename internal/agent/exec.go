@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	goruntime "runtime"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/svcnet/svcnet/internal/agent/exec"
+	"github.com/svcnet/svcnet/internal/agent/portforward"
 	"github.com/svcnet/svcnet/internal/agent/runtime"
 )
 
@@ -50,6 +52,48 @@ func (a *Agent) ExecHandler() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 		}
 	})
+}
+
+// PortForwardHandler serves /portForward/<ns>/<pod>: the port-forward
+// protocol (SPDY, or SPDY tunnelled in a WebSocket), each forwarded
+// connection dialled to the pod's IP from the node, which routes to its
+// pods.
+func (a *Agent) PortForwardHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/portForward/"), "/")
+		if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+			http.NotFound(w, r)
+			return
+		}
+		ip, ok := a.podIP(parts[0], parts[1])
+		if !ok {
+			http.Error(w, fmt.Sprintf("pod not found (%q)", parts[0]+"/"+parts[1]), http.StatusNotFound)
+			return
+		}
+		err := portforward.Serve(w, r, portforward.Config{Pod: parts[0] + "/" + parts[1], Logger: a.log,
+			Dial: func(ctx context.Context, port uint16) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "tcp", net.JoinHostPort(ip, fmt.Sprint(port)))
+			}})
+		if errors.Is(err, portforward.ErrNotUpgrade) {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+	})
+}
+
+// podIP returns the IP of a pod of this node whose sandbox is up.
+func (a *Agent) podIP(ns, name string) (string, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.workers {
+		w.mu.Lock()
+		p, deleted, sb := w.pod, w.deleted, w.sandbox
+		w.mu.Unlock()
+		if p.Namespace == ns && p.Name == name && !deleted && sb != nil {
+			return sb.IP.String(), true
+		}
+	}
+	return "", false
 }
 
 // execTarget returns the runtime and the spec of a running container.

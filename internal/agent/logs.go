@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -12,9 +13,15 @@ import (
 // logPollInterval is how often a followed log is checked for new output.
 const logPollInterval = 200 * time.Millisecond
 
+// tailChunk is how much of a log is read at a time, from the end, to find
+// where its last lines start.
+const tailChunk = 32 * 1024
+
 // LogsHandler serves /containerLogs/<ns>/<pod>/<container>, with
-// ?previous=true for the previous run and ?follow=true to stream until the
-// client goes away.
+// ?previous=true for the previous run, ?follow=true to stream until the
+// client goes away, ?tailLines=N for the last N lines only and
+// ?limitBytes=N to stop after N bytes. Logs carry no timestamps, so
+// timestamps and sinceSeconds are not honoured.
 func (a *Agent) LogsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/containerLogs/"), "/")
@@ -22,8 +29,9 @@ func (a *Agent) LogsHandler() http.Handler {
 			http.NotFound(w, r)
 			return
 		}
+		q := r.URL.Query()
 		path := a.LogPath(parts[0], parts[1], parts[2])
-		if r.URL.Query().Get("previous") == "true" {
+		if q.Get("previous") == "true" {
 			path += ".previous"
 		}
 		f, err := os.Open(path)
@@ -36,8 +44,22 @@ func (a *Agent) LogsHandler() http.Handler {
 			return
 		}
 		defer f.Close()
+		if n, err := strconv.ParseInt(q.Get("tailLines"), 10, 64); err == nil && n >= 0 {
+			off, err := tailOffset(f, n)
+			if err == nil {
+				_, err = f.Seek(off, io.SeekStart)
+			}
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		var out io.Writer = w
+		if n, err := strconv.ParseInt(q.Get("limitBytes"), 10, 64); err == nil && n > 0 {
+			out = &limitWriter{w: w, left: n}
+		}
 		w.Header().Set("Content-Type", "text/plain")
-		if _, err := io.Copy(w, f); err != nil || r.URL.Query().Get("follow") != "true" {
+		if _, err := io.Copy(out, f); err != nil || q.Get("follow") != "true" {
 			return
 		}
 		flusher, _ := w.(http.Flusher)
@@ -52,9 +74,66 @@ func (a *Agent) LogsHandler() http.Handler {
 				return
 			case <-t.C:
 			}
-			if _, err := io.Copy(w, f); err != nil {
+			if _, err := io.Copy(out, f); err != nil {
 				return
 			}
 		}
 	})
+}
+
+// tailOffset returns where the last n lines of f start (a final line
+// without newline counts as a line).
+func tailOffset(f *os.File, n int64) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	end := st.Size()
+	if n == 0 {
+		return end, nil
+	}
+	buf := make([]byte, tailChunk)
+	pos, seen := end, int64(0)
+	for pos > 0 {
+		size := min(int64(len(buf)), pos)
+		pos -= size
+		chunk := buf[:size]
+		if _, err := f.ReadAt(chunk, pos); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		for i := len(chunk) - 1; i >= 0; i-- {
+			if chunk[i] != '\n' || pos+int64(i) == end-1 {
+				continue
+			}
+			if seen++; seen == n {
+				return pos + int64(i) + 1, nil
+			}
+		}
+	}
+	return 0, nil
+}
+
+// errLimitReached ends a copy once limitBytes have been written.
+var errLimitReached = errors.New("log limit reached")
+
+// limitWriter writes at most left more bytes to w.
+type limitWriter struct {
+	w    io.Writer
+	left int64
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, errLimitReached
+	}
+	cut := p
+	if int64(len(cut)) > l.left {
+		cut = p[:l.left]
+	}
+	n, err := l.w.Write(cut)
+	l.left -= int64(n)
+	if err == nil && n < len(p) {
+		err = errLimitReached
+	}
+	return n, err
 }

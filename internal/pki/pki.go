@@ -446,3 +446,23 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	return nil
 }
+
+// KubeletClientUser is the user name of the client certificate the API
+// server presents to node agents (kube-apiserver's
+// --kubelet-client-certificate); agents serve their pods' logs, exec and
+// port-forward only to it.
+const KubeletClientUser = "svcnet:apiserver-kubelet-client"
+
+// KubeletClientCert issues a fresh client certificate for the API
+// server's connections to node agents, subject CN=KubeletClientUser.
+func (p *PKI) KubeletClientCert() (tls.Certificate, error) {
+	certPEM, keyPEM, err := p.IssueClientCert(KubeletClientUser, nil)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("load kubelet client certificate: %w", err)
+	}
+	return c, nil
+}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/applyconfigurations"
 	"k8s.io/client-go/rest"
 
@@ -20,9 +22,11 @@ import (
 	"github.com/svcnet/svcnet/internal/apiserver"
 	"github.com/svcnet/svcnet/internal/apiserver/authn"
 	"github.com/svcnet/svcnet/internal/apiserver/discovery"
+	"github.com/svcnet/svcnet/internal/apiserver/nodeproxy"
 	"github.com/svcnet/svcnet/internal/apiserver/openapi"
 	apirest "github.com/svcnet/svcnet/internal/apiserver/rest"
 	"github.com/svcnet/svcnet/internal/pki"
+	"github.com/svcnet/svcnet/internal/registry"
 	"github.com/svcnet/svcnet/internal/registry/builtin"
 	"github.com/svcnet/svcnet/internal/registry/core/service"
 	"github.com/svcnet/svcnet/internal/storage"
@@ -74,11 +78,29 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 
 	resources, err := builtin.Resources(builtin.Config{Service: service.Config{
 		IPAllocators: ipAllocs, PortAllocator: ports, Store: store, Logger: s.logger.With("component", "service-allocator"),
-	}, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector()})
+	}, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector(), PodPortForward: s.nodes.PortForwardConnector()})
 	if err != nil {
 		return nil, nil, err
 	}
 	s.resources = resources
+	kubeletClient, err := certs.KubeletClientCert()
+	if err != nil {
+		return nil, nil, err
+	}
+	nodesPrefix := apirest.StoragePrefix(&registry.Resource{Resource: "nodes"})
+	if err := s.nodes.SetRemote(nodeproxy.RemoteConfig{ClientCert: kubeletClient,
+		Node: func(ctx context.Context, name string) (*corev1.Node, error) {
+			n := &corev1.Node{}
+			if err := store.Get(ctx, nodesPrefix+"/"+name, n); err != nil {
+				if storage.IsNotFound(err) {
+					return nil, apierrors.NewNotFound(corev1.Resource("nodes"), name)
+				}
+				return nil, err
+			}
+			return n, nil
+		}}); err != nil {
+		return nil, nil, err
+	}
 	scheme := api.NewScheme()
 	typeConverter := applyconfigurations.NewTypeConverter(scheme)
 	disc, err := discovery.New(discovery.Config{Resources: resources, Subresources: discovery.UpstreamSubresources(), Scheme: scheme})

@@ -1,5 +1,7 @@
 // Package nodeproxy serves the pod subresources that live on a node
-// (pods/log) by handing the request to that node's agent. Agents running
-// in the same process register their handler; a pod on any other node
-// gets a 503 naming the node until agents serve these over the network.
+// (pods/log, pods/exec, pods/portforward) by handing the request to that
+// node's agent, as kube-apiserver does with kubelet: an agent running in
+// this process serves it directly; any other is reached over HTTPS at the
+// Node's address and kubelet port with the API server's kubelet-client
+// certificate, upgraded connections (exec, port-forward) proxied both ways.
 package nodeproxy

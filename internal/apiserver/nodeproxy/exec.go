@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -42,18 +43,35 @@ func (n *Nodes) ExecConnector() registry.Connector {
 		if pod.Spec.NodeName == "" {
 			return apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name))
 		}
-		h := n.execOf(pod.Spec.NodeName)
-		if h == nil {
-			return apierrors.NewServiceUnavailable(fmt.Sprintf("no agent of node %q is reachable from this API server", pod.Spec.NodeName))
-		}
 		fwd := url.Values{"command": q["command"]}
 		for _, k := range []string{"stdin", "stdout", "stderr", "tty"} {
 			fwd.Set(k, fmt.Sprint(on(k)))
 		}
-		out := r.Clone(r.Context())
-		out.URL = &url.URL{Path: "/exec/" + strings.Join([]string{pod.Namespace, pod.Name, container}, "/"),
-			RawQuery: fwd.Encode()}
-		h.ServeHTTP(w, out)
-		return nil
+		return n.serve(w, r, kindExec, pod.Spec.NodeName,
+			"/exec/"+strings.Join([]string{pod.Namespace, pod.Name, container}, "/"), fwd)
+	}
+}
+
+// PortForwardConnector returns the pods/portforward connector: the
+// request, upgrade headers included, goes to /portForward/<ns>/<pod> of
+// the agent of the pod's node.
+func (n *Nodes) PortForwardConnector() registry.Connector {
+	return func(w http.ResponseWriter, r *http.Request, obj runtime.Object) error {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok {
+			return apierrors.NewInternalError(fmt.Errorf("pods/portforward on %T", obj))
+		}
+		if pod.Spec.NodeName == "" {
+			return apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name))
+		}
+		fwd := url.Values{}
+		for _, p := range r.URL.Query()["ports"] {
+			port, err := strconv.ParseUint(p, 10, 16)
+			if err != nil || port == 0 {
+				return apierrors.NewBadRequest(fmt.Sprintf("invalid port %q: must be between 1 and 65535", p))
+			}
+			fwd.Add("ports", p)
+		}
+		return n.serve(w, r, kindPortForward, pod.Spec.NodeName, "/portForward/"+pod.Namespace+"/"+pod.Name, fwd)
 	}
 }

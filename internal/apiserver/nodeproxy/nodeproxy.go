@@ -17,46 +17,78 @@ import (
 // defaultContainerAnnotation names the container kubectl picks by default.
 const defaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
 
-// Nodes maps node names to the log handlers of agents in this process.
-// The zero value is ready to use.
+// Kinds of node handlers.
+const (
+	kindLogs        = "logs"
+	kindExec        = "exec"
+	kindPortForward = "portForward"
+)
+
+// Nodes reaches the agents of nodes: the handlers of agents in this
+// process by node name, and, once SetRemote is called, any other agent
+// over the network. The zero value is ready to use.
 type Nodes struct {
-	mu   sync.RWMutex
-	logs map[string]http.Handler
-	exec map[string]http.Handler
+	mu       sync.RWMutex
+	handlers map[string]map[string]http.Handler // kind -> node -> handler
+	remote   *remote
+}
+
+func (n *Nodes) register(kind, node string, h http.Handler) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.handlers == nil {
+		n.handlers = map[string]map[string]http.Handler{}
+	}
+	if n.handlers[kind] == nil {
+		n.handlers[kind] = map[string]http.Handler{}
+	}
+	n.handlers[kind][node] = h
+}
+
+func (n *Nodes) handler(kind, node string) (http.Handler, *remote) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.handlers[kind][node], n.remote
 }
 
 // RegisterLogs makes h serve /containerLogs/<ns>/<pod>/<container> for
 // the pods of node.
-func (n *Nodes) RegisterLogs(node string, h http.Handler) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.logs == nil {
-		n.logs = map[string]http.Handler{}
-	}
-	n.logs[node] = h
-}
-
-func (n *Nodes) logsOf(node string) http.Handler {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return n.logs[node]
-}
+func (n *Nodes) RegisterLogs(node string, h http.Handler) { n.register(kindLogs, node, h) }
 
 // RegisterExec makes h serve /exec/<ns>/<pod>/<container> for the pods of
 // node.
-func (n *Nodes) RegisterExec(node string, h http.Handler) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.exec == nil {
-		n.exec = map[string]http.Handler{}
-	}
-	n.exec[node] = h
+func (n *Nodes) RegisterExec(node string, h http.Handler) { n.register(kindExec, node, h) }
+
+// RegisterPortForward makes h serve /portForward/<ns>/<pod> for the pods
+// of node.
+func (n *Nodes) RegisterPortForward(node string, h http.Handler) {
+	n.register(kindPortForward, node, h)
 }
 
-func (n *Nodes) execOf(node string) http.Handler {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return n.exec[node]
+// serve hands r, rewritten to path and query, to the agent of node:
+// in-process when registered, else over the network.
+func (n *Nodes) serve(w http.ResponseWriter, r *http.Request, kind, node, path string, query url.Values) error {
+	h, rem := n.handler(kind, node)
+	if h != nil {
+		out := r.Clone(r.Context())
+		out.URL = &url.URL{Path: path, RawQuery: query.Encode()}
+		out.RequestURI = out.URL.RequestURI()
+		h.ServeHTTP(w, out)
+		return nil
+	}
+	if rem == nil {
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("no agent of node %q is reachable from this API server", node))
+	}
+	base, err := rem.location(r.Context(), node)
+	if err != nil {
+		return err
+	}
+	target := *base
+	target.Path, target.RawQuery = path, query.Encode()
+	if kind == kindLogs {
+		return rem.stream(w, r, node, &target)
+	}
+	return rem.proxy(w, r, node, &target)
 }
 
 // LogConnector returns the pods/log connector.
@@ -74,15 +106,14 @@ func (n *Nodes) LogConnector() registry.Connector {
 		if pod.Spec.NodeName == "" {
 			return apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name))
 		}
-		h := n.logsOf(pod.Spec.NodeName)
-		if h == nil {
-			return apierrors.NewServiceUnavailable(fmt.Sprintf("no agent of node %q is reachable from this API server", pod.Spec.NodeName))
+		fwd := url.Values{"follow": {q.Get("follow")}, "previous": {q.Get("previous")}}
+		for _, k := range []string{"tailLines", "limitBytes", "sinceSeconds", "sinceTime", "timestamps"} {
+			if v := q.Get(k); v != "" {
+				fwd.Set(k, v)
+			}
 		}
-		out := r.Clone(r.Context())
-		out.URL = &url.URL{Path: "/containerLogs/" + strings.Join([]string{pod.Namespace, pod.Name, container}, "/"),
-			RawQuery: url.Values{"follow": {q.Get("follow")}, "previous": {q.Get("previous")}}.Encode()}
-		h.ServeHTTP(w, out)
-		return nil
+		return n.serve(w, r, kindLogs, pod.Spec.NodeName,
+			"/containerLogs/"+strings.Join([]string{pod.Namespace, pod.Name, container}, "/"), fwd)
 	}
 }
 

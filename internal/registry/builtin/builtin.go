@@ -32,6 +32,8 @@ type Config struct {
 	PodLog registry.Connector
 	// PodExec serves pods/exec (nil: not served).
 	PodExec registry.Connector
+	// PodPortForward serves pods/portforward (nil: not served).
+	PodPortForward registry.Connector
 }
 
 // Resources returns every served resource.
@@ -62,14 +64,17 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		eventsv1.Resource(),
 	}
 	for i := range all {
-		if all[i].Group == "" && all[i].Resource == "pods" && cfg.PodLog != nil {
-			all[i].Connectors = map[string]registry.Connector{"log": cfg.PodLog}
-		}
-		if all[i].Group == "" && all[i].Resource == "pods" && cfg.PodExec != nil {
-			if all[i].Connectors == nil {
-				all[i].Connectors = map[string]registry.Connector{}
+		if all[i].Group == "" && all[i].Resource == "pods" {
+			for name, c := range map[string]registry.Connector{"log": cfg.PodLog, "exec": cfg.PodExec,
+				"portforward": cfg.PodPortForward} {
+				if c == nil {
+					continue
+				}
+				if all[i].Connectors == nil {
+					all[i].Connectors = map[string]registry.Connector{}
+				}
+				all[i].Connectors[name] = c
 			}
-			all[i].Connectors["exec"] = cfg.PodExec
 		}
 		if all[i].Table == nil {
 			all[i].Table = cfg.Printer.For(all[i].GroupVersionResource())

@@ -1,0 +1,6 @@
+// Package kubeletapi is the node agent's HTTPS server on kubelet's port
+// (10250): the API server reaches it for pods/log (/containerLogs),
+// pods/exec (/exec) and pods/portforward (/portForward) of the node's pods.
+// Only clients presenting a certificate of the cluster CA for the API
+// server's kubelet-client identity are served.
+package kubeletapi
