@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +56,9 @@ type Config struct {
 	// PodCIDRWait (default 5s).
 	PodCIDR     string
 	PodCIDRWait time.Duration
+	// ClusterCIDR is the cluster's pod network: pod traffic leaving it is
+	// masqueraded to the node's address ("" disables that).
+	ClusterCIDR string
 	// NetnsDir and BridgeName default to podnet's defaults.
 	NetnsDir   string
 	BridgeName string
@@ -66,7 +70,10 @@ type Config struct {
 	HelperPath string
 	// InitialBackoff is the first container restart delay (default 10s).
 	InitialBackoff time.Duration
-	Logger         *slog.Logger
+	// KubeletPort is published as status.daemonEndpoints.kubeletEndpoint
+	// of the Node: where the agent's kubelet API server listens (0: none).
+	KubeletPort int32
+	Logger      *slog.Logger
 }
 
 // Agent runs the pods of one node.
@@ -135,13 +142,24 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("Registered node", "podCIDR", cidr)
+	var clusterCIDR netip.Prefix
+	if a.cfg.ClusterCIDR != "" {
+		// The first range of a dual-stack list; podnet ignores IPv6.
+		if clusterCIDR, err = netip.ParsePrefix(strings.Split(a.cfg.ClusterCIDR, ",")[0]); err != nil {
+			return fmt.Errorf("cluster CIDR: %w", err)
+		}
+	}
 	a.net, err = podnet.New(podnet.Config{PodCIDR: cidr, DataDir: a.cfg.DataDir, NetnsDir: a.cfg.NetnsDir,
-		BridgeName: a.cfg.BridgeName, Logger: a.log})
+		BridgeName: a.cfg.BridgeName, ClusterCIDR: clusterCIDR, Logger: a.log})
 	if err != nil {
 		return err
 	}
 	if err := a.net.EnsureBridge(); err != nil {
 		return err
+	}
+	if err := a.net.EnsureMasquerade(ctx); err != nil {
+		// Pods still reach the cluster; only off-cluster egress suffers.
+		a.log.Warn("Skipped pod egress masquerade", "err", err)
 	}
 	a.rt, err = runtime.New(runtime.Config{HelperPath: a.cfg.HelperPath, NewPIDNamespace: true,
 		InitialBackoff: a.cfg.InitialBackoff, Logger: a.log})
@@ -327,8 +345,9 @@ func (a *Agent) nodeStatus(now metav1.Time, old []v1.NodeCondition) v1.NodeStatu
 	}
 	return v1.NodeStatus{
 		Capacity: res, Allocatable: res,
-		Conditions: []v1.NodeCondition{ready},
-		Addresses:  addrs,
+		Conditions:      []v1.NodeCondition{ready},
+		Addresses:       addrs,
+		DaemonEndpoints: v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: a.cfg.KubeletPort}},
 		NodeInfo: v1.NodeSystemInfo{KubeletVersion: KubeletVersion, KubeProxyVersion: KubeletVersion,
 			OperatingSystem: "linux", Architecture: goarch(), ContainerRuntimeVersion: "svcnet://" + KubeletVersion},
 	}

@@ -2,17 +2,20 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/svcnet/svcnet/internal/agent"
+	"github.com/svcnet/svcnet/internal/agent/kubeletapi"
 	"github.com/svcnet/svcnet/internal/apiserver/nodeproxy"
 	"github.com/svcnet/svcnet/internal/dns"
 	"github.com/svcnet/svcnet/internal/proxy"
@@ -39,6 +42,9 @@ type NodeConfig struct {
 	RefuseExternalIPs bool
 	// Disable lists the node components not to run.
 	Disable []string
+	// KubeletPort is where the agent serves logs, exec and port-forward
+	// to the API server on NodeIP: 0 means kubelet's 10250, negative none.
+	KubeletPort int
 }
 
 func (c *NodeConfig) enabled(name string) bool {
@@ -62,16 +68,36 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		// Pod network namespaces live under the data dir, so two agents on
 		// one machine (tests, several nodes in namespaces) never see, or
 		// clean up, each other's pods.
+		kubeletLog := logger.With("component", "kubelet-api")
+		ln, cas := listenKubelet(ctx, client, cfg, kubeletLog)
+		var port int32
+		if ln != nil {
+			port = int32(ln.Addr().(*net.TCPAddr).Port)
+		}
 		a, err := agent.New(agent.Config{Client: client, Informers: factory, NodeName: cfg.NodeName,
 			NodeIP: cfg.NodeIP.String(), DataDir: dir, NetnsDir: filepath.Join(dir, "netns"), ClusterDNS: cfg.ClusterDNS,
-			ClusterDomain: cfg.ClusterDomain, Logger: logger.With("component", "agent")})
+			ClusterDomain: cfg.ClusterDomain, ClusterCIDR: cfg.ClusterCIDR, KubeletPort: port, Logger: logger.With("component", "agent")})
 		if err != nil {
+			if ln != nil {
+				ln.Close()
+			}
 			return err
 		}
 		all = append(all, a)
+		if ln != nil {
+			k, err := kubeletapi.New(kubeletapi.Config{Listener: ln, Hosts: []string{cfg.NodeIP.String(), cfg.NodeName},
+				ClientCAs: cas, Logs: a.LogsHandler(), Exec: a.ExecHandler(), PortForward: a.PortForwardHandler(),
+				Logger: kubeletLog})
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			all = append(all, k)
+		}
 		if nodes != nil {
 			nodes.RegisterLogs(cfg.NodeName, a.LogsHandler())
 			nodes.RegisterExec(cfg.NodeName, a.ExecHandler())
+			nodes.RegisterPortForward(cfg.NodeName, a.PortForwardHandler())
 		}
 	}
 	if cfg.enabled("proxy") {
@@ -106,4 +132,42 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		g.Go(func() error { return c.Run(ctx) })
 	}
 	return nil
+}
+
+// listenKubelet binds the agent's kubelet API port on the node IP and
+// reads the cluster CA (the API server's /cacerts, over the already
+// verified client connection) that its clients must chain to. The node
+// still runs without it, serving its pods only to an API server in this
+// process: it returns nil after logging why.
+func listenKubelet(ctx context.Context, client kubernetes.Interface, cfg NodeConfig,
+	logger *slog.Logger) (net.Listener, *x509.CertPool) {
+	if cfg.KubeletPort < 0 || !cfg.NodeIP.IsValid() {
+		return nil, nil
+	}
+	port := cfg.KubeletPort
+	if port == 0 {
+		port = kubeletapi.DefaultPort
+	}
+	rc := client.Discovery().RESTClient()
+	if rc == nil {
+		logger.Warn("Skipped kubelet API server: no REST client to read the cluster CA")
+		return nil, nil
+	}
+	caPEM, err := rc.Get().AbsPath("/cacerts").DoRaw(ctx)
+	if err != nil {
+		logger.Warn("Skipped kubelet API server: reading the cluster CA failed", "err", err)
+		return nil, nil
+	}
+	cas := x509.NewCertPool()
+	if !cas.AppendCertsFromPEM(caPEM) {
+		logger.Warn("Skipped kubelet API server: /cacerts holds no certificate")
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.NodeIP.String(), strconv.Itoa(port)))
+	if err != nil {
+		logger.Warn("Skipped kubelet API server: listening failed; pods of this node have no logs, exec or port-forward "+
+			"through API servers of other processes", "err", err)
+		return nil, nil
+	}
+	return ln, cas
 }

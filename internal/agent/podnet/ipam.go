@@ -43,8 +43,13 @@ func (a *IPAM) Gateway() netip.Addr { return a.prefix.Addr().Next() }
 // Prefix returns the managed range.
 func (a *IPAM) Prefix() netip.Prefix { return a.prefix }
 
-// Allocate returns the address of owner, allocating the lowest free one if it
-// has none yet.
+// lastReservedFile remembers the most recent allocation, so the next one
+// starts after it (round robin, as CNI's host-local): a freed address is
+// reused last, long after neighbours forgot its old MAC address.
+const lastReservedFile = "last_reserved_ip"
+
+// Allocate returns the address of owner, allocating the next free one after
+// the last allocation (wrapping around) if it has none yet.
 func (a *IPAM) Allocate(owner string) (netip.Addr, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -56,9 +61,20 @@ func (a *IPAM) Allocate(owner string) (netip.Addr, error) {
 	if !size.IsInt64() || limit > 1<<20 {
 		limit = 1 << 20
 	}
-	ip := a.Gateway()
-	for i := int64(2); i < limit; i++ {
-		ip = ip.Next()
+	first := a.Gateway().Next()
+	// Offsets 2 .. limit-1 from the network address are usable.
+	usable := limit - 2
+	start := int64(0)
+	if b, err := os.ReadFile(filepath.Join(a.dir, lastReservedFile)); err == nil {
+		if last, err := netip.ParseAddr(strings.TrimSpace(string(b))); err == nil && a.prefix.Contains(last) {
+			start = (offset(first, last) + 1) % usable
+			if start < 0 {
+				start = 0
+			}
+		}
+	}
+	for i := int64(0); i < usable; i++ {
+		ip := nth(first, (start+i)%usable)
 		f, err := os.OpenFile(filepath.Join(a.dir, ip.String()), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, os.ErrExist) {
 			continue
@@ -73,9 +89,25 @@ func (a *IPAM) Allocate(owner string) (netip.Addr, error) {
 		if werr != nil {
 			return netip.Addr{}, fmt.Errorf("reserving %s: %w", ip, werr)
 		}
+		// Losing the hint only costs round robin, never an allocation.
+		_ = os.WriteFile(filepath.Join(a.dir, lastReservedFile), []byte(ip.String()), 0o600)
 		return ip, nil
 	}
 	return netip.Addr{}, ErrRangeFull
+}
+
+// offset returns how many addresses b lies after a.
+func offset(a, b netip.Addr) int64 {
+	return new(big.Int).Sub(new(big.Int).SetBytes(b.AsSlice()), new(big.Int).SetBytes(a.AsSlice())).Int64()
+}
+
+// nth returns the address n after a.
+func nth(a netip.Addr, n int64) netip.Addr {
+	v := new(big.Int).Add(new(big.Int).SetBytes(a.AsSlice()), big.NewInt(n))
+	buf := make([]byte, len(a.AsSlice()))
+	v.FillBytes(buf)
+	ip, _ := netip.AddrFromSlice(buf)
+	return ip
 }
 
 // Lookup returns the address held by owner.

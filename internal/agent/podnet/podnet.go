@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+	"sigs.k8s.io/knftables"
 )
 
 // Defaults of Config.
@@ -37,7 +38,12 @@ type Config struct {
 	// BridgeName defaults to DefaultBridgeName.
 	BridgeName string
 	// MTU of the bridge and veths; 0 keeps the kernel default.
-	MTU    int
+	MTU int
+	// ClusterCIDR is the pod network of the whole cluster; pod traffic to
+	// other destinations is masqueraded (unset: no masquerading).
+	ClusterCIDR netip.Prefix
+	// NFT programs the masquerade table; nil means the real nft.
+	NFT    knftables.Interface
 	Logger *slog.Logger
 }
 
