@@ -26,6 +26,9 @@ type Resource struct {
 	Namespaced   bool
 	// Verbs as in discovery: get, list, watch, create, update, patch, delete, deletecollection.
 	Verbs []string
+	// Deprecation, when set, is sent as a Warning header on every request
+	// to the resource (as kube-apiserver does for v1 Endpoints since 1.33).
+	Deprecation string
 
 	New     func() runtime.Object
 	NewList func() runtime.Object

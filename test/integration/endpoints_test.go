@@ -88,4 +88,9 @@ func TestEndpointsFollowPods(t *testing.T) {
 		}
 		return nil
 	})
+	// kube-apiserver 1.33 warns on every v1 Endpoints request.
+	_, err := ts.Kubectl(t, "1.33", "", "get", "endpoints", "nginx", "--warnings-as-errors")
+	if want := "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("get endpoints --warnings-as-errors: got %v, want the warning %q", err, want)
+	}
 }

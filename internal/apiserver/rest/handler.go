@@ -127,6 +127,9 @@ func (h *Handler) listPrefix(ns string) string {
 // ServeHTTP dispatches a resource request already routed to this resource.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := ParseRequestInfo(r)
+	if h.res.Deprecation != "" {
+		addWarnings(w, []string{h.res.Deprecation})
+	}
 	if h.namespace && info.Namespace == "" && info.Name != "" {
 		h.writeError(w, r, apierrors.NewNotFound(h.gr, info.Name), info.Name)
 		return

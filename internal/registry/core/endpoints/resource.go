@@ -16,6 +16,7 @@ func Resource() registry.Resource {
 		Kind:         "Endpoints",
 		ListKind:     "EndpointsList",
 		SingularName: "endpoints",
+		Deprecation:  "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice",
 		ShortNames:   []string{"ep"},
 		Namespaced:   true,
 		Verbs:        []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
