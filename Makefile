@@ -1,5 +1,5 @@
 # svcnet developer entry points. Scripts live in hack/.
-.PHONY: build test server bench clean
+.PHONY: build test walkthrough server bench clean
 
 build:
 	go build -o bin/svcnet ./cmd/svcnet
@@ -7,6 +7,11 @@ build:
 # Static checks, then every test with -race inside a fresh network namespace.
 test:
 	hack/test.sh
+	hack/walkthrough.sh
+
+# The seeds' story (docs/walkthrough.md) alone, end to end, as root.
+walkthrough: build
+	hack/walkthrough.sh
 
 # Runs svcnet server with its data in ./_output/data (embedded etcd).
 server: build
