@@ -16,6 +16,7 @@ import (
 
 	"github.com/svcnet/svcnet/internal/agent"
 	"github.com/svcnet/svcnet/internal/agent/kubeletapi"
+	"github.com/svcnet/svcnet/internal/announce"
 	"github.com/svcnet/svcnet/internal/apiserver/nodeproxy"
 	"github.com/svcnet/svcnet/internal/dns"
 	"github.com/svcnet/svcnet/internal/proxy"
@@ -114,6 +115,14 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 			return fmt.Errorf("proxy (--proxy-mode=%s): %w", cfg.ProxyMode, err)
 		}
 		all = append(all, p)
+		// The proxy translates LB IP traffic on every node; the elected
+		// node also answers ARP for the IP so the node network finds it.
+		ann, err := announce.New(announce.Config{Informers: factory, NodeName: cfg.NodeName,
+			Logger: logger.With("component", "announce")})
+		if err != nil {
+			return err
+		}
+		all = append(all, ann)
 	}
 	if cfg.enabled("dns") {
 		d, err := dns.New(dns.Config{Client: client, Informers: factory, Domain: cfg.ClusterDomain,

@@ -1,0 +1,185 @@
+package announce
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func TestARPRoundTrip(t *testing.T) {
+	mac := net.HardwareAddr{2, 0, 0, 0, 0, 1}
+	req := arpPacket{Op: arpRequest, SenderMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, SenderIP: netip.MustParseAddr("192.0.2.2"),
+		TargetMAC: net.HardwareAddr{0, 0, 0, 0, 0, 0}, TargetIP: netip.MustParseAddr("192.0.2.100")}
+	got, err := parseARP(req.marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(req, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	rep := reply(req, mac)
+	if rep.Op != arpReply || rep.SenderIP != req.TargetIP || rep.TargetIP != req.SenderIP ||
+		rep.SenderMAC.String() != mac.String() || rep.TargetMAC.String() != req.SenderMAC.String() {
+		t.Errorf("got reply %+v, want the request turned around with MAC %s", rep, mac)
+	}
+	if _, err := parseARP(make([]byte, 10)); err == nil {
+		t.Errorf("got no error for a short packet")
+	}
+}
+
+func node(name string, ready bool) *v1.Node {
+	st := v1.ConditionFalse
+	if ready {
+		st = v1.ConditionTrue
+	}
+	return &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Status: v1.NodeStatus{Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: st}}}}
+}
+
+func lbService(name string, ips ...string) *v1.Service {
+	s := &v1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
+		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer}}
+	for _, ip := range ips {
+		s.Status.LoadBalancer.Ingress = append(s.Status.LoadBalancer.Ingress, v1.LoadBalancerIngress{IP: ip})
+	}
+	return s
+}
+
+func TestOwner(t *testing.T) {
+	ip := netip.MustParseAddr("192.0.2.100")
+	tests := []struct {
+		name  string
+		nodes []*v1.Node
+		want  string
+	}{
+		{"no nodes", nil, ""},
+		{"no ready node", []*v1.Node{node("a", false)}, ""},
+		{"only ready node", []*v1.Node{node("a", false), node("b", true)}, "b"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Owner(ip, tc.nodes); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// Every order of the same nodes elects the same owner, and over many
+	// IPs every node owns some.
+	nodes := []*v1.Node{node("a", true), node("b", true), node("c", true)}
+	owners := map[string]int{}
+	for i := range 64 {
+		ip := netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})
+		o := Owner(ip, nodes)
+		if r := Owner(ip, []*v1.Node{nodes[2], nodes[0], nodes[1]}); r != o {
+			t.Fatalf("owner of %s depends on order: %q vs %q", ip, o, r)
+		}
+		owners[o]++
+	}
+	if len(owners) != 3 {
+		t.Errorf("got owners %v over 64 IPs, want all three nodes", owners)
+	}
+	svcs := []*v1.Service{lbService("lb", "192.0.2.100", "fd00::1"), {Spec: v1.ServiceSpec{Type: v1.ServiceTypeClusterIP}}}
+	got := OwnedIPs(Owner(ip, nodes), svcs, nodes)
+	if diff := cmp.Diff(map[netip.Addr]bool{ip: true}, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("OwnedIPs (-want +got):\n%s", diff)
+	}
+}
+
+func run(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestAnswersARP runs the announcer on one end of a veth pair and resolves
+// the LB IP from a namespace on the other end.
+func TestAnswersARP(t *testing.T) {
+	if os.Getenv("SVCNET_IN_NETNS") != "1" || os.Geteuid() != 0 {
+		t.Skip("needs root inside a private network namespace (hack/netns-run.sh)")
+	}
+	const peerNS = "svcnet-announce-test"
+	_ = exec.Command("ip", "netns", "del", peerNS).Run()
+	_ = exec.Command("ip", "link", "del", "svcann0").Run()
+	run(t, "ip", "netns", "add", peerNS)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", peerNS).Run() })
+	run(t, "ip", "link", "add", "svcann0", "type", "veth", "peer", "name", "svcann1")
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", "svcann0").Run() })
+	run(t, "ip", "link", "set", "svcann1", "netns", peerNS)
+	run(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "svcann0")
+	run(t, "ip", "link", "set", "svcann0", "up")
+	run(t, "ip", "netns", "exec", peerNS, "ip", "addr", "add", "192.0.2.2/24", "dev", "svcann1")
+	run(t, "ip", "netns", "exec", peerNS, "ip", "link", "set", "svcann1", "up")
+	ifc, err := net.InterfaceByName("svcann0")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	client := fake.NewClientset(node("n1", true), lbService("lb", "192.0.2.100"), lbService("other", "192.0.2.101"))
+	factory := informers.NewSharedInformerFactory(client, 0)
+	// n1 is the only Ready node, so it owns every LB IP.
+	a, err := New(Config{Informers: factory, NodeName: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	factory.Start(ctx.Done())
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+
+	resolve := func(ip string) string {
+		// A UDP datagram makes the peer resolve ip; the neighbour table
+		// then tells who answered.
+		_ = exec.Command("ip", "netns", "exec", peerNS, "bash", "-c", "echo x > /dev/udp/"+ip+"/9").Run()
+		out, _ := exec.Command("ip", "netns", "exec", peerNS, "ip", "neigh", "show", ip, "dev", "svcann1").CombinedOutput()
+		return string(out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := resolve("192.0.2.100")
+		if strings.Contains(out, "lladdr "+ifc.HardwareAddr.String()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peer never resolved 192.0.2.100 to %s; neighbour entry: %q", ifc.HardwareAddr, out)
+		}
+		time.Sleep(100 * time.Millisecond) // poll interval, not synchronisation
+	}
+
+	// Deleting the Service stops the answers: a fresh resolution fails.
+	if err := client.CoreV1().Services("default").Delete(ctx, "lb", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for a.Owned(netip.MustParseAddr("192.0.2.100")) {
+		if time.Now().After(deadline) {
+			t.Fatal("still announcing 192.0.2.100 after its Service was deleted")
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval, not synchronisation
+	}
+	run(t, "ip", "netns", "exec", peerNS, "ip", "neigh", "flush", "dev", "svcann1")
+	for range 5 {
+		if out := resolve("192.0.2.100"); strings.Contains(out, "lladdr") {
+			t.Fatalf("peer resolved 192.0.2.100 after the Service was deleted: %q", out)
+		}
+	}
+}
