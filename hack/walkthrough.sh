@@ -498,9 +498,8 @@ show kubectl get svc my-nginx-lb
 expect "^my-nginx-lb +LoadBalancer +10\.[0-9.]+ +$LB_IP +80:3[0-9]{4}/TCP "
 show kubectl describe svc my-nginx-lb
 expect "^LoadBalancer Ingress: +$LB_IP"
-# No ARP for LoadBalancer IPs: the LAN routes the pool to the node, as a
-# router in front of a bare-metal cluster would.
-show outside ip route add "$LB_POOL" via "$NODE_IP"
+# The pool lies in the LAN's subnet: the node answers ARP for the LB IP
+# (as MetalLB's layer-2 mode), so the outside machine needs no route.
 SEEN=()
 wait_for 30 "my-nginx pods through the LoadBalancer IP" seen_hostnames 2 '^my-nginx-' outside curl -sS -m 2 "http://$LB_IP"
 show outside curl -s "http://$LB_IP"
