@@ -13,9 +13,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/svcnet/svcnet/internal/proxy/healthcheck"
 )
 
 // Tuning defaults, matching kube-proxy's.
@@ -70,6 +73,9 @@ type Config struct {
 	MinSyncPeriod time.Duration
 	// HealthzBindAddress serves /healthz ("" disables).
 	HealthzBindAddress string
+	// HealthCheckNodePorts serves each healthCheckNodePort of Services
+	// with externalTrafficPolicy Local on every address of the node.
+	HealthCheckNodePorts bool
 	// MetricsBindAddress serves /metrics ("" disables).
 	MetricsBindAddress string
 	// Conntrack, when set, deletes UDP conntrack entries made stale by each
@@ -90,7 +96,9 @@ type Proxy struct {
 	metrics  *Metrics
 	gatherer prometheus.Gatherer
 	health   *Health
-	synced   []cache.InformerSynced
+	// hc serves health-check node ports (nil when disabled).
+	hc     *healthcheck.Server
+	synced []cache.InformerSynced
 	// programmed is the State of the last successful sync (runner goroutine only).
 	programmed *State
 }
@@ -150,6 +158,12 @@ func New(cfg Config) (*Proxy, error) {
 		gatherer: gatherer,
 	}
 	p.health = &Health{Timeout: 2 * cfg.SyncPeriod, Pending: p.tracker.Pending}
+	if cfg.HealthCheckNodePorts {
+		p.hc = healthcheck.New(healthcheck.Config{Logger: log, Healthy: func() bool {
+			ok, _, _ := p.health.Healthy()
+			return ok
+		}})
+	}
 	p.runner = NewRunner(p.sync, cfg.MinSyncPeriod, cfg.SyncPeriod)
 	if err := p.registerHandlers(); err != nil {
 		return nil, err
@@ -259,6 +273,9 @@ func (p *Proxy) sync(ctx context.Context, full bool) error {
 	}
 	p.tracker.Synced(snap)
 	p.clearConntrack(ctx, snap.State)
+	if p.hc != nil {
+		p.hc.Sync(HealthCheckServices(snap.State))
+	}
 	p.metrics.LastSync.SetToCurrentTime()
 	p.health.Updated(now)
 	p.log.Debug("Synced proxy rules", "full", snap.State.Full, "changed", len(snap.State.Changed),
@@ -307,7 +324,35 @@ func (p *Proxy) Run(ctx context.Context) error {
 		}
 	}
 	p.runner.Run(ctx)
+	if p.hc != nil {
+		p.hc.Close()
+	}
 	return nil
+}
+
+// HealthCheckServices returns, per Service with a health-check node port
+// and externalTrafficPolicy Local, its port and the number of distinct
+// ready endpoints on this node.
+func HealthCheckServices(state *State) map[types.NamespacedName]healthcheck.Service {
+	out := map[types.NamespacedName]healthcheck.Service{}
+	for name, svc := range state.Services {
+		for _, sp := range svc.Ports {
+			if sp.HealthCheckNodePort == 0 || !sp.ExternalPolicyLocal {
+				continue
+			}
+			local := map[string]bool{}
+			for _, p := range svc.Ports {
+				for _, ep := range svc.Endpoints[p.Name] {
+					if ep.IsLocal && ep.Ready {
+						local[ep.IP] = true
+					}
+				}
+			}
+			out[name] = healthcheck.Service{Port: sp.HealthCheckNodePort, LocalEndpoints: len(local)}
+			break
+		}
+	}
+	return out
 }
 
 func (p *Proxy) serve(ctx context.Context, addr string, h http.Handler) error {

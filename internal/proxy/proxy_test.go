@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/svcnet/svcnet/internal/proxy/healthcheck"
 )
 
 func ep(ip, node string, ready, serving, terminating bool, zones ...string) Endpoint {
@@ -236,5 +238,37 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatalf("condition not met within 10s")
 		}
 		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+func TestHealthCheckServices(t *testing.T) {
+	name := types.NamespacedName{Namespace: "ns", Name: "s"}
+	spn := ServicePortName{NamespacedName: name, Port: "http", Protocol: v1.ProtocolTCP}
+	spn2 := ServicePortName{NamespacedName: name, Port: "https", Protocol: v1.ProtocolTCP}
+	eps := []Endpoint{
+		{IP: "10.0.0.1", Port: 80, Ready: true, IsLocal: true},
+		{IP: "10.0.0.2", Port: 80, Ready: false, IsLocal: true},
+		{IP: "10.0.1.1", Port: 80, Ready: true},
+	}
+	tests := []struct {
+		name  string
+		ports []*ServicePort
+		want  map[types.NamespacedName]healthcheck.Service
+	}{
+		{"local policy counts ready local endpoints once over ports",
+			[]*ServicePort{{Name: spn, NodePort: 30000, ExternalPolicyLocal: true, HealthCheckNodePort: 32000},
+				{Name: spn2, NodePort: 30001, ExternalPolicyLocal: true, HealthCheckNodePort: 32000}},
+			map[types.NamespacedName]healthcheck.Service{name: {Port: 32000, LocalEndpoints: 1}}},
+		{"cluster policy has no health check", []*ServicePort{{Name: spn, NodePort: 30000}},
+			map[types.NamespacedName]healthcheck.Service{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			state := &State{Services: map[types.NamespacedName]*Service{name: {Ports: tc.ports,
+				Endpoints: map[ServicePortName][]Endpoint{spn: eps, spn2: eps}}}}
+			if diff := cmp.Diff(tc.want, HealthCheckServices(state)); diff != "" {
+				t.Errorf("HealthCheckServices (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

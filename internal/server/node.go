@@ -104,7 +104,7 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 	if cfg.enabled("proxy") {
 		cfgProxy := proxy.Config{Client: client, Informers: factory, NodeName: cfg.NodeName, Mode: cfg.ProxyMode,
 			Backends: modes.Backends(), ClusterCIDR: cfg.ClusterCIDR, ServiceCIDRs: cfg.ServiceCIDRs,
-			RefuseExternalIPs: cfg.RefuseExternalIPs, HealthzBindAddress: proxy.DefaultHealthzBindAddress, Logger: logger.With("component", "proxy")}
+			RefuseExternalIPs: cfg.RefuseExternalIPs, HealthzBindAddress: proxy.DefaultHealthzBindAddress, HealthCheckNodePorts: true, Logger: logger.With("component", "proxy")}
 		if ct, err := conntrack.New(conntrack.Config{Logger: logger.With("component", "conntrack")}); err == nil {
 			cfgProxy.Conntrack = ct
 		} else {
