@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -42,24 +40,6 @@ func syncState(t *testing.T, p *Proxier, st *proxy.State) {
 	t.Helper()
 	if err := p.Sync(context.Background(), st); err != nil {
 		t.Fatalf("Sync: %v", err)
-	}
-}
-
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update): %v", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("restore input differs from %s (-want +got):\n%s", path, diff)
 	}
 }
 
@@ -154,7 +134,7 @@ func TestGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p, fake := newFakeProxier(t, tc.cfg)
 			syncState(t, p, tc.scenario.State(proxy.ServiceOptions{}))
-			checkGolden(t, tc.name, string(fake.LastRestore()))
+			pt.CheckGolden(t, tc.name, string(fake.LastRestore()), *update)
 		})
 	}
 }

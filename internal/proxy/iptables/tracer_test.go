@@ -43,14 +43,7 @@ func (tr *tracer) isLocal(ip string) bool {
 // Trace follows every load-balancing choice and returns one branch each.
 func (tr *tracer) Trace(t *testing.T, p proxytest.Packet) []proxytest.Branch {
 	t.Helper()
-	var out []proxytest.Branch
-	for pick := 0; ; pick++ {
-		b, choices := tr.run(t, p, pick)
-		out = append(out, b)
-		if pick+1 >= choices {
-			return out
-		}
-	}
+	return proxytest.EachChoice(func(pick int) (proxytest.Branch, int) { return tr.run(t, p, pick) })
 }
 
 // Netfilter order for a new connection: nat before filter on each hook.

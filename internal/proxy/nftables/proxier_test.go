@@ -3,8 +3,6 @@ package nftables
 import (
 	"context"
 	"flag"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -44,24 +42,6 @@ func syncState(t *testing.T, p *Proxier, st *proxy.State) {
 	}
 }
 
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update): %v", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("ruleset differs from %s (-want +got):\n%s", path, diff)
-	}
-}
-
 func TestGolden(t *testing.T) {
 	small := pt.Scenario{
 		Services: []*v1.Service{pt.Service("ns", "np", "10.96.0.20", []int32{80}, func(s *v1.Service) {
@@ -87,7 +67,7 @@ func TestGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p, fake := newFakeProxier(t, tc.cfg)
 			syncState(t, p, tc.scenario.State(proxy.ServiceOptions{}))
-			checkGolden(t, tc.name, fake.Dump())
+			pt.CheckGolden(t, tc.name, fake.Dump(), *update)
 		})
 	}
 }
