@@ -3,7 +3,6 @@ package portforward
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,32 +15,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/transport/spdy"
-)
 
-// echoServer answers every connection with what it reads, then closes.
-func echoServer(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+	pftest "github.com/svcnet/svcnet/internal/agent/portforward/portforwardtest"
+)
 
 // forwardServer serves Serve, dialling ports on loopback.
 func forwardServer(t *testing.T) *httptest.Server {
@@ -60,76 +36,13 @@ func forwardServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-type dialerFunc func(t *testing.T, u *url.URL) httpstream.Dialer
-
-func spdyDialer(t *testing.T, u *url.URL) httpstream.Dialer {
-	rt, up, err := spdy.RoundTripperFor(&rest.Config{Host: u.Host})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return spdy.NewDialer(up, &http.Client{Transport: rt}, http.MethodPost, u)
-}
-
-func tunnelDialer(t *testing.T, u *url.URL) httpstream.Dialer {
-	d, err := portforward.NewSPDYOverWebsocketDialer(u, &rest.Config{Host: u.Host})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-var dialers = []struct {
-	name string
-	dial dialerFunc
-}{{"spdy", spdyDialer}, {"websocket tunnel", tunnelDialer}}
-
 func TestForwardWithClientGo(t *testing.T) {
-	echoPort := echoServer(t)
+	echoPort := pftest.EchoServer(t)
 	srv := forwardServer(t)
 	u, _ := url.Parse(srv.URL + "/portForward/ns/p")
-	for _, tc := range dialers {
-		t.Run(tc.name, func(t *testing.T) {
-			stop, ready := make(chan struct{}), make(chan struct{})
-			pf, err := portforward.NewOnAddresses(tc.dial(t, u), []string{"127.0.0.1"},
-				[]string{"0:" + strconv.Itoa(echoPort)}, stop, ready, io.Discard, io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- pf.ForwardPorts() }()
-			defer func() {
-				close(stop)
-				if err := <-done; err != nil {
-					t.Errorf("ForwardPorts: %v", err)
-				}
-			}()
-			select {
-			case <-ready:
-			case err := <-done:
-				t.Fatalf("ForwardPorts: %v", err)
-			}
-			ports, err := pf.GetPorts()
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Two connections in turn, each its own stream pair.
-			for i := range 2 {
-				c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ports[0].Local))))
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := fmt.Sprintf("hello %d", i)
-				if _, err := io.WriteString(c, want); err != nil {
-					t.Fatal(err)
-				}
-				_ = c.(*net.TCPConn).CloseWrite()
-				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-				got, err := io.ReadAll(c)
-				c.Close()
-				if err != nil || string(got) != want {
-					t.Errorf("got %q, %v, want %q", got, err, want)
-				}
-			}
+	for _, transport := range pftest.Transports {
+		t.Run(transport, func(t *testing.T) {
+			pftest.Echo(t, pftest.Dialer(t, transport, u, &rest.Config{Host: u.Host}), echoPort, "hello 0", "hello 1")
 		})
 	}
 }
@@ -178,10 +91,10 @@ func TestForwardErrors(t *testing.T) {
 		{"invalid port", "http", true, `error forwarding port http to pod ns/p: invalid port "http"`},
 		{"no data stream", "80", false, "timed out waiting for the data stream of request 1"},
 	}
-	for _, d := range dialers {
+	for _, transport := range pftest.Transports {
 		for _, tc := range tests {
-			t.Run(d.name+"/"+tc.name, func(t *testing.T) {
-				conn, proto, err := d.dial(t, u).Dial(Protocol)
+			t.Run(transport+"/"+tc.name, func(t *testing.T) {
+				conn, proto, err := pftest.Dialer(t, transport, u, &rest.Config{Host: u.Host}).Dial(Protocol)
 				if err != nil {
 					t.Fatal(err)
 				}

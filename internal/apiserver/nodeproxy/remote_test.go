@@ -12,43 +12,20 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/transport/spdy"
 
 	"github.com/svcnet/svcnet/internal/agent/kubeletapi"
 	pf "github.com/svcnet/svcnet/internal/agent/portforward"
+	pftest "github.com/svcnet/svcnet/internal/agent/portforward/portforwardtest"
 	"github.com/svcnet/svcnet/internal/pki"
 	"github.com/svcnet/svcnet/internal/registry"
 )
-
-// echo answers every connection on loopback with what it reads.
-func echo(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // startAgent runs a kubelet API server on loopback whose handlers stand in
 // for the agent's, and returns its port.
@@ -256,49 +233,10 @@ func TestRemotePortForward(t *testing.T) {
 	srv := apiServer(t, n, runningPod("node2", "c"))
 	u, _ := url.Parse(srv.URL + "/api/v1/namespaces/ns/pods/p/portforward")
 	cfg := &rest.Config{Host: srv.URL}
-	echoPort := echo(t)
-	tunnel, err := portforward.NewSPDYOverWebsocketDialer(u, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, up, err := spdy.RoundTripperFor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dialers := map[string]httpstream.Dialer{"websocket tunnel": tunnel,
-		"spdy": spdy.NewDialer(up, &http.Client{Transport: rt}, http.MethodPost, u)}
-	for name, d := range dialers {
-		t.Run(name, func(t *testing.T) {
-			stop, ready := make(chan struct{}), make(chan struct{})
-			fw, err := portforward.NewOnAddresses(d, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(echoPort)},
-				stop, ready, io.Discard, io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- fw.ForwardPorts() }()
-			defer func() { close(stop); <-done }()
-			select {
-			case <-ready:
-			case err := <-done:
-				t.Fatalf("ForwardPorts: %v", err)
-			}
-			ports, err := fw.GetPorts()
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ports[0].Local))))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			_, _ = io.WriteString(c, "ping")
-			_ = c.(*net.TCPConn).CloseWrite()
-			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			got, err := io.ReadAll(c)
-			if err != nil || string(got) != "ping" {
-				t.Errorf("got %q, %v, want %q", got, err, "ping")
-			}
+	echoPort := pftest.EchoServer(t)
+	for _, transport := range pftest.Transports {
+		t.Run(transport, func(t *testing.T) {
+			pftest.Echo(t, pftest.Dialer(t, transport, u, cfg), echoPort, "ping")
 		})
 	}
 }
