@@ -31,8 +31,15 @@ var (
 		string(corev1.ServiceExternalTrafficPolicyLocal)}
 	supportedInternalTrafficPolicies = []string{string(corev1.ServiceInternalTrafficPolicyCluster),
 		string(corev1.ServiceInternalTrafficPolicyLocal)}
-	supportedTrafficDistributions = []string{corev1.ServiceTrafficDistributionPreferClose}
-	supportedLoadBalancerIPModes  = []string{string(corev1.LoadBalancerIPModeProxy), string(corev1.LoadBalancerIPModeVIP)}
+	// supportedTrafficDistributions are upstream's values with the
+	// PreferSameTrafficDistribution gate on (beta and default since 1.34),
+	// in the sorted order its NotSupported message lists them.
+	supportedTrafficDistributions = []string{
+		corev1.ServiceTrafficDistributionPreferClose,
+		corev1.ServiceTrafficDistributionPreferSameNode,
+		corev1.ServiceTrafficDistributionPreferSameZone,
+	}
+	supportedLoadBalancerIPModes = []string{string(corev1.LoadBalancerIPModeProxy), string(corev1.LoadBalancerIPModeVIP)}
 )
 
 // Annotations with a meaning for services.

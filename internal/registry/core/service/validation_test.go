@@ -159,9 +159,15 @@ func TestValidateService(t *testing.T) {
 		{name: "bad internalTrafficPolicy", svc: svc("web", corev1.ServiceTypeClusterIP, func(s *corev1.Service) {
 			s.Spec.InternalTrafficPolicy = ptr(corev1.ServiceInternalTrafficPolicy("Node"))
 		}), want: []string{`spec.internalTrafficPolicy: Unsupported value: "Node": supported values: "Cluster", "Local"`}},
+		{name: "valid trafficDistribution PreferSameNode", svc: svc("web", corev1.ServiceTypeClusterIP, func(s *corev1.Service) {
+			s.Spec.TrafficDistribution = ptr(corev1.ServiceTrafficDistributionPreferSameNode)
+		})},
+		{name: "valid trafficDistribution PreferSameZone", svc: svc("web", corev1.ServiceTypeClusterIP, func(s *corev1.Service) {
+			s.Spec.TrafficDistribution = ptr(corev1.ServiceTrafficDistributionPreferSameZone)
+		})},
 		{name: "bad trafficDistribution", svc: svc("web", corev1.ServiceTypeClusterIP, func(s *corev1.Service) {
 			s.Spec.TrafficDistribution = ptr("Nearest")
-		}), want: []string{`spec.trafficDistribution: Unsupported value: "Nearest": supported values: "PreferClose"`}},
+		}), want: []string{`spec.trafficDistribution: Unsupported value: "Nearest": supported values: "PreferClose", "PreferSameNode", "PreferSameZone"`}},
 		{name: "bad selector", svc: svc("web", corev1.ServiceTypeClusterIP, func(s *corev1.Service) {
 			s.Spec.Selector = map[string]string{"app": "-x"}
 		}), want: []string{`spec.selector: Invalid value: "-x": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')`}},
