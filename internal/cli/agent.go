@@ -44,7 +44,7 @@ func newAgentCommand() *cobra.Command {
 	f.StringSliceVar(&o.node.ServiceCIDRs, "service-cluster-ip-range", o.node.ServiceCIDRs, "the server's --service-cluster-ip-range")
 	f.StringVar(&o.node.ClusterDomain, "cluster-domain", o.node.ClusterDomain, "DNS domain of the cluster")
 	f.StringVar(&o.node.ClusterDNS, "cluster-dns", o.node.ClusterDNS, "ClusterIP of the kube-dns Service")
-	f.StringVar(&o.node.ProxyMode, "proxy-mode", o.node.ProxyMode, "service proxy mode: nftables, iptables or userspace")
+	f.StringVar(&o.node.ProxyMode, "proxy-mode", o.node.ProxyMode, proxyModeHelp)
 	f.BoolVar(&o.node.RefuseExternalIPs, "refuse-external-ips", false, "ignore spec.externalIPs of Services (CVE-2020-8554)")
 	f.StringSliceVar(&o.node.Disable, "disable", nil, "node components not to run: agent, dns, proxy")
 	return cmd
@@ -59,6 +59,9 @@ func runAgent(cmd *cobra.Command, o agentOptions) error {
 		return fmt.Errorf("--node-ip %q: %w", o.nodeIP, err)
 	}
 	o.node.NodeIP = ip
+	if err := server.ValidateProxyMode(o.node.ProxyMode); err != nil {
+		return err
+	}
 	for _, d := range o.node.Disable {
 		if d != "agent" && d != "dns" && d != "proxy" {
 			return fmt.Errorf("--disable: unknown component %q (known: agent, dns, proxy)", d)

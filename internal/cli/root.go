@@ -58,7 +58,7 @@ func newServerCommand() *cobra.Command {
 	f.StringSliceVar(&cfg.EtcdServers, "etcd-servers", cfg.EtcdServers, "external etcd endpoints; empty runs etcd embedded in the data dir")
 	f.StringSliceVar(&cfg.Disable, "disable", cfg.Disable, "components not to run: "+server.ComponentNames())
 	f.StringVar(&cfg.NodeName, "node-name", cfg.NodeName, "name of this machine's Node (default: the hostname)")
-	f.StringVar(&cfg.ProxyMode, "proxy-mode", cfg.ProxyMode, "service proxy mode: nftables, iptables or userspace")
+	f.StringVar(&cfg.ProxyMode, "proxy-mode", cfg.ProxyMode, proxyModeHelp)
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", cfg.ClusterDNS, "ClusterIP of the kube-dns Service, written into pods' resolv.conf")
 	f.BoolVar(&cfg.RefuseExternalIPs, "refuse-external-ips", cfg.RefuseExternalIPs,
 		"ignore spec.externalIPs of Services (guards against CVE-2020-8554)")
@@ -72,6 +72,9 @@ func newServerCommand() *cobra.Command {
 		"address published in the kubernetes Endpoints (default: the bind address, or this host's first address)")
 	return cmd
 }
+
+const proxyModeHelp = "service proxy mode: nftables, iptables or userspace (default: nftables where the nft " +
+	"binary and CAP_NET_ADMIN are available, else userspace)"
 
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{

@@ -57,7 +57,9 @@ type Config struct {
 	// caller starts it after New.
 	Informers informers.SharedInformerFactory
 	NodeName  string
-	// Mode selects the backend from Backends ("nftables", "iptables", "userspace").
+	// Mode selects the backend from Backends ("nftables", "iptables",
+	// "userspace"). Empty picks nftables where it works (the nft binary and
+	// CAP_NET_ADMIN), else userspace.
 	Mode string
 	// Backends maps modes to constructors (see package proxy/modes).
 	Backends          map[string]BackendFactory
@@ -122,24 +124,9 @@ func New(cfg Config) (*Proxy, error) {
 	} else if cfg.MinSyncPeriod == 0 {
 		cfg.MinSyncPeriod = DefaultMinSyncPeriod
 	}
-	if cfg.Mode == "" {
-		cfg.Mode = "nftables"
-	}
-	factory, ok := cfg.Backends[cfg.Mode]
-	if !ok {
-		return nil, fmt.Errorf("proxy: unknown mode %q", cfg.Mode)
-	}
-	log := cfg.Logger.With("component", "proxy", "mode", cfg.Mode)
-	backend, err := factory(BackendConfig{
-		NodeName:          cfg.NodeName,
-		NodePortAddresses: cfg.NodePortAddresses,
-		ClusterCIDR:       cfg.ClusterCIDR,
-		ServiceCIDRs:      cfg.ServiceCIDRs,
-		MasqueradeAll:     cfg.MasqueradeAll,
-		Logger:            log,
-	})
+	backend, log, err := newBackend(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("proxy: create %s backend: %w", cfg.Mode, err)
+		return nil, err
 	}
 	reg := cfg.Registerer
 	var gatherer prometheus.Gatherer
@@ -371,4 +358,38 @@ func (p *Proxy) serve(ctx context.Context, addr string, h http.Handler) error {
 		}
 	}()
 	return nil
+}
+
+// newBackend builds the backend of cfg.Mode or, when cfg.Mode is empty, of
+// the first of nftables and userspace that can be built here. It returns
+// the logger tagged with the mode chosen.
+func newBackend(cfg Config) (Backend, *slog.Logger, error) {
+	modes := []string{"nftables", "userspace"}
+	if cfg.Mode != "" {
+		modes = []string{cfg.Mode}
+	}
+	var errs []error
+	for _, mode := range modes {
+		factory, ok := cfg.Backends[mode]
+		if !ok {
+			return nil, nil, fmt.Errorf("proxy: unknown mode %q", mode)
+		}
+		log := cfg.Logger.With("component", "proxy", "mode", mode)
+		backend, err := factory(BackendConfig{
+			NodeName:          cfg.NodeName,
+			NodePortAddresses: cfg.NodePortAddresses,
+			ClusterCIDR:       cfg.ClusterCIDR,
+			ServiceCIDRs:      cfg.ServiceCIDRs,
+			MasqueradeAll:     cfg.MasqueradeAll,
+			Logger:            log,
+		})
+		if err == nil {
+			if len(errs) > 0 {
+				log.Warn("Chose a fallback proxy mode", "err", errors.Join(errs...))
+			}
+			return backend, log, nil
+		}
+		errs = append(errs, fmt.Errorf("proxy: create %s backend: %w", mode, err))
+	}
+	return nil, nil, errors.Join(errs...)
 }

@@ -32,7 +32,8 @@ type Config struct {
 	MaxEndpointsPerSlice int
 	// NodeName names this machine's Node (default: the hostname).
 	NodeName string
-	// ProxyMode is nftables, iptables or userspace.
+	// ProxyMode is nftables, iptables or userspace; empty picks nftables
+	// where it works, else userspace.
 	ProxyMode string
 	// LoadBalancerIPPools are the address pools of LoadBalancer Services
 	// (CIDRs, "first-last" ranges or single addresses).
@@ -57,7 +58,6 @@ func DefaultConfig() Config {
 		ClusterCIDR:            "10.244.0.0/16",
 		ClusterDomain:          "cluster.local",
 		MaxEndpointsPerSlice:   100,
-		ProxyMode:              "nftables",
 		ClusterDNS:             "10.96.0.10",
 	}
 }
@@ -96,10 +96,8 @@ func (c *Config) Validate() error {
 	if _, err := netip.ParseAddr(c.ClusterDNS); err != nil {
 		return fmt.Errorf("--cluster-dns %q: %w", c.ClusterDNS, err)
 	}
-	switch c.ProxyMode {
-	case "nftables", "iptables", "userspace":
-	default:
-		return fmt.Errorf("--proxy-mode %q: must be nftables, iptables or userspace", c.ProxyMode)
+	if err := ValidateProxyMode(c.ProxyMode); err != nil {
+		return err
 	}
 	if c.MaxEndpointsPerSlice < 1 || c.MaxEndpointsPerSlice > 1000 {
 		return fmt.Errorf("--max-endpoints-per-slice %d must be between 1 and 1000", c.MaxEndpointsPerSlice)
@@ -130,4 +128,17 @@ func VersionInfo() version.Info {
 		GitCommit: "", GitTreeState: "clean", BuildDate: "", GoVersion: "",
 		Compiler: "gc",
 	}
+}
+
+// ValidateProxyMode checks a --proxy-mode value. ipvs gets its own answer,
+// since the seeds and kube-proxy's documentation name it.
+func ValidateProxyMode(mode string) error {
+	switch mode {
+	case "", "nftables", "iptables", "userspace":
+		return nil
+	case "ipvs":
+		return fmt.Errorf("--proxy-mode %q: svcnet has no IPVS mode; nftables (the default) does what kube-proxy's ipvs "+
+			"mode was for, matching Services through hash maps instead of linear rule chains", mode)
+	}
+	return fmt.Errorf("--proxy-mode %q: must be nftables, iptables or userspace", mode)
 }

@@ -112,7 +112,7 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		}
 		p, err := proxy.New(cfgProxy)
 		if err != nil {
-			return fmt.Errorf("proxy (--proxy-mode=%s): %w", cfg.ProxyMode, err)
+			return fmt.Errorf("proxy (--proxy-mode=%q): %w", cfg.ProxyMode, err)
 		}
 		all = append(all, p)
 		// The proxy translates LB IP traffic on every node; the elected
