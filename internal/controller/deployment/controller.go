@@ -17,7 +17,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
+
+	"github.com/svcnet/svcnet/internal/controller/keyqueue"
 )
 
 // Config configures the controller.
@@ -39,7 +40,7 @@ type Controller struct {
 	rsLister  appslisters.ReplicaSetLister
 	podLister corelisters.PodLister
 	synced    []cache.InformerSynced
-	queue     workqueue.TypedRateLimitingInterface[string]
+	queue     *keyqueue.Queue
 }
 
 func kind() schema.GroupVersionKind { return appsv1.SchemeGroupVersion.WithKind("Deployment") }
@@ -68,17 +69,14 @@ func New(cfg Config) (*Controller, error) {
 		rsLister:  rsInf.Lister(),
 		podLister: podInf.Lister(),
 		synced:    []cache.InformerSynced{dInf.Informer().HasSynced, rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
-		queue:     workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "deployment"}),
 	}
+	c.queue = keyqueue.New(keyqueue.Config{Name: "deployment", Sync: c.sync, Logger: cfg.Logger,
+		Started: "Started deployment controller", Failed: "Synced deployment with errors", KeyName: "deployment"})
 	handlers := []struct {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
 	}{
-		{dInf.Informer(), cache.ResourceEventHandlerFuncs{
-			AddFunc:    c.enqueue,
-			UpdateFunc: func(_, obj any) { c.enqueue(obj) },
-			DeleteFunc: c.enqueue,
-		}},
+		{dInf.Informer(), c.queue.Handler()},
 		{rsInf.Informer(), cache.ResourceEventHandlerFuncs{
 			AddFunc:    c.rsChanged,
 			UpdateFunc: c.updateRS,
@@ -99,48 +97,8 @@ func New(cfg Config) (*Controller, error) {
 
 // Run waits for the caches and syncs Deployments until ctx is done.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return ctx.Err()
-	}
-	c.cfg.Logger.Info("Started deployment controller", "workers", c.cfg.Workers)
-	done := make(chan struct{})
-	for i := 0; i < c.cfg.Workers; i++ {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	for i := 0; i < c.cfg.Workers; i++ {
-		<-done
-	}
+	c.queue.Run(ctx, c.cfg.Workers, c.synced...)
 	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.cfg.Logger.Warn("Synced deployment with errors", "deployment", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
-}
-
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		return
-	}
-	c.queue.Add(key)
 }
 
 // resolve returns the Deployment ref points to, or nil.
@@ -165,7 +123,7 @@ func (c *Controller) enqueueMatching(rs *appsv1.ReplicaSet) {
 	for _, d := range list {
 		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 		if err == nil && !sel.Empty() && sel.Matches(labels.Set(rs.Labels)) {
-			c.enqueue(d)
+			c.queue.Enqueue(d)
 		}
 	}
 }
@@ -183,7 +141,7 @@ func (c *Controller) rsChanged(obj any) {
 	}
 	if ref := metav1.GetControllerOf(rs); ref != nil {
 		if d := c.resolve(rs.Namespace, ref); d != nil {
-			c.enqueue(d)
+			c.queue.Enqueue(d)
 		}
 		return
 	}
@@ -197,7 +155,7 @@ func (c *Controller) updateRS(oldObj, newObj any) {
 	if oldRef := metav1.GetControllerOf(old); oldRef != nil {
 		if curRef := metav1.GetControllerOf(cur); curRef == nil || curRef.UID != oldRef.UID {
 			if d := c.resolve(old.Namespace, oldRef); d != nil {
-				c.enqueue(d)
+				c.queue.Enqueue(d)
 			}
 		}
 	}
@@ -224,6 +182,6 @@ func (c *Controller) podDeleted(obj any) {
 		return
 	}
 	if d := c.resolve(rs.Namespace, metav1.GetControllerOf(rs)); d != nil && d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
-		c.enqueue(d)
+		c.queue.Enqueue(d)
 	}
 }

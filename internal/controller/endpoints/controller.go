@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +22,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/svcnet/svcnet/internal/controller/endpointslice/podendpoint"
+	"github.com/svcnet/svcnet/internal/controller/keyqueue"
 )
 
 const (
@@ -52,7 +52,7 @@ type Config struct {
 // Controller keeps the Endpoints objects of selector Services current.
 type Controller struct {
 	cfg       Config
-	queue     workqueue.TypedRateLimitingInterface[string]
+	queue     *keyqueue.Queue
 	services  corelisters.ServiceLister
 	pods      corelisters.PodLister
 	endpoints corelisters.EndpointsLister
@@ -80,25 +80,21 @@ func New(cfg Config) (*Controller, error) {
 	podInf := cfg.Informers.Core().V1().Pods()
 	epInf := cfg.Informers.Core().V1().Endpoints()
 	c := &Controller{
-		cfg: cfg,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, 100*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint"}),
+		cfg:       cfg,
 		services:  svcInf.Lister(),
 		pods:      podInf.Lister(),
 		endpoints: epInf.Lister(),
 		triggers:  newTriggerTimes(),
 		writes:    newWriteTracker(),
 	}
+	c.queue = keyqueue.New(keyqueue.Config{Name: "endpoint", Sync: c.retrySync, Logger: cfg.Logger,
+		RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, 100*time.Second),
+		Started:     "Started Endpoints controller", Failed: "Synced Endpoints with errors", KeyName: "service"})
 	handlers := []struct {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
 	}{
-		{svcInf.Informer(), cache.ResourceEventHandlerFuncs{
-			AddFunc:    c.enqueueObject,
-			UpdateFunc: func(_, obj any) { c.enqueueObject(obj) },
-			DeleteFunc: c.enqueueObject,
-		}},
+		{svcInf.Informer(), c.queue.Handler()},
 		{podInf.Informer(), cache.ResourceEventHandlerFuncs{
 			AddFunc:    c.onPodAddOrDelete,
 			UpdateFunc: c.onPodUpdate,
@@ -123,50 +119,28 @@ func New(cfg Config) (*Controller, error) {
 // delete those left behind by Services deleted while the controller was
 // down), then syncs Services until ctx is done.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		c.queue.ShutDown()
 		return nil
 	}
-	c.cfg.Logger.Info("Started Endpoints controller", "workers", c.cfg.Workers)
 	c.enqueueLeftovers()
-	var wg sync.WaitGroup
-	for range c.cfg.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	c.queue.Run(ctx, c.cfg.Workers)
 	return nil
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
+// retrySync syncs key and marks the errors of a cache that lags behind the
+// API (conflicts, objects that exist already) for a quiet retry.
+func (c *Controller) retrySync(ctx context.Context, key string) error {
 	err := c.sync(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case errors.Is(err, errStaleCache), apierrors.IsConflict(err), apierrors.IsAlreadyExists(err):
-		// The cache lags behind the API; retry once it caught up.
-		c.queue.AddRateLimited(key)
-	default:
-		c.cfg.Logger.Warn("Synced Endpoints with errors", "service", key, "err", err)
-		c.queue.AddRateLimited(key)
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("%w: %w", keyqueue.ErrRetry, err)
 	}
-	return true
+	return err
 }
 
 // errStaleCache reports that the informer has not yet delivered the
 // controller's own last write; the sync is retried.
-var errStaleCache = errors.New("endpoints informer cache is out of date")
+var errStaleCache = fmt.Errorf("endpoints informer cache is out of date: %w", keyqueue.ErrRetry)
 
 // sync reconciles the Endpoints of one Service.
 func (c *Controller) sync(ctx context.Context, key string) error {
@@ -324,13 +298,6 @@ func (c *Controller) enqueueLeftovers() {
 			continue
 		}
 		c.queue.Add(ep.Namespace + "/" + ep.Name)
-	}
-}
-
-func (c *Controller) enqueueObject(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err == nil {
-		c.queue.Add(key)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +21,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/svcnet/svcnet/internal/controller/endpointslice/podendpoint"
+	"github.com/svcnet/svcnet/internal/controller/keyqueue"
 )
 
 // ControllerName is the value of the endpointslice.kubernetes.io/managed-by
@@ -57,7 +57,7 @@ type Config struct {
 // Controller keeps the EndpointSlices of selector Services current.
 type Controller struct {
 	cfg      Config
-	queue    workqueue.TypedRateLimitingInterface[string]
+	queue    *keyqueue.Queue
 	services corelisters.ServiceLister
 	pods     corelisters.PodLister
 	nodes    corelisters.NodeLister
@@ -94,10 +94,7 @@ func New(cfg Config) (*Controller, error) {
 	nodeInf := cfg.Informers.Core().V1().Nodes()
 	sliceInf := cfg.Informers.Discovery().V1().EndpointSlices()
 	c := &Controller{
-		cfg: cfg,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](10*time.Millisecond, 100*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpointslice"}),
+		cfg:      cfg,
 		services: svcInf.Lister(),
 		pods:     podInf.Lister(),
 		nodes:    nodeInf.Lister(),
@@ -105,6 +102,9 @@ func New(cfg Config) (*Controller, error) {
 		tracker:  newSliceTracker(),
 		triggers: newTriggerTimes(),
 	}
+	c.queue = keyqueue.New(keyqueue.Config{Name: "endpointslice", Sync: c.sync, Logger: cfg.Logger,
+		RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[string](10*time.Millisecond, 100*time.Second),
+		Started:     "Started EndpointSlice controller", Failed: "Synced EndpointSlices with errors", KeyName: "service"})
 	c.rec = reconciler{
 		controllerName: ControllerName,
 		maxEndpoints:   cfg.MaxEndpointsPerSlice,
@@ -114,11 +114,7 @@ func New(cfg Config) (*Controller, error) {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
 	}{
-		{svcInf.Informer(), cache.ResourceEventHandlerFuncs{
-			AddFunc:    c.enqueueObject,
-			UpdateFunc: func(_, obj any) { c.enqueueObject(obj) },
-			DeleteFunc: c.enqueueObject,
-		}},
+		{svcInf.Informer(), c.queue.Handler()},
 		{podInf.Informer(), cache.ResourceEventHandlerFuncs{
 			AddFunc:    c.onPodAddOrDelete,
 			UpdateFunc: c.onPodUpdate,
@@ -145,48 +141,13 @@ func New(cfg Config) (*Controller, error) {
 
 // Run waits for the informer caches, then syncs Services until ctx is done.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	c.cfg.Logger.Info("Started EndpointSlice controller", "workers", c.cfg.Workers)
-	var wg sync.WaitGroup
-	for range c.cfg.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	c.queue.Run(ctx, c.cfg.Workers, c.synced...)
 	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case errors.Is(err, errStaleCache):
-		c.queue.AddRateLimited(key)
-	default:
-		c.cfg.Logger.Warn("Synced EndpointSlices with errors", "service", key, "err", err)
-		c.queue.AddRateLimited(key)
-	}
-	return true
 }
 
 // errStaleCache reports that the informer has not caught up with the
 // controller's own writes; the sync is retried.
-var errStaleCache = errors.New("endpointslice informer cache is out of date")
+var errStaleCache = fmt.Errorf("endpointslice informer cache is out of date: %w", keyqueue.ErrRetry)
 
 // sync reconciles the slices of one Service.
 func (c *Controller) sync(ctx context.Context, key string) error {
@@ -316,13 +277,6 @@ func setTriggerTime(s *discovery.EndpointSlice, trigger time.Time) {
 		s.Annotations = map[string]string{}
 	}
 	s.Annotations[corev1.EndpointsLastChangeTriggerTime] = trigger.UTC().Format(time.RFC3339Nano)
-}
-
-func (c *Controller) enqueueObject(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err == nil {
-		c.queue.Add(key)
-	}
 }
 
 func (c *Controller) enqueueKeys(keys []string, err error) {

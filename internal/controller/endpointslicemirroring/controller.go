@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +21,8 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/svcnet/svcnet/internal/controller/keyqueue"
 )
 
 // ControllerName is the value of the endpointslice.kubernetes.io/managed-by
@@ -67,7 +68,7 @@ type Config struct {
 // EndpointSlices.
 type Controller struct {
 	cfg       Config
-	queue     workqueue.TypedRateLimitingInterface[string]
+	queue     *keyqueue.Queue
 	endpoints corelisters.EndpointsLister
 	services  corelisters.ServiceLister
 	slices    discoverylisters.EndpointSliceLister
@@ -101,16 +102,16 @@ func New(cfg Config) (*Controller, error) {
 	svcInf := cfg.Informers.Core().V1().Services()
 	sliceInf := cfg.Informers.Discovery().V1().EndpointSlices()
 	c := &Controller{
-		cfg: cfg,
-		// Upstream backs off from 1s: a sync may rewrite many slices.
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](10*time.Millisecond, 100*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint_slice_mirroring"}),
+		cfg:       cfg,
 		endpoints: epInf.Lister(),
 		services:  svcInf.Lister(),
 		slices:    sliceInf.Lister(),
 		tracker:   newSliceTracker(),
 	}
+	// Upstream backs off from 1s: a sync may rewrite many slices.
+	c.queue = keyqueue.New(keyqueue.Config{Name: "endpoint_slice_mirroring", Sync: c.sync, Logger: cfg.Logger,
+		RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[string](10*time.Millisecond, 100*time.Second),
+		Started:     "Started EndpointSlice mirroring controller", Failed: "Mirrored EndpointSlices with errors", KeyName: "endpoints"})
 	handlers := []struct {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
@@ -142,48 +143,13 @@ func New(cfg Config) (*Controller, error) {
 
 // Run waits for the informer caches, then syncs Endpoints until ctx is done.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	c.cfg.Logger.Info("Started EndpointSlice mirroring controller", "workers", c.cfg.Workers)
-	var wg sync.WaitGroup
-	for range c.cfg.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	c.queue.Run(ctx, c.cfg.Workers, c.synced...)
 	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case errors.Is(err, errStaleCache):
-		c.queue.AddRateLimited(key)
-	default:
-		c.cfg.Logger.Warn("Mirrored EndpointSlices with errors", "endpoints", key, "err", err)
-		c.queue.AddRateLimited(key)
-	}
-	return true
 }
 
 // errStaleCache reports that the informer has not caught up with the
 // controller's own writes; the sync is retried.
-var errStaleCache = errors.New("endpointslice informer cache is out of date")
+var errStaleCache = fmt.Errorf("endpointslice informer cache is out of date: %w", keyqueue.ErrRetry)
 
 // sync reconciles the mirrored slices of one Endpoints object.
 func (c *Controller) sync(ctx context.Context, key string) error {

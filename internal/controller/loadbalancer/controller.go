@@ -21,6 +21,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/svcnet/svcnet/internal/controller/keyqueue"
 )
 
 // Event reasons, as upstream's service controller and MetalLB use them.
@@ -53,7 +55,7 @@ type Config struct {
 // Controller assigns LoadBalancer addresses to Services.
 type Controller struct {
 	cfg      Config
-	queue    workqueue.TypedRateLimitingInterface[string]
+	queue    *keyqueue.Queue
 	services corelisters.ServiceLister
 	synced   cache.InformerSynced
 
@@ -81,31 +83,20 @@ func New(cfg Config) (*Controller, error) {
 	}
 	inf := cfg.Informers.Core().V1().Services()
 	c := &Controller{
-		cfg: cfg,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](10*time.Millisecond, 100*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "loadbalancer"}),
+		cfg:      cfg,
 		services: inf.Lister(),
 		synced:   inf.Informer().HasSynced,
 		addrs:    newAddrs(cfg.Pools),
 		held:     map[string][]netip.Addr{},
 	}
-	_, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
-		DeleteFunc: c.enqueue,
-	})
+	c.queue = keyqueue.New(keyqueue.Config{Name: "loadbalancer", Sync: c.sync, Logger: cfg.Logger,
+		RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[string](10*time.Millisecond, 100*time.Second),
+		Failed:      "Synced LoadBalancer Service with errors", KeyName: "service"})
+	_, err := inf.Informer().AddEventHandler(c.queue.Handler())
 	if err != nil {
 		return nil, fmt.Errorf("loadbalancer controller: add event handler: %w", err)
 	}
 	return c, nil
-}
-
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err == nil {
-		c.queue.Add(key)
-	}
 }
 
 // Run waits for the Service cache, rebuilds the addresses in use from every
@@ -119,15 +110,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return fmt.Errorf("loadbalancer controller: %w", err)
 	}
 	c.cfg.Logger.Info("Started LoadBalancer controller", "pools", len(c.cfg.Pools), "class", c.cfg.Class)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for c.processNext(ctx) {
-		}
-	}()
-	<-ctx.Done()
-	c.queue.ShutDown()
-	<-done
+	c.queue.Run(ctx, 1)
 	return nil
 }
 
@@ -159,21 +142,6 @@ func (c *Controller) rebuild() error {
 		}
 	}
 	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.cfg.Logger.Warn("Synced LoadBalancer Service with errors", "service", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
 }
 
 // handles reports whether svc's loadBalancerClass is the one this

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/svcnet/svcnet/internal/controller"
+	"github.com/svcnet/svcnet/internal/controller/keyqueue"
 )
 
 // Config configures the controller.
@@ -30,7 +31,7 @@ type Config struct {
 // Controller deletes the content of terminating namespaces.
 type Controller struct {
 	cfg   Config
-	queue workqueue.TypedRateLimitingInterface[string]
+	queue *keyqueue.Queue
 }
 
 // New returns the controller.
@@ -41,9 +42,21 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Controller{cfg: cfg, queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-		workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 10*time.Second),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: "namespace"})}, nil
+	c := &Controller{cfg: cfg}
+	c.queue = keyqueue.New(keyqueue.Config{Name: "namespace", Sync: c.syncUntilEmpty, Logger: cfg.Logger,
+		RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 10*time.Second),
+		Failed:      "Deleted namespace content with errors", KeyName: "namespace"})
+	return c, nil
+}
+
+// syncUntilEmpty syncs namespace name and retries it, quietly, while
+// content is still being deleted.
+func (c *Controller) syncUntilEmpty(ctx context.Context, name string) error {
+	done, err := c.sync(ctx, name)
+	if err == nil && !done {
+		return fmt.Errorf("namespace %s: content left: %w", name, keyqueue.ErrRetry)
+	}
+	return err
 }
 
 // Run processes terminating namespaces until ctx is done.
@@ -67,27 +80,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 		return nil
 	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	for {
-		name, quit := c.queue.Get()
-		if quit {
-			return nil
-		}
-		done, err := c.sync(ctx, name)
-		switch {
-		case err != nil:
-			c.cfg.Logger.Warn("Deleted namespace content with errors", "namespace", name, "err", err)
-			c.queue.AddRateLimited(name)
-		case !done:
-			c.queue.AddRateLimited(name)
-		default:
-			c.queue.Forget(name)
-		}
-		c.queue.Done(name)
-	}
+	c.queue.Run(ctx, 1)
+	return nil
 }
 
 // sync deletes what is left in the namespace and finalizes it when empty.

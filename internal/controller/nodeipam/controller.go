@@ -13,13 +13,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
+
+	"github.com/svcnet/svcnet/internal/controller/keyqueue"
 )
 
 // Config configures the controller.
@@ -41,7 +41,7 @@ type Controller struct {
 	cfg    Config
 	nodes  corelisters.NodeLister
 	synced cache.InformerSynced
-	queue  workqueue.TypedRateLimitingInterface[string]
+	queue  *keyqueue.Queue
 
 	mu     sync.Mutex
 	ranges []*blocks // one per cluster CIDR, in order
@@ -61,8 +61,9 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c := &Controller{cfg: cfg, queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-		workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "nodeipam"})}
+	c := &Controller{cfg: cfg}
+	c.queue = keyqueue.New(keyqueue.Config{Name: "nodeipam", Sync: c.sync, Logger: cfg.Logger,
+		Failed: "Assigned no pod CIDR", KeyName: "node"})
 	for _, cidr := range cfg.ClusterCIDRs {
 		size := cfg.NodeMaskSizeIPv4
 		if cidr.Addr().Is6() {
@@ -77,17 +78,11 @@ func New(cfg Config) (*Controller, error) {
 	inf := cfg.Informers.Core().V1().Nodes()
 	c.nodes, c.synced = inf.Lister(), inf.Informer().HasSynced
 	_, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.enqueue(obj) },
-		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
+		AddFunc:    c.queue.Enqueue,
+		UpdateFunc: func(_, obj any) { c.queue.Enqueue(obj) },
 		DeleteFunc: c.onDelete,
 	})
 	return c, err
-}
-
-func (c *Controller) enqueue(obj any) {
-	if n, ok := obj.(*corev1.Node); ok {
-		c.queue.Add(n.Name)
-	}
 }
 
 func (c *Controller) onDelete(obj any) {
@@ -125,8 +120,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.occupy(n)
 	}
 	c.mu.Unlock()
-	go wait.UntilWithContext(ctx, c.worker, 0)
-	<-ctx.Done()
+	c.queue.Run(ctx, 1)
 	return nil
 }
 
@@ -140,23 +134,6 @@ func (c *Controller) occupy(n *corev1.Node) {
 		for _, b := range c.ranges {
 			b.occupy(p)
 		}
-	}
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		name, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		err := c.sync(ctx, name)
-		c.queue.Done(name)
-		if err != nil {
-			c.cfg.Logger.Warn("Assigned no pod CIDR", "node", name, "err", err)
-			c.queue.AddRateLimited(name)
-			continue
-		}
-		c.queue.Forget(name)
 	}
 }
 

@@ -17,7 +17,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
+
+	"github.com/svcnet/svcnet/internal/controller/keyqueue"
 )
 
 // burstReplicas caps the pods created or deleted in one sync, as upstream,
@@ -42,7 +43,7 @@ type Controller struct {
 	rsLister     appslisters.ReplicaSetLister
 	podLister    corelisters.PodLister
 	synced       []cache.InformerSynced
-	queue        workqueue.TypedRateLimitingInterface[string]
+	queue        *keyqueue.Queue
 	expectations *expectations
 }
 
@@ -70,12 +71,13 @@ func New(cfg Config) (*Controller, error) {
 		rsLister:     rsInf.Lister(),
 		podLister:    podInf.Lister(),
 		synced:       []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
-		queue:        workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset"}),
 		expectations: newExpectations(cfg.Now),
 	}
+	c.queue = keyqueue.New(keyqueue.Config{Name: "replicaset", Sync: c.sync, Logger: cfg.Logger,
+		Started: "Started replicaset controller", Failed: "Synced replicaset with errors", KeyName: "replicaset"})
 	if _, err := rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
+		AddFunc:    c.queue.Enqueue,
+		UpdateFunc: func(_, obj any) { c.queue.Enqueue(obj) },
 		DeleteFunc: c.deleteRS,
 	}); err != nil {
 		return nil, fmt.Errorf("replicaset controller: %w", err)
@@ -92,48 +94,8 @@ func New(cfg Config) (*Controller, error) {
 
 // Run waits for the caches and syncs ReplicaSets until ctx is done.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return ctx.Err()
-	}
-	c.cfg.Logger.Info("Started replicaset controller", "workers", c.cfg.Workers)
-	done := make(chan struct{})
-	for i := 0; i < c.cfg.Workers; i++ {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	for i := 0; i < c.cfg.Workers; i++ {
-		<-done
-	}
+	c.queue.Run(ctx, c.cfg.Workers, c.synced...)
 	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.cfg.Logger.Warn("Synced replicaset with errors", "replicaset", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
-}
-
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.MetaNamespaceKeyFunc(obj)
-	if err != nil {
-		return
-	}
-	c.queue.Add(key)
 }
 
 func (c *Controller) deleteRS(obj any) {
@@ -170,7 +132,7 @@ func (c *Controller) enqueueMatching(pod *corev1.Pod) {
 		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
 			continue
 		}
-		c.enqueue(rs)
+		c.queue.Enqueue(rs)
 	}
 }
 
@@ -209,7 +171,7 @@ func (c *Controller) updatePod(oldObj, newObj any) {
 	refChanged := (oldRef == nil) != (curRef == nil) || (oldRef != nil && curRef != nil && oldRef.UID != curRef.UID)
 	if refChanged && oldRef != nil {
 		if rs := c.resolve(old.Namespace, oldRef); rs != nil {
-			c.enqueue(rs)
+			c.queue.Enqueue(rs)
 		}
 	}
 	if curRef != nil {
@@ -217,7 +179,7 @@ func (c *Controller) updatePod(oldObj, newObj any) {
 		if rs == nil {
 			return
 		}
-		c.enqueue(rs)
+		c.queue.Enqueue(rs)
 		// A pod that just became ready becomes available after
 		// minReadySeconds: look again then.
 		if rs.Spec.MinReadySeconds > 0 && !IsPodReady(old) && IsPodReady(cur) {

@@ -18,7 +18,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
+
+	"github.com/svcnet/svcnet/internal/controller/keyqueue"
 )
 
 // Name is the schedulerName this scheduler serves.
@@ -45,7 +46,7 @@ type Scheduler struct {
 	podLister  corelisters.PodLister
 	nodeLister corelisters.NodeLister
 	synced     []cache.InformerSynced
-	queue      workqueue.TypedRateLimitingInterface[string]
+	queue      *keyqueue.Queue
 
 	mu sync.Mutex
 	// assumed holds pods bound by us that the informer does not show as
@@ -82,10 +83,11 @@ func New(cfg Config) (*Scheduler, error) {
 		podLister:  podInf.Lister(),
 		nodeLister: nodeInf.Lister(),
 		synced:     []cache.InformerSynced{podInf.Informer().HasSynced, nodeInf.Informer().HasSynced},
-		queue:      workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "scheduler"}),
 		assumed:    map[string]assumedPod{},
 		pending:    map[string]bool{},
 	}
+	s.queue = keyqueue.New(keyqueue.Config{Name: "scheduler", Sync: s.schedule, Logger: cfg.Logger,
+		Started: "Started scheduler", Failed: "Scheduled pod with errors", KeyName: "pod"})
 	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    s.podChanged,
 		UpdateFunc: func(_, obj any) { s.podChanged(obj) },
@@ -117,40 +119,8 @@ func nodeChanged(old, cur *corev1.Node) bool {
 
 // Run waits for the caches and schedules pods until ctx is done.
 func (s *Scheduler) Run(ctx context.Context) error {
-	defer s.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), s.synced...) {
-		return ctx.Err()
-	}
-	s.cfg.Logger.Info("Started scheduler", "workers", s.cfg.Workers)
-	done := make(chan struct{})
-	for i := 0; i < s.cfg.Workers; i++ {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for s.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	s.queue.ShutDown()
-	for i := 0; i < s.cfg.Workers; i++ {
-		<-done
-	}
+	s.queue.Run(ctx, s.cfg.Workers, s.synced...)
 	return nil
-}
-
-func (s *Scheduler) processNext(ctx context.Context) bool {
-	key, quit := s.queue.Get()
-	if quit {
-		return false
-	}
-	defer s.queue.Done(key)
-	if err := s.schedule(ctx, key); err != nil {
-		s.cfg.Logger.Warn("Scheduled pod with errors", "pod", key, "err", err)
-		s.queue.AddRateLimited(key)
-		return true
-	}
-	s.queue.Forget(key)
-	return true
 }
 
 func ours(pod *corev1.Pod) bool {

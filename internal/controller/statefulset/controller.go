@@ -17,7 +17,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
+
+	"github.com/svcnet/svcnet/internal/controller/keyqueue"
 )
 
 // Config configures the controller.
@@ -39,7 +40,7 @@ type Controller struct {
 	podLister corelisters.PodLister
 	revLister appslisters.ControllerRevisionLister
 	synced    []cache.InformerSynced
-	queue     workqueue.TypedRateLimitingInterface[string]
+	queue     *keyqueue.Queue
 }
 
 func kind() schema.GroupVersionKind { return appsv1.SchemeGroupVersion.WithKind("StatefulSet") }
@@ -68,13 +69,10 @@ func New(cfg Config) (*Controller, error) {
 		podLister: podInf.Lister(),
 		revLister: revInf.Lister(),
 		synced:    []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced, revInf.Informer().HasSynced},
-		queue:     workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "statefulset"}),
 	}
-	if _, err := rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
-		DeleteFunc: c.enqueue,
-	}); err != nil {
+	c.queue = keyqueue.New(keyqueue.Config{Name: "statefulset", Sync: c.sync, Logger: cfg.Logger,
+		Started: "Started statefulset controller", Failed: "Synced statefulset with errors", KeyName: "statefulset"})
+	if _, err := rsInf.Informer().AddEventHandler(c.queue.Handler()); err != nil {
 		return nil, fmt.Errorf("statefulset controller: %w", err)
 	}
 	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -89,48 +87,8 @@ func New(cfg Config) (*Controller, error) {
 
 // Run waits for the caches and syncs StatefulSets until ctx is done.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return ctx.Err()
-	}
-	c.cfg.Logger.Info("Started statefulset controller", "workers", c.cfg.Workers)
-	done := make(chan struct{})
-	for i := 0; i < c.cfg.Workers; i++ {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	for i := 0; i < c.cfg.Workers; i++ {
-		<-done
-	}
+	c.queue.Run(ctx, c.cfg.Workers, c.synced...)
 	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.cfg.Logger.Warn("Synced statefulset with errors", "statefulset", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
-}
-
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		return
-	}
-	c.queue.Add(key)
 }
 
 // resolve returns the StatefulSet ref points to, or nil when ref is not a
@@ -158,14 +116,14 @@ func (c *Controller) enqueueMatching(pod *corev1.Pod) {
 		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
 			continue
 		}
-		c.enqueue(rs)
+		c.queue.Enqueue(rs)
 	}
 }
 
 func (c *Controller) addPod(obj any) {
 	pod := obj.(*corev1.Pod)
 	if set := c.resolve(pod.Namespace, metav1.GetControllerOf(pod)); set != nil {
-		c.enqueue(set)
+		c.queue.Enqueue(set)
 		return
 	}
 	if metav1.GetControllerOf(pod) == nil {
@@ -176,7 +134,7 @@ func (c *Controller) addPod(obj any) {
 func (c *Controller) updatePod(oldObj, newObj any) {
 	old, cur := oldObj.(*corev1.Pod), newObj.(*corev1.Pod)
 	if set := c.resolve(old.Namespace, metav1.GetControllerOf(old)); set != nil {
-		c.enqueue(set)
+		c.queue.Enqueue(set)
 	}
 	c.addPod(cur)
 	if set := c.resolve(cur.Namespace, metav1.GetControllerOf(cur)); set != nil && set.Spec.MinReadySeconds > 0 && !isReady(old) && isReady(cur) {
@@ -197,6 +155,6 @@ func (c *Controller) deletePod(obj any) {
 		}
 	}
 	if set := c.resolve(pod.Namespace, metav1.GetControllerOf(pod)); set != nil {
-		c.enqueue(set)
+		c.queue.Enqueue(set)
 	}
 }
