@@ -57,7 +57,7 @@ type Controller struct {
 	pods      corelisters.PodLister
 	endpoints corelisters.EndpointsLister
 	synced    []cache.InformerSynced
-	triggers  *triggerTimes
+	triggers  *podendpoint.TriggerTimes
 	writes    *writeTracker
 }
 
@@ -84,7 +84,7 @@ func New(cfg Config) (*Controller, error) {
 		services:  svcInf.Lister(),
 		pods:      podInf.Lister(),
 		endpoints: epInf.Lister(),
-		triggers:  newTriggerTimes(),
+		triggers:  podendpoint.NewTriggerTimes(),
 		writes:    newWriteTracker(),
 	}
 	c.queue = keyqueue.New(keyqueue.Config{Name: "endpoint", Sync: c.retrySync, Logger: cfg.Logger,
@@ -150,7 +150,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	svc, err := c.services.Services(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.triggers.forget(key)
+		c.triggers.Forget(key)
 		err := c.cfg.Client.CoreV1().Endpoints(ns).Delete(ctx, name, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete Endpoints: %w", err)
@@ -170,7 +170,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	// Computed on every sync so that a no-op sync still moves the
 	// tracker forward.
-	trigger := c.triggers.compute(key, svc, pods)
+	trigger := c.triggers.Compute(key, svc, pods)
 	subsets, truncated := desiredSubsets(svc, pods, MaxAddresses)
 
 	current, err := c.endpoints.Endpoints(ns).Get(name)

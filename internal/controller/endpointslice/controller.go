@@ -22,6 +22,7 @@ import (
 
 	"github.com/svcnet/svcnet/internal/controller/endpointslice/podendpoint"
 	"github.com/svcnet/svcnet/internal/controller/keyqueue"
+	"github.com/svcnet/svcnet/internal/controller/slicetracker"
 )
 
 // ControllerName is the value of the endpointslice.kubernetes.io/managed-by
@@ -64,8 +65,8 @@ type Controller struct {
 	slices   discoverylisters.EndpointSliceLister
 	synced   []cache.InformerSynced
 	rec      reconciler
-	tracker  *sliceTracker
-	triggers *triggerTimes
+	tracker  *slicetracker.Tracker
+	triggers *podendpoint.TriggerTimes
 }
 
 // New builds the controller and registers its event handlers on
@@ -99,8 +100,8 @@ func New(cfg Config) (*Controller, error) {
 		pods:     podInf.Lister(),
 		nodes:    nodeInf.Lister(),
 		slices:   sliceInf.Lister(),
-		tracker:  newSliceTracker(),
-		triggers: newTriggerTimes(),
+		tracker:  slicetracker.New(),
+		triggers: podendpoint.NewTriggerTimes(),
 	}
 	c.queue = keyqueue.New(keyqueue.Config{Name: "endpointslice", Sync: c.sync, Logger: cfg.Logger,
 		RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[string](10*time.Millisecond, 100*time.Second),
@@ -157,7 +158,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	svc, err := c.services.Services(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.triggers.forget(key)
+		c.triggers.Forget(key)
 		return c.deleteAll(ctx, key, ns, name)
 	}
 	if err != nil {
@@ -178,10 +179,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if c.tracker.stale(key, existing) {
+	if behind, missing := c.tracker.Stale(key, existing); behind || len(missing) > 0 {
 		return errStaleCache
 	}
-	trigger := c.triggers.compute(key, svc, pods)
+	trigger := c.triggers.Compute(key, svc, pods)
 	p, planErr := c.rec.compute(svc, pods, existing)
 	if err := c.apply(ctx, key, svc, p, trigger); err != nil {
 		planErr = errors.Join(planErr, err)
@@ -224,7 +225,7 @@ func (c *Controller) deleteAll(ctx context.Context, key, ns, name string) error 
 			errs = append(errs, fmt.Errorf("delete EndpointSlice %s: %w", s.Name, err))
 			continue
 		}
-		c.tracker.deleted(key, s.Name)
+		c.tracker.Deleted(key, s.Name)
 	}
 	return errors.Join(errs...)
 }
@@ -243,7 +244,7 @@ func (c *Controller) apply(ctx context.Context, key string, svc *corev1.Service,
 				}
 				return fmt.Errorf("create EndpointSlice: %w", err)
 			}
-			c.tracker.wrote(key, created)
+			c.tracker.Wrote(key, created)
 		}
 	}
 	for _, s := range p.update {
@@ -252,13 +253,13 @@ func (c *Controller) apply(ctx context.Context, key string, svc *corev1.Service,
 		if err != nil {
 			return fmt.Errorf("update EndpointSlice %s: %w", s.Name, err)
 		}
-		c.tracker.wrote(key, updated)
+		c.tracker.Wrote(key, updated)
 	}
 	for _, s := range p.delete {
 		if err := client.Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete EndpointSlice %s: %w", s.Name, err)
 		}
-		c.tracker.deleted(key, s.Name)
+		c.tracker.Deleted(key, s.Name)
 	}
 	if !p.empty() {
 		c.cfg.Logger.Debug("Wrote EndpointSlices", "service", key,
@@ -342,7 +343,7 @@ func (c *Controller) onSlice(obj any, gone bool) {
 		return
 	}
 	key := s.Namespace + "/" + svcName
-	if c.tracker.observed(key, s, gone) {
+	if c.tracker.Observed(key, s, gone) {
 		c.queue.Add(key)
 	}
 }

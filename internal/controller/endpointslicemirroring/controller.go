@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/svcnet/svcnet/internal/controller/keyqueue"
+	"github.com/svcnet/svcnet/internal/controller/slicetracker"
 )
 
 // ControllerName is the value of the endpointslice.kubernetes.io/managed-by
@@ -73,7 +74,7 @@ type Controller struct {
 	services  corelisters.ServiceLister
 	slices    discoverylisters.EndpointSliceLister
 	synced    []cache.InformerSynced
-	tracker   *sliceTracker
+	tracker   *slicetracker.Tracker
 }
 
 // New builds the controller and registers its event handlers on
@@ -106,7 +107,7 @@ func New(cfg Config) (*Controller, error) {
 		endpoints: epInf.Lister(),
 		services:  svcInf.Lister(),
 		slices:    sliceInf.Lister(),
-		tracker:   newSliceTracker(),
+		tracker:   slicetracker.New(),
 	}
 	// Upstream backs off from 1s: a sync may rewrite many slices.
 	c.queue = keyqueue.New(keyqueue.Config{Name: "endpoint_slice_mirroring", Sync: c.sync, Logger: cfg.Logger,
@@ -219,7 +220,7 @@ func shouldMirror(ep *corev1.Endpoints) bool {
 // looked up in the API: one deleted before its write was recorded would
 // otherwise be waited for forever.
 func (c *Controller) checkStale(ctx context.Context, key, ns string, existing []*discovery.EndpointSlice) error {
-	behind, missing := c.tracker.stale(key, existing)
+	behind, missing := c.tracker.Stale(key, existing)
 	if behind {
 		return errStaleCache
 	}
@@ -229,7 +230,7 @@ func (c *Controller) checkStale(ctx context.Context, key, ns string, existing []
 			return errStaleCache
 		}
 	}
-	c.tracker.drop(key, missing)
+	c.tracker.Drop(key, missing)
 	return nil
 }
 
@@ -251,7 +252,7 @@ func (c *Controller) deleteAll(ctx context.Context, key, ns, name string) error 
 	}
 	// Slices written but not cached yet go too: no later event would
 	// bring them back here.
-	names := c.tracker.written(key)
+	names := c.tracker.Written(key)
 	for _, s := range existing {
 		if !slices.Contains(names, s.Name) {
 			names = append(names, s.Name)
@@ -264,7 +265,7 @@ func (c *Controller) deleteAll(ctx context.Context, key, ns, name string) error 
 			errs = append(errs, fmt.Errorf("delete EndpointSlice %s: %w", n, err))
 			continue
 		}
-		c.tracker.deleted(key, n)
+		c.tracker.Deleted(key, n)
 	}
 	if len(names) > 0 {
 		c.cfg.Logger.Debug("Deleted mirrored EndpointSlices", "endpoints", key, "deleted", len(names))
@@ -285,7 +286,7 @@ func (c *Controller) apply(ctx context.Context, key string, ep *corev1.Endpoints
 				}
 				return fmt.Errorf("create EndpointSlice: %w", err)
 			}
-			c.tracker.wrote(key, created)
+			c.tracker.Wrote(key, created)
 		}
 	}
 	for _, s := range p.update {
@@ -293,13 +294,13 @@ func (c *Controller) apply(ctx context.Context, key string, ep *corev1.Endpoints
 		if err != nil {
 			return fmt.Errorf("update EndpointSlice %s: %w", s.Name, err)
 		}
-		c.tracker.wrote(key, updated)
+		c.tracker.Wrote(key, updated)
 	}
 	for _, s := range p.delete {
 		if err := client.Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete EndpointSlice %s: %w", s.Name, err)
 		}
-		c.tracker.deleted(key, s.Name)
+		c.tracker.Deleted(key, s.Name)
 	}
 	if !p.empty() {
 		c.cfg.Logger.Debug("Mirrored EndpointSlices", "endpoints", key,
@@ -376,7 +377,7 @@ func (c *Controller) onSlice(obj any, gone bool) {
 	if name == "" {
 		return
 	}
-	if c.tracker.observed(s.Namespace+"/"+name, s, gone) {
+	if c.tracker.Observed(s.Namespace+"/"+name, s, gone) {
 		c.enqueue(s.Namespace, name)
 	}
 }

@@ -1,4 +1,9 @@
-package endpointslicemirroring
+// Package slicetracker remembers the EndpointSlice writes of a controller
+// whose echo its informer has not delivered yet. The EndpointSlice and
+// mirroring controllers use it so that a sync never acts on a cache that
+// misses their own last writes (which would create duplicate slices), and
+// so that their event handlers can ignore those echoes.
+package slicetracker
 
 import (
 	"strconv"
@@ -7,13 +12,12 @@ import (
 	discovery "k8s.io/api/discovery/v1"
 )
 
-// sliceTracker remembers the slice writes whose echo the informer has not
-// delivered yet, so that a sync never acts on a cache missing the
-// controller's own last writes (which would create duplicate slices), and
-// so that the event handlers can ignore those echoes.
-type sliceTracker struct {
+// Tracker holds the expected state of the slices a controller wrote, per
+// owner key (a Service or an Endpoints "namespace/name"). It is safe for
+// concurrent use.
+type Tracker struct {
 	mu sync.Mutex
-	// expect maps an Endpoints key to its slices' expected states by name.
+	// expect maps an owner key to its slices' expected states by name.
 	expect map[string]map[string]expectation
 }
 
@@ -23,11 +27,12 @@ type expectation struct {
 	deleted         bool
 }
 
-func newSliceTracker() *sliceTracker {
-	return &sliceTracker{expect: map[string]map[string]expectation{}}
+// New returns an empty Tracker.
+func New() *Tracker {
+	return &Tracker{expect: map[string]map[string]expectation{}}
 }
 
-func (t *sliceTracker) set(key, name string, e expectation) {
+func (t *Tracker) set(key, name string, e expectation) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	m := t.expect[key]
@@ -38,18 +43,18 @@ func (t *sliceTracker) set(key, name string, e expectation) {
 	m[name] = e
 }
 
-// wrote records a slice returned by a create or an update.
-func (t *sliceTracker) wrote(key string, s *discovery.EndpointSlice) {
+// Wrote records a slice returned by a create or an update.
+func (t *Tracker) Wrote(key string, s *discovery.EndpointSlice) {
 	t.set(key, s.Name, expectation{resourceVersion: s.ResourceVersion})
 }
 
-// deleted records a slice the controller deleted.
-func (t *sliceTracker) deleted(key, name string) {
+// Deleted records a slice the controller deleted.
+func (t *Tracker) Deleted(key, name string) {
 	t.set(key, name, expectation{deleted: true})
 }
 
-// drop forgets the expectations of the named slices.
-func (t *sliceTracker) drop(key string, names []string) {
+// Drop forgets the expectations of the named slices.
+func (t *Tracker) Drop(key string, names []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, n := range names {
@@ -57,9 +62,9 @@ func (t *sliceTracker) drop(key string, names []string) {
 	}
 }
 
-// written returns the names of the slices the controller wrote for key
+// Written returns the names of the slices the controller wrote for key
 // and did not delete since, whether or not the cache has them yet.
-func (t *sliceTracker) written(key string) []string {
+func (t *Tracker) Written(key string) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var names []string
@@ -71,10 +76,10 @@ func (t *sliceTracker) written(key string) []string {
 	return names
 }
 
-// observed is called for every event of a managed slice; it reports whether
+// Observed is called for every event of a managed slice; it reports whether
 // the event is news (not the echo of the controller's own write) and clears
 // the expectation it satisfies.
-func (t *sliceTracker) observed(key string, s *discovery.EndpointSlice, gone bool) bool {
+func (t *Tracker) Observed(key string, s *discovery.EndpointSlice, gone bool) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	m := t.expect[key]
@@ -95,13 +100,13 @@ func (t *sliceTracker) observed(key string, s *discovery.EndpointSlice, gone boo
 	return s.ResourceVersion != e.resourceVersion
 }
 
-// stale compares listed (the cached slices of an Endpoints) with the
+// Stale compares listed (the cached slices of the owner) with the
 // expectations. It reports whether the cache is certainly behind (a slice
 // older than written, or one deleted still there), and the slices written
 // but absent from the cache: either not delivered yet or deleted before
 // the write was recorded, which only the API can tell. Expectations the
 // cache satisfies are cleared.
-func (t *sliceTracker) stale(key string, listed []*discovery.EndpointSlice) (behind bool, missing []string) {
+func (t *Tracker) Stale(key string, listed []*discovery.EndpointSlice) (behind bool, missing []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	m := t.expect[key]
