@@ -17,6 +17,7 @@ import (
 	"github.com/svcnet/svcnet/internal/agent/podnet"
 	"github.com/svcnet/svcnet/internal/agent/probe"
 	"github.com/svcnet/svcnet/internal/agent/runtime"
+	"github.com/svcnet/svcnet/internal/agent/volumes"
 )
 
 // defaultGrace is the termination grace period when the pod sets none.
@@ -132,11 +133,15 @@ func (w *podWorker) loop(ctx context.Context) {
 	}
 }
 
-// start creates the sandbox, runs the init containers to completion and
+// start sets up the volumes, creates the sandbox, runs the init containers to completion and
 // starts the containers with their probes.
 func (w *podWorker) start(ctx context.Context) error {
 	pod, _ := w.current()
 	a := w.a
+	vols, err := w.setupVolumes(ctx)
+	if err != nil {
+		return fmt.Errorf("setting up volumes: %w", err)
+	}
 	sb, err := a.net.SetupPod(string(pod.UID))
 	if err != nil {
 		return fmt.Errorf("setting up pod network: %w", err)
@@ -169,6 +174,9 @@ func (w *podWorker) start(ctx context.Context) error {
 		s := base
 		s.Name, s.Env, s.RestartPolicy = c.Name, env, policy
 		s.Argv = images.Argv(c, a.cfg.SelfArgv)
+		if s.Mounts, err = volumes.Mounts(c, vols); err != nil {
+			return runtime.ContainerSpec{}, err
+		}
 		s.LogPath = a.LogPath(pod.Namespace, pod.Name, c.Name)
 		if c.WorkingDir != "" {
 			if st, err := os.Stat(c.WorkingDir); err == nil && st.IsDir() {
@@ -234,6 +242,7 @@ func (w *podWorker) start(ctx context.Context) error {
 		w.mu.Unlock()
 		go w.probe(ctx, c, rc, s, ip)
 	}
+	go w.refreshVolumes(ctx)
 	signal(w.change)
 	return nil
 }
