@@ -76,7 +76,7 @@ func (w *podWorker) setupVolumes(ctx context.Context) (map[string]volumes.Volume
 }
 
 // refreshVolumes keeps the pod's API data volumes up to date until ctx
-// ends.
+// ends or the pod terminates.
 func (w *podWorker) refreshVolumes(ctx context.Context) {
 	pod, _ := w.current()
 	if len(pod.Spec.Volumes) == 0 {
@@ -94,7 +94,14 @@ func (w *podWorker) refreshVolumes(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if _, err := m.Setup(ctx, pod, w.dir()); err != nil && ctx.Err() == nil {
+		// The latest pod object: downward API files follow label and
+		// annotation changes. A terminating pod's directory is about to
+		// be removed and must not be written again.
+		cur, _ := w.current()
+		if w.terminating() {
+			return
+		}
+		if _, err := m.Setup(ctx, cur, w.dir()); err != nil && ctx.Err() == nil {
 			w.a.log.Warn("Failed refreshing pod volumes", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 		}
 	}
