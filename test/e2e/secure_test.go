@@ -38,6 +38,46 @@ spec:
     - {name: later, mountPath: /etc/later}
 `
 
+// volumesPod has a volume of each other kind: downwardAPI, projected
+// (ConfigMap + downward API), and an emptyDir shared by two containers,
+// one of them through a subPath.
+const volumesPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: volumes
+  labels: {app: volumes, tier: test}
+spec:
+  volumes:
+  - name: podinfo
+    downwardAPI:
+      items:
+      - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+      - {path: name, fieldRef: {fieldPath: metadata.name}}
+  - name: all-in-one
+    projected:
+      sources:
+      - configMap:
+          name: nginxconfigmap
+          items: [{key: default.conf, path: conf/nginx.conf, mode: 0600}]
+      - downwardAPI:
+          items: [{path: ns, fieldRef: {fieldPath: metadata.namespace}}]
+  - name: scratch
+    emptyDir: {}
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, "mkdir -p /scratch/sub && echo from-main > /scratch/sub/hello; exec sleep 3600"]
+    volumeMounts:
+    - {name: podinfo, mountPath: /etc/podinfo}
+    - {name: all-in-one, mountPath: /var/run/all-in-one, readOnly: true}
+    - {name: scratch, mountPath: /scratch}
+  - name: side
+    image: busybox
+    command: [sh, -c, "exec sleep 3600"]
+    volumeMounts:
+    - {name: scratch, mountPath: /data, subPath: sub}
+`
+
 // TestSecureService runs the "securing the Service" part of the
 // "Connecting Applications with Services" tutorial with stock kubectl: a
 // TLS Secret and a ConfigMap mounted into an HTTPS nginx, checked from a
@@ -70,6 +110,7 @@ func TestSecureService(t *testing.T) {
 		t.Errorf("kubectl describe configmap:\n%s", out)
 	}
 
+	n.Apply(volumesPod)
 	n.MustKubectl("create", "-f", filepath.Join(examples, "12-nginx-secure-app.yaml"))
 	n.MustKubectl("apply", "-f", filepath.Join(examples, "13-curlpod.yaml"))
 	nginxPod := readyPod(t, n, "run=my-nginx")
@@ -115,6 +156,26 @@ func TestSecureService(t *testing.T) {
 		framework.Eventually(t, 30*time.Second, func() error {
 			return welcome(n.Exec("curl", "-sk", "-m", "2", "https://"+framework.NodeIP+":"+port))
 		})
+	})
+	t.Run("downwardAPI, projected and emptyDir volumes", func(t *testing.T) {
+		readyPod(t, n, "app=volumes")
+		checks := []struct{ container, cmd, want string }{
+			{"main", "cat /etc/podinfo/labels", "app=\"volumes\"\ntier=\"test\""},
+			{"main", "cat /etc/podinfo/name", "volumes"},
+			{"main", "cat /var/run/all-in-one/ns", "default"},
+			{"main", "stat -L -c %a /var/run/all-in-one/conf/nginx.conf", "600\n"},
+			{"main", "head -1 /var/run/all-in-one/conf/nginx.conf", "server {\n"},
+			{"side", "cat /data/hello", "from-main\n"},
+		}
+		for _, c := range checks {
+			framework.Eventually(t, 20*time.Second, func() error {
+				out, err := n.Kubectl("exec", "volumes", "-c", c.container, "--", "sh", "-c", c.cmd)
+				if err != nil || out != c.want {
+					return fmt.Errorf("%s in %s: got %q (%v), want %q", c.cmd, c.container, out, err, c.want)
+				}
+				return nil
+			})
+		}
 	})
 	t.Run("ConfigMap update reaches the mounted file", func(t *testing.T) {
 		n.MustKubectl("patch", "configmap", "nginxconfigmap", "--type=merge", "-p", `{"data":{"default.conf":"# updated\n"}}`)

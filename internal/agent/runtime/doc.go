@@ -19,7 +19,11 @@
 // live in the tmpfs and vanish with the container. An overlayfs with the
 // host directory as lowerdir would hide mounts below it and needs an upper
 // directory on a filesystem that supports it; the tmpfs shadow works on any
-// filesystem. A mountPath whose only existing ancestor is / is refused.
+// filesystem. When the nearest ancestor is / itself (a mountPath such as
+// /data), mounting over / would not change what "/" resolves to: the new
+// root is built the same way on a stage (a tmpfs over /tmp, whose own
+// entry is bound back from below it), moved onto / and entered with
+// chroot, as switch_root does; the working directory is kept.
 // Exec probes and kubectl exec get the same mounts, since every process of
 // a container is started by the helper from the same ContainerSpec.
 package runtime

@@ -130,10 +130,11 @@ func (mt *mounter) ensureTarget(target string, dir bool) error {
 		anc = filepath.Dir(anc)
 	}
 	if !mt.created[anc] {
+		shadow := mt.shadow
 		if anc == "/" {
-			return errors.New("the root directory cannot be shadowed; use a mountPath under an existing directory")
+			shadow = mt.shadowRoot
 		}
-		if err := mt.shadow(anc); err != nil {
+		if err := shadow(anc); err != nil {
 			return fmt.Errorf("shadowing %s: %w", anc, err)
 		}
 	}
@@ -186,17 +187,105 @@ func (mt *mounter) shadow(dir string) error {
 	if err != nil {
 		return err
 	}
-	opts := fmt.Sprintf("mode=%o", st.Mode().Perm())
+	if err := mountTmpfs(dir, st.Mode()); err != nil {
+		return err
+	}
+	if err := putBack(orig, entries, dir, ""); err != nil {
+		return err
+	}
+	mt.created[dir] = true
+	return nil
+}
+
+// shadowRoot replaces the root directory by a tmpfs holding the original
+// entries. Mounting over / would not change what "/" resolves to, so the
+// new root is built on a stage (a tmpfs over /tmp, or another top-level
+// directory), moved onto / and entered with chroot, as switch_root does.
+// The stage directory's own entry is bound back non-recursively from its
+// original, since the stage now sits on top of it.
+func (mt *mounter) shadowRoot(string) error {
+	cwd, err := os.Getwd()
+	if err != nil {
+		cwd = "/"
+	}
+	root, err := os.Open("/")
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	entries, err := root.ReadDir(-1)
+	if err != nil {
+		return err
+	}
+	stage := ""
+	for _, e := range entries {
+		if e.IsDir() && (stage == "" || e.Name() == "tmp") {
+			stage = e.Name()
+		}
+	}
+	if stage == "" {
+		return errors.New("no directory under / to stage a new root on")
+	}
+	stageDir := "/" + stage
+	under, err := os.Open(stageDir)
+	if err != nil {
+		return err
+	}
+	defer under.Close()
+	if err := mountTmpfs(stageDir, 0o755); err != nil {
+		return err
+	}
+	if err := putBack(root, entries, stageDir, stage); err != nil {
+		return err
+	}
+	if err := os.Mkdir(filepath.Join(stageDir, stage), 0o755); err != nil {
+		return err
+	}
+	src := fmt.Sprintf("/proc/self/fd/%d", under.Fd())
+	if err := unix.Mount(src, filepath.Join(stageDir, stage), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("binding back %s: %w", stage, err)
+	}
+	if err := unix.Chdir(stageDir); err != nil {
+		return err
+	}
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("moving the new root: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("entering the new root: %w", err)
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		_ = unix.Chdir("/")
+	}
+	mt.created["/"] = true
+	return nil
+}
+
+func mountTmpfs(dir string, mode os.FileMode) error {
+	opts := fmt.Sprintf("mode=%o", mode.Perm())
 	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 		return fmt.Errorf("mounting tmpfs: %w", err)
 	}
+	return nil
+}
+
+// putBack recreates in dir the entries of the directory open as orig
+// (now covered): symlinks as copies, the others as recursive bind mounts
+// from orig reached through its descriptor. The entry named skip is left
+// out.
+func putBack(orig *os.File, entries []os.DirEntry, dir, skip string) error {
 	base := fmt.Sprintf("/proc/self/fd/%d", orig.Fd())
 	for _, e := range entries {
+		if e.Name() == skip {
+			continue
+		}
 		src, dst := filepath.Join(base, e.Name()), filepath.Join(dir, e.Name())
 		switch {
 		case e.Type()&os.ModeSymlink != 0:
 			target, err := os.Readlink(src)
-			if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			} else if err != nil {
 				return err
 			}
 			if err := os.Symlink(target, dst); err != nil {
@@ -214,10 +303,12 @@ func (mt *mounter) shadow(dir string) error {
 			}
 			f.Close()
 		}
-		if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); errors.Is(err, unix.ENOENT) {
+			// Removed on the host since it was listed.
+			_ = os.Remove(dst)
+		} else if err != nil {
 			return fmt.Errorf("binding back %s: %w", e.Name(), err)
 		}
 	}
-	mt.created[dir] = true
 	return nil
 }

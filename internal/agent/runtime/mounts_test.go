@@ -59,12 +59,24 @@ func TestContainerMounts(t *testing.T) {
 		t.Errorf("write through the read-only mount reached the host")
 	}
 
-	t.Run("mountPath under the root is refused", func(t *testing.T) {
+	t.Run("mountPath directly under the root", func(t *testing.T) {
+		top := fmt.Sprintf("/svcnet-mounts-test-%d", time.Now().UnixNano())
 		spec := sandboxSpec(t, "c")
-		spec.Mounts = []Mount{{Source: src, Target: fmt.Sprintf("/svcnet-nonexistent-%d", time.Now().UnixNano())}}
-		out, code, err := r.Exec(ctx, spec, []string{"true"})
-		if err != nil || code == 0 || !strings.Contains(string(out), "root directory") {
-			t.Errorf("got (%q, %d, %v), want a failure naming the root directory", out, code, err)
+		spec.Dir = src
+		spec.Mounts = []Mount{{Source: src, Target: top + "/data"}, {Source: src, Target: top + "/etc/ssl", ReadOnly: true}}
+		script := "pwd; cat " + top + "/data/tls.crt; echo; cat " + top + "/etc/ssl/tls.crt; echo; test -s /etc/passwd && echo passwd-ok; cat /etc/resolv.conf"
+		out, code, err := r.Exec(ctx, spec, []string{"sh", "-c", script})
+		if err != nil || code != 0 {
+			t.Fatalf("got (%q, %d, %v), want success", out, code, err)
+		}
+		// The working directory (under /tmp, the stage) survives the new root.
+		want := src + "\nCERT\nCERT\npasswd-ok\nnameserver 10.96.0.10\n"
+		if string(out) != want {
+			t.Errorf("got %q, want %q", out, want)
+		}
+		if _, err := os.Lstat(top); !os.IsNotExist(err) {
+			t.Errorf("%s was created on the host (err %v)", top, err)
+			_ = os.RemoveAll(top)
 		}
 	})
 }
