@@ -133,15 +133,11 @@ func (w *podWorker) loop(ctx context.Context) {
 	}
 }
 
-// start sets up the volumes, creates the sandbox, runs the init containers to completion and
+// start creates the sandbox, runs the init containers to completion and
 // starts the containers with their probes.
 func (w *podWorker) start(ctx context.Context) error {
 	pod, _ := w.current()
 	a := w.a
-	vols, err := w.setupVolumes(ctx)
-	if err != nil {
-		return fmt.Errorf("setting up volumes: %w", err)
-	}
 	sb, err := a.net.SetupPod(string(pod.UID))
 	if err != nil {
 		return fmt.Errorf("setting up pod network: %w", err)
@@ -158,6 +154,12 @@ func (w *podWorker) start(ctx context.Context) error {
 	}
 	if err := os.WriteFile(hosts, []byte(dnsconfig.Hosts(pod, []string{ip}, hostname, domain)), 0o644); err != nil {
 		return fmt.Errorf("writing hosts: %w", err)
+	}
+	// The pod is reported without its sandbox (no IP) until its volumes
+	// are ready, as kubelet mounts them before it makes the sandbox.
+	vols, err := w.setupVolumes(ctx)
+	if err != nil {
+		return fmt.Errorf("setting up volumes: %w", err)
 	}
 	w.mu.Lock()
 	w.sandbox = &sb
