@@ -45,7 +45,7 @@ fail() {
 }
 
 # Pods run the node's own programs, so curl, nslookup, getent also serve in pods.
-for tool in ip curl dig nslookup getent timeout dd "$KUBECTL_BIN" "$BIN"; do
+for tool in ip curl dig nslookup getent timeout dd openssl base64 sed "$KUBECTL_BIN" "$BIN"; do
   command -v "$tool" >/dev/null 2>&1 || fail "missing $tool (build with: make build)"
 done
 [ "$(id -u)" = 0 ] || fail "needs root (network namespaces, nftables): sudo $0"
@@ -550,10 +550,108 @@ wait_for 30 "2 endpoints of my-nginx" ready_endpoints my-nginx 2
 show kubectl get endpoints my-nginx
 [ "$(tr ',' '\n' <<<"$OUT" | grep -c ':80')" -eq 2 ] || fail "want 2 addresses"
 
-section "15. Cleaning up"
+section "15. Securing the Service: a TLS Secret and a ConfigMap mounted into an HTTPS nginx"
+# openssl's key-generation progress goes to stderr; the key pair to $WORK.
+gen_keys() {
+  openssl req -x509 -nodes -days 365 -newkey rsa:2048 -keyout "$WORK/nginx.key" -out "$WORK/nginx.crt" \
+    -subj "/CN=my-nginx/O=my-nginx" 2>/dev/null
+}
+SHOW='openssl req -x509 -nodes -days 365 -newkey rsa:2048 -keyout /tmp/nginx.key -out /tmp/nginx.crt -subj "/CN=my-nginx/O=my-nginx"' \
+  show gen_keys
+SHOW="kubectl create secret tls nginxsecret --key /tmp/nginx.key --cert /tmp/nginx.crt" \
+  show kubectl create secret tls nginxsecret --key "$WORK/nginx.key" --cert "$WORK/nginx.crt"
+expect '^secret/nginxsecret created$'
+show kubectl get secrets
+expect '^NAME +TYPE +DATA +AGE$'
+expect '^nginxsecret +kubernetes\.io/tls +2 +'
+show kubectl create configmap nginxconfigmap --from-file=examples/secure/default.conf
+expect '^configmap/nginxconfigmap created$'
+show kubectl get configmaps
+expect '^NAME +DATA +AGE$'
+expect '^nginxconfigmap +1 +'
+show kubectl describe configmap nginxconfigmap
+expect '^Data$'
+expect '^default\.conf:$'
+expect '^        ssl_certificate /etc/nginx/ssl/tls\.crt;$'
+expect '^BinaryData$'
+# The same Secret as YAML with base64 data, applied over the created one.
+cat >"$WORK/nginxsecrets.yaml" <<YAML
+apiVersion: "v1"
+kind: "Secret"
+metadata:
+  name: "nginxsecret"
+  namespace: "default"
+type: kubernetes.io/tls
+data:
+  tls.crt: "$(base64 -w0 <"$WORK/nginx.crt")"
+  tls.key: "$(base64 -w0 <"$WORK/nginx.key")"
+YAML
+SHOW="kubectl apply -f nginxsecrets.yaml" show kubectl apply -f "$WORK/nginxsecrets.yaml"
+expect '^secret/nginxsecret (configured|unchanged)$'
+show kubectl get secrets
+expect '^nginxsecret +kubernetes\.io/tls +2 +'
+SHOW="kubectl delete deployments,svc my-nginx; kubectl create -f examples/12-nginx-secure-app.yaml" \
+  show eval "kubectl delete deployments,svc my-nginx && kubectl create -f examples/12-nginx-secure-app.yaml"
+expect '^deployment.apps "my-nginx" deleted$'
+expect '^service/my-nginx created$'
+expect '^deployment.apps/my-nginx created$'
+wait_for 90 "the nginxhttps pod Ready" ready_pods run=my-nginx 1
+show kubectl get pods -l run=my-nginx -o custom-columns=POD_IP:.status.podIPs
+expect '^\[map\[ip:10\.244\.0\.[0-9]+\]\]$'
+NGINX_IP=$(kubectl get pods -l run=my-nginx -o jsonpath='{.items[0].status.podIP}')
+https_pod() { WHY=$(on_node curl -sk -m 2 "https://$NGINX_IP" 2>&1) && grep -q 'Welcome to nginx' <<<"$WHY"; }
+wait_for 30 "HTTPS on the pod's IP" https_pod
+show on_node curl -sk "https://$NGINX_IP"
+expect '^<h1>Welcome to nginx!</h1>$'
+show kubectl apply -f examples/13-curlpod.yaml
+expect '^deployment.apps/curl-deployment created$'
+wait_for 60 "the curl pod Ready" ready_pods app=curlpod 1
+wait_for 30 "1 endpoint of my-nginx" ready_endpoints my-nginx 1
+show kubectl get pods -l app=curlpod
+expect '^curl-deployment-[a-z0-9]+-[a-z0-9]{5} +1/1 +Running +0 '
+CURLPOD=$(kubectl get pods -l app=curlpod -o jsonpath='{.items[0].metadata.name}')
+show kubectl exec "$CURLPOD" -- ls -l /etc/nginx/ssl
+expect 'tls\.crt -> \.\.data/tls\.crt$'
+expect 'tls\.key -> \.\.data/tls\.key$'
+https_svc() {
+  WHY=$(kubectl exec "$CURLPOD" -- curl -sS -m 2 https://my-nginx --cacert /etc/nginx/ssl/tls.crt 2>&1) &&
+    grep -q 'Welcome to nginx' <<<"$WHY"
+}
+wait_for 30 "https://my-nginx verified with the Secret's certificate" https_svc
+show kubectl exec "$CURLPOD" -- curl -s https://my-nginx --cacert /etc/nginx/ssl/tls.crt
+expect '^<title>Welcome to nginx!</title>$'
+SHOW="kubectl get svc my-nginx -o yaml | grep nodePort -C 5" show eval "kubectl get svc my-nginx -o yaml | grep nodePort -C 5"
+expect '^  - name: https$'
+HTTPS_NODEPORT=$(svc_field my-nginx '{.spec.ports[?(@.name=="https")].nodePort}')
+https_nodeport() { WHY=$(outside curl -sk -m 2 "https://$NODE_IP:$HTTPS_NODEPORT" 2>&1) && grep -q 'Welcome to nginx' <<<"$WHY"; }
+wait_for 30 "HTTPS through the NodePort from outside" https_nodeport
+show outside curl -sk "https://$NODE_IP:$HTTPS_NODEPORT"
+expect '^<h1>Welcome to nginx!</h1>$'
+# kubectl edit, with sed as the editor: type: NodePort -> type: LoadBalancer.
+edit_to_lb() { KUBE_EDITOR='sed -i s/type:.NodePort/type:\ LoadBalancer/' kubectl edit svc my-nginx; }
+SHOW="kubectl edit svc my-nginx     # type: NodePort -> type: LoadBalancer" show edit_to_lb
+expect '^service/my-nginx edited$'
+secure_lb_ip() {
+  SECURE_LB_IP=$(svc_field my-nginx '{.status.loadBalancer.ingress[0].ip}' 2>&1)
+  WHY="ingress IP '$SECURE_LB_IP'"
+  [[ $SECURE_LB_IP =~ ^172\.30\.0\.2(4[0-9]|5[0-5])$ ]]
+}
+wait_for 30 "an EXTERNAL-IP for my-nginx" secure_lb_ip
+show kubectl get svc my-nginx
+expect "^my-nginx +LoadBalancer +10\.[0-9.]+ +$SECURE_LB_IP +8080:3[0-9]{4}/TCP,443:$HTTPS_NODEPORT/TCP "
+https_lb() { WHY=$(outside curl -sk -m 2 "https://$SECURE_LB_IP" 2>&1) && grep -q 'Welcome to nginx' <<<"$WHY"; }
+wait_for 30 "HTTPS on the LoadBalancer IP from outside" https_lb
+show outside curl -sk "https://$SECURE_LB_IP"
+expect '^<title>Welcome to nginx!</title>$'
+
+section "16. Cleaning up"
 show kubectl delete -f examples/ --ignore-not-found
 expect '^service "my-nginx" deleted'
 expect '^statefulset.apps "web" deleted'
+show kubectl delete secret nginxsecret
+expect '^secret "nginxsecret" deleted$'
+show kubectl delete configmap nginxconfigmap
+expect '^configmap "nginxconfigmap" deleted$'
 gone() { WHY=$(kubectl get pods,svc -o name 2>&1) && [ "$WHY" = service/kubernetes ]; }
 wait_for 90 "only service/kubernetes left" gone
 show kubectl get all

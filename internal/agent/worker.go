@@ -17,6 +17,7 @@ import (
 	"github.com/svcnet/svcnet/internal/agent/podnet"
 	"github.com/svcnet/svcnet/internal/agent/probe"
 	"github.com/svcnet/svcnet/internal/agent/runtime"
+	"github.com/svcnet/svcnet/internal/agent/volumes"
 )
 
 // defaultGrace is the termination grace period when the pod sets none.
@@ -154,6 +155,12 @@ func (w *podWorker) start(ctx context.Context) error {
 	if err := os.WriteFile(hosts, []byte(dnsconfig.Hosts(pod, []string{ip}, hostname, domain)), 0o644); err != nil {
 		return fmt.Errorf("writing hosts: %w", err)
 	}
+	// The pod is reported without its sandbox (no IP) until its volumes
+	// are ready, as kubelet mounts them before it makes the sandbox.
+	vols, err := w.setupVolumes(ctx)
+	if err != nil {
+		return fmt.Errorf("setting up volumes: %w", err)
+	}
 	w.mu.Lock()
 	w.sandbox = &sb
 	w.startTime = metav1.Now()
@@ -169,6 +176,9 @@ func (w *podWorker) start(ctx context.Context) error {
 		s := base
 		s.Name, s.Env, s.RestartPolicy = c.Name, env, policy
 		s.Argv = images.Argv(c, a.cfg.SelfArgv)
+		if s.Mounts, err = volumes.Mounts(c, vols); err != nil {
+			return runtime.ContainerSpec{}, err
+		}
 		s.LogPath = a.LogPath(pod.Namespace, pod.Name, c.Name)
 		if c.WorkingDir != "" {
 			if st, err := os.Stat(c.WorkingDir); err == nil && st.IsDir() {
@@ -234,6 +244,7 @@ func (w *podWorker) start(ctx context.Context) error {
 		w.mu.Unlock()
 		go w.probe(ctx, c, rc, s, ip)
 	}
+	go w.refreshVolumes(ctx)
 	signal(w.change)
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,6 +36,18 @@ func TestArgv(t *testing.T) {
 			want: []string{"/svcnet", "agnhost", "serve-hostname", "--http=true", "--port=80,8080"}},
 		{name: "image without command or ports pauses", c: v1.Container{Image: "nginx"},
 			want: []string{"/svcnet", "agnhost", "pause"}},
+		{name: "nginxhttps runs the built-in nginx", c: v1.Container{Image: "bprashanth/nginxhttps:1.0",
+			Ports: []v1.ContainerPort{{ContainerPort: 443}, {ContainerPort: 80}}},
+			want: []string{"/svcnet", "agnhost", "nginx"}},
+		{name: "nginx with a configuration runs the built-in nginx", c: v1.Container{Image: "nginx:1.27",
+			VolumeMounts: []v1.VolumeMount{{Name: "c", MountPath: "/etc/nginx/conf.d/"}}},
+			want: []string{"/svcnet", "agnhost", "nginx"}},
+		{name: "nginxhttps with a command runs it", c: v1.Container{Image: "bprashanth/nginxhttps:1.0", Command: []string{"sleep", "1"}},
+			want: []string{"sleep", "1"}},
+		{name: "busybox without command runs sh", c: v1.Container{Image: "radial/busyboxplus:curl"}, want: []string{"sh"}},
+		{name: "busybox args replace its sh", c: v1.Container{Image: "busybox:1.36", Args: []string{"sleep", "5"}},
+			want: []string{"sleep", "5"}},
+		{name: "curl image runs curl", c: v1.Container{Image: "curlimages/curl:8.5.0"}, want: []string{"curl"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,5 +111,73 @@ func TestUDPReply(t *testing.T) {
 	}
 	if got := UDPReply("hostname", addr); strings.TrimSpace(got) == "" {
 		t.Errorf("hostname got empty reply")
+	}
+}
+
+func TestNginxConfig(t *testing.T) {
+	const seedConf = `server {
+        listen 80 default_server;
+        listen [::]:80 default_server ipv6only=on;
+
+        listen 443 ssl;
+
+        root /usr/share/nginx/html;
+        index index.html;
+
+        server_name localhost;
+        ssl_certificate /etc/nginx/ssl/tls.crt;
+        ssl_certificate_key /etc/nginx/ssl/tls.key;
+        # listen 9999;
+}
+`
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  nginxConfig
+	}{
+		{name: "the seed's default.conf", files: map[string]string{"default.conf": seedConf},
+			want: nginxConfig{Listen: []nginxListener{{Port: 80}, {Port: 443, SSL: true}},
+				Certificate: "/etc/nginx/ssl/tls.crt", Key: "/etc/nginx/ssl/tls.key"}},
+		{name: "no configuration", want: defaultNginxConfig()},
+		{name: "other files are ignored", files: map[string]string{"x.txt": "listen 1;"}, want: defaultNginxConfig()},
+		{name: "two files", files: map[string]string{"a.conf": "listen 8443 ssl;\nssl_certificate /c;\nssl_certificate_key /k;",
+			"b.conf": "listen 127.0.0.1:8080;"},
+			want: nginxConfig{Listen: []nginxListener{{Port: 8443, SSL: true}, {Port: 8080}}, Certificate: "/c", Key: "/k"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, text := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := loadNginxConfig(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNginxHandler(t *testing.T) {
+	srv := httptest.NewServer(nginxHandler())
+	defer srv.Close()
+	for path, want := range map[string]int{"/": 200, "/index.html": 200, "/nope": 404} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: got %d, want %d", path, resp.StatusCode, want)
+		}
+		if want == 200 && !strings.Contains(string(body), "<h1>Welcome to nginx!</h1>") {
+			t.Errorf("GET %s: body %q lacks the welcome heading", path, body)
+		}
 	}
 }

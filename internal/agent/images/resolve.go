@@ -1,6 +1,7 @@
 package images
 
 import (
+	"path"
 	"strconv"
 	"strings"
 
@@ -14,8 +15,8 @@ const AgnhostCommand = "agnhost"
 // agnhostImage is the repository of the upstream test image.
 const agnhostImage = "registry.k8s.io/e2e-test-images/agnhost"
 
-// IsAgnhost reports whether image names the agnhost test image (any tag).
-func IsAgnhost(image string) bool {
+// repository returns image without its tag and digest.
+func repository(image string) string {
 	repo := image
 	if i := strings.LastIndex(repo, "@"); i >= 0 {
 		repo = repo[:i]
@@ -23,7 +24,37 @@ func IsAgnhost(image string) bool {
 	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
 		repo = repo[:i]
 	}
+	return repo
+}
+
+// IsAgnhost reports whether image names the agnhost test image (any tag).
+func IsAgnhost(image string) bool {
+	repo := repository(image)
 	return repo == agnhostImage || strings.HasSuffix(repo, "/agnhost") || repo == "agnhost"
+}
+
+// shellImages are images whose default command is a shell (busybox's sh):
+// without a command they run the host's sh.
+var shellImages = map[string]bool{"busybox": true, "busyboxplus": true, "alpine": true, "ubuntu": true, "debian": true}
+
+// isNginxHTTPS reports whether c runs the built-in nginx: the nginxhttps
+// image of the Kubernetes examples (bprashanth/nginxhttps), or an nginx
+// image given a configuration or key pair under /etc/nginx. A plain nginx
+// container keeps serving its hostname.
+func isNginxHTTPS(c *v1.Container) bool {
+	name := path.Base(repository(c.Image))
+	if name == "nginxhttps" {
+		return true
+	}
+	if !strings.HasPrefix(name, "nginx") {
+		return false
+	}
+	for _, m := range c.VolumeMounts {
+		if p := path.Clean(m.MountPath); p == NginxConfDir || p == "/etc/nginx/ssl" {
+			return true
+		}
+	}
+	return false
 }
 
 // Argv returns the program a container runs. self is the svcnet binary
@@ -52,6 +83,14 @@ func Argv(c *v1.Container, self []string) []string {
 	}
 	if len(c.Command) > 0 || len(c.Args) > 0 {
 		return append(append([]string(nil), c.Command...), c.Args...)
+	}
+	switch name := path.Base(repository(c.Image)); {
+	case isNginxHTTPS(c):
+		return builtin("nginx")
+	case shellImages[name]:
+		return []string{"sh"}
+	case name == "curl":
+		return []string{"curl"}
 	}
 	var ports []string
 	for _, p := range c.Ports {

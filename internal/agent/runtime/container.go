@@ -34,6 +34,8 @@ type ContainerSpec struct {
 	Dir string
 	// NetnsPath, Hostname, ResolvConf and Hosts describe the pod sandbox.
 	NetnsPath, Hostname, ResolvConf, Hosts string
+	// Mounts are the container's volume mounts.
+	Mounts []Mount
 	// LogPath receives stdout and stderr; the previous run's log is kept at
 	// LogPath + ".previous".
 	LogPath       string

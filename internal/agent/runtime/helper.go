@@ -24,6 +24,7 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 type helperOptions struct {
 	netns, hostname, resolv, hosts string
 	mountProc                      bool
+	mounts                         []Mount
 	argv                           []string
 }
 
@@ -45,6 +46,7 @@ func parseHelperArgs(args []string) (helperOptions, error) {
 	fs.StringVar(&o.resolv, "resolv", "", "file to bind-mount over /etc/resolv.conf")
 	fs.StringVar(&o.hosts, "hosts", "", "file to bind-mount over /etc/hosts")
 	fs.BoolVar(&o.mountProc, "mount-proc", false, "mount a fresh /proc (for a new PID namespace)")
+	fs.Func(mountFlag, "bind mount (JSON of Mount), repeatable", parseMount(&o.mounts))
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -58,8 +60,9 @@ func parseHelperArgs(args []string) (helperOptions, error) {
 // HelperMain is the body of the pod-exec helper. The parent started it in
 // new mount, UTS and (optionally) PID namespaces; it joins the pod's network
 // namespace on its locked thread, makes mounts private, bind-mounts the
-// pod's resolv.conf and hosts, sets the hostname and execs the program,
-// found through the PATH of its environment. It returns only on error.
+// container's volumes and the pod's resolv.conf and hosts, sets the
+// hostname and execs the program, found through the PATH of its
+// environment. It returns only on error.
 func HelperMain(args []string) error {
 	goruntime.LockOSThread()
 	o, err := parseHelperArgs(args)
@@ -78,6 +81,9 @@ func HelperMain(args []string) error {
 	}
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
+	}
+	if err := mountAll(o.mounts); err != nil {
+		return err
 	}
 	for _, m := range []struct{ src, dst string }{{o.resolv, "/etc/resolv.conf"}, {o.hosts, "/etc/hosts"}} {
 		if m.src == "" {

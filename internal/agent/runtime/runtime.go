@@ -109,6 +109,7 @@ func (r *Runtime) start(ctx context.Context, cmd *exec.Cmd) error {
 // by spec; the caller sets its I/O. Exec probes use it too.
 func (r *Runtime) Command(spec ContainerSpec, argv []string) *exec.Cmd {
 	args := append([]string{r.cfg.HelperPath}, r.cfg.HelperPrefix...)
+	args = append(args, mountArgs(spec.Mounts)...)
 	args = append(args, HelperArgs(spec.NetnsPath, spec.Hostname, spec.ResolvConf, spec.Hosts, r.cfg.NewPIDNamespace, argv)...)
 	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS)
 	if r.cfg.NewPIDNamespace {
