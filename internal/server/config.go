@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/version"
 )
@@ -44,6 +45,15 @@ type Config struct {
 	RefuseExternalIPs bool
 	// ClusterDNS is the kube-dns ClusterIP written into pods' resolv.conf.
 	ClusterDNS string
+	// LeaderElect runs the controllers only while this server holds the
+	// kube-system/kube-controller-manager Lease, so several servers on one
+	// etcd cluster never run two copies of a controller.
+	LeaderElect bool
+	// LeaderElectLeaseDuration, LeaderElectRenewDeadline and
+	// LeaderElectRetryPeriod are kube-controller-manager's timings.
+	LeaderElectLeaseDuration time.Duration
+	LeaderElectRenewDeadline time.Duration
+	LeaderElectRetryPeriod   time.Duration
 }
 
 // DefaultConfig returns the defaults of the command-line flags.
@@ -59,6 +69,11 @@ func DefaultConfig() Config {
 		MaxEndpointsPerSlice:   100,
 		ProxyMode:              "nftables",
 		ClusterDNS:             "10.96.0.10",
+
+		LeaderElect:              true,
+		LeaderElectLeaseDuration: 15 * time.Second,
+		LeaderElectRenewDeadline: 10 * time.Second,
+		LeaderElectRetryPeriod:   2 * time.Second,
 	}
 }
 
@@ -103,6 +118,15 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxEndpointsPerSlice < 1 || c.MaxEndpointsPerSlice > 1000 {
 		return fmt.Errorf("--max-endpoints-per-slice %d must be between 1 and 1000", c.MaxEndpointsPerSlice)
+	}
+	if c.LeaderElect {
+		// client-go's own rules, checked here so a bad flag fails at once.
+		if c.LeaderElectLeaseDuration <= c.LeaderElectRenewDeadline {
+			return fmt.Errorf("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline")
+		}
+		if c.LeaderElectRetryPeriod <= 0 || float64(c.LeaderElectRenewDeadline) <= 1.2*float64(c.LeaderElectRetryPeriod) {
+			return fmt.Errorf("--leader-elect-renew-deadline must be greater than 1.2 x --leader-elect-retry-period")
+		}
 	}
 	for _, d := range c.Disable {
 		if i := sort.SearchStrings(componentNames, d); i == len(componentNames) || componentNames[i] != d {

@@ -136,13 +136,18 @@ func (s *Server) advertiseAddress() (netip.Addr, error) {
 
 // nodeConfig is the configuration of this machine's node components.
 func (s *Server) nodeConfig(nodeIP netip.Addr) NodeConfig {
+	return NodeConfig{NodeName: s.nodeName(), NodeIP: nodeIP, DataDir: s.cfg.DataDir,
+		ClusterCIDR: s.cfg.ClusterCIDR, ServiceCIDRs: s.cfg.ServiceClusterIPRanges, ClusterDomain: s.cfg.ClusterDomain,
+		ClusterDNS: s.cfg.ClusterDNS, ProxyMode: s.cfg.ProxyMode, RefuseExternalIPs: s.cfg.RefuseExternalIPs, Disable: s.cfg.Disable}
+}
+
+// nodeName names this machine's Node: --node-name or the hostname.
+func (s *Server) nodeName() string {
 	name := s.cfg.NodeName
 	if name == "" {
 		name, _ = os.Hostname()
 	}
-	return NodeConfig{NodeName: strings.ToLower(name), NodeIP: nodeIP, DataDir: s.cfg.DataDir,
-		ClusterCIDR: s.cfg.ClusterCIDR, ServiceCIDRs: s.cfg.ServiceClusterIPRanges, ClusterDomain: s.cfg.ClusterDomain,
-		ClusterDNS: s.cfg.ClusterDNS, ProxyMode: s.cfg.ProxyMode, RefuseExternalIPs: s.cfg.RefuseExternalIPs, Disable: s.cfg.Disable}
+	return strings.ToLower(name)
 }
 
 // waitHealthy polls /readyz through the loopback client.
