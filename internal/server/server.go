@@ -64,7 +64,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 
-	store, closeStore, err := s.startStorage(ctx, g)
+	store, etcdClient, closeStore, err := s.startStorage(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	api, restCfg, err := s.buildAPIServer(ctx, g, store, ln, advertise, port)
+	api, restCfg, err := s.buildAPIServer(ctx, g, store, etcdClient, ln, advertise, port)
 	if err != nil {
 		ln.Close()
 		return err
