@@ -40,6 +40,27 @@ func StartEtcdCluster(t testing.TB, lan *LAN, ips ...string) ([]*Node, []string)
 	return members, endpoints
 }
 
+// EtcdLeader returns the member that is the raft leader of the cluster,
+// as each member's /metrics tells (etcd_server_is_leader).
+func EtcdLeader(t testing.TB, members []*Node) *Node {
+	t.Helper()
+	var leader *Node
+	Eventually(t, 30*time.Second, func() error {
+		for _, m := range members {
+			out, err := m.Exec("curl", "-sf", fmt.Sprintf("http://%s:%d/metrics", m.ip, etcdClientPort))
+			if err != nil {
+				return err
+			}
+			if strings.Contains(out, "\netcd_server_is_leader 1\n") {
+				leader = m
+				return nil
+			}
+		}
+		return fmt.Errorf("no etcd member reports itself leader")
+	})
+	return leader
+}
+
 // StartControlPlane runs `svcnet server` named name at ip on lan against
 // the external etcd cluster etcdServers, without node components (agent,
 // proxy, DNS), and waits until its API answers and it has printed the
