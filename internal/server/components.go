@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -40,14 +41,18 @@ const ControllerManagerLease = "kube-controller-manager"
 // namespace deletion and, unless disabled, the rest. With leader election
 // they run only while this server holds the ControllerManagerLease.
 func (s *Server) startControlPlane(ctx context.Context, g *errgroup.Group, client kubernetes.Interface,
-	meta metadata.Interface, advertise netip.Addr, port int) error {
+	meta metadata.Interface, etcd *clientv3.Client, advertise netip.Addr, port int) error {
 	serviceIP, err := firstServiceIP(s.cfg.ServiceClusterIPRanges[0])
 	if err != nil {
 		return err
 	}
 	dnsIP, _ := netip.ParseAddr(s.cfg.ClusterDNS)
+	// Every server publishes its address in etcd and the kubernetes
+	// Endpoints list all live ones, as upstream's lease reconciler does.
+	leases := &apiServerLeases{etcd: etcd, address: advertise}
+	g.Go(func() error { <-ctx.Done(); leases.Remove(); return nil })
 	boot, err := bootstrap.New(bootstrap.Config{Client: client, ServiceIP: serviceIP, Address: advertise,
-		Port: int32(port), DNSServiceIP: dnsIP, Logger: s.logger.With("component", "bootstrap")})
+		Port: int32(port), DNSServiceIP: dnsIP, Addresses: leases.Addresses, Logger: s.logger.With("component", "bootstrap")})
 	if err != nil {
 		return err
 	}

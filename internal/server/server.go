@@ -98,7 +98,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.waitHealthy(ctx, client); err != nil {
 		return err
 	}
-	if err := s.startControlPlane(ctx, g, client, meta, advertise, port); err != nil {
+	if err := s.startControlPlane(ctx, g, client, meta, etcdClient, advertise, port); err != nil {
 		return err
 	}
 	if err := StartNode(ctx, g, client, s.nodeConfig(advertise), &s.nodes, s.logger); err != nil {

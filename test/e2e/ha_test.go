@@ -36,6 +36,8 @@ func TestHighAvailability(t *testing.T) {
 	}
 	a.MustKubectl("--server=https://"+b.IP()+":6443", "get", "namespace", "default")
 	b.MustKubectl("--server=https://"+a.IP()+":6443", "get", "namespace", "default")
+	// The kubernetes Service leads to every live API server.
+	waitAPIServerEndpoints(t, a, "172.30.0.1 172.30.0.2")
 	if got := leaseHolder(t, b); !strings.HasPrefix(got, "server-a_") {
 		t.Fatalf("lease holder after B started: got %q, want A to keep it", got)
 	}
@@ -76,6 +78,10 @@ func TestHighAvailability(t *testing.T) {
 	b.MustKubectl("scale", "deployment", "web", "--replicas=3")
 	waitReplicaSetReplicas(t, b, "app=web", 3)
 
+	// A's address leaves the kubernetes Endpoints once its etcd lease of
+	// 15s expires.
+	waitAPIServerEndpoints(t, b, "172.30.0.2")
+
 	// No value held twice across everything A and B allocated.
 	final := serviceAddresses(t, b)
 	if len(final) != len(before)+5 {
@@ -90,6 +96,26 @@ func TestHighAvailability(t *testing.T) {
 			seen[v] = name
 		}
 	}
+}
+
+// waitAPIServerEndpoints waits until the kubernetes Endpoints and
+// EndpointSlice, read through n, hold exactly addrs.
+func waitAPIServerEndpoints(t *testing.T, n *framework.Node, addrs string) {
+	t.Helper()
+	framework.Eventually(t, 40*time.Second, func() error {
+		ep, err := n.Kubectl("get", "endpoints", "kubernetes", "-o", "jsonpath={.subsets[*].addresses[*].ip}")
+		if err != nil {
+			return err
+		}
+		slice, err := n.Kubectl("get", "endpointslice", "kubernetes", "-o", "jsonpath={.endpoints[*].addresses[*]}")
+		if err != nil {
+			return err
+		}
+		if ep != addrs || slice != addrs {
+			return fmt.Errorf("kubernetes endpoints %q, slice %q; want %q", ep, slice, addrs)
+		}
+		return nil
+	})
 }
 
 // leaseHolder is the holder of the controllers' Lease, read through n.
