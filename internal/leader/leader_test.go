@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // candidate is one Elector under test with channels for its terms.
@@ -156,5 +161,52 @@ func TestWorkThatDoesNotStop(t *testing.T) {
 	cancel()
 	if err := <-res; err == nil || !strings.Contains(err.Error(), "did not stop") {
 		t.Errorf("got %v, want a did-not-stop error", err)
+	}
+}
+
+func TestLostLeaseStopsWorkAndCampaignsAgain(t *testing.T) {
+	client := fake.NewClientset()
+	var stolen atomic.Bool
+	client.PrependReactor("update", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if stolen.Load() {
+			return true, nil, apierrors.NewConflict(coordinationv1.Resource("leases"), "kube-controller-manager", errors.New("stolen"))
+		}
+		return false, nil, nil
+	})
+	a := newCandidate(t, client, "a", nil)
+	waitFor(t, a.started, 5*time.Second, "a leads")
+
+	// Another holder takes the lease behind a's back (written straight to
+	// the tracker, past the reactor): a's renewals fail until its renew
+	// deadline passes, then its work must stop.
+	setHolder := func(holder string, renew time.Time, seconds int32) {
+		t.Helper()
+		l, err := client.CoordinationV1().Leases("kube-system").Get(context.Background(), "kube-controller-manager", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &holder, &seconds
+		l.Spec.RenewTime = &metav1.MicroTime{Time: renew}
+		if err := client.Tracker().Update(coordinationv1.SchemeGroupVersion.WithResource("leases"), l, "kube-system"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stolen.Store(true)
+	setHolder("thief", time.Now(), 3600)
+	waitFor(t, a.stopped, 10*time.Second, "a's work stops after losing the lease")
+	select {
+	case err := <-a.result:
+		t.Fatalf("Run returned %v after a lost lease, want it to campaign again", err)
+	case <-a.started:
+		t.Fatal("a leads again while the thief holds a valid lease")
+	case <-time.After(500 * time.Millisecond): // several retry periods
+	}
+
+	// The thief's lease expires: a takes over again with fresh work.
+	stolen.Store(false)
+	setHolder("thief", time.Now().Add(-time.Hour), 1)
+	waitFor(t, a.started, 5*time.Second, "a leads again")
+	if got := holder(t, client); got != "a" {
+		t.Errorf("holder: got %q, want a", got)
 	}
 }
