@@ -12,7 +12,7 @@ import (
 // one member of a multi-member cluster that several `svcnet server
 // --etcd-servers` share, so no etcd package is needed besides svcnet.
 func newEtcdCommand() *cobra.Command {
-	cfg := etcd.Config{DataDir: "/var/lib/svcnet/etcd", Name: "default"}
+	cfg := etcd.Config{DataDir: "/var/lib/svcnet-etcd", Name: "default"}
 	cmd := &cobra.Command{
 		Use:   "etcd",
 		Short: "Run one etcd member (of a cluster that several servers share with --etcd-servers)",
