@@ -60,8 +60,14 @@ func TestHighAvailability(t *testing.T) {
 	killed := time.Now()
 	a.Kill()
 
-	// B's view: nothing lost, same addresses.
-	after := serviceAddresses(t, b)
+	// B's view: nothing lost, same addresses. (The first reads may fail
+	// while the surviving members elect a new raft leader.)
+	var after map[string]string
+	framework.Eventually(t, 30*time.Second, func() error {
+		var err error
+		after, err = tryServiceAddresses(b)
+		return err
+	})
 	for name, addr := range before {
 		if after[name] != addr {
 			t.Errorf("service %s: got %q after the crash, want %q", name, after[name], addr)
@@ -170,15 +176,26 @@ var serviceLine = regexp.MustCompile(`^(\S+) (.*)$`)
 // and NodePorts ("10.96.0.12 30080/TCP").
 func serviceAddresses(t *testing.T, n *framework.Node) map[string]string {
 	t.Helper()
-	out := n.MustKubectl("get", "services", "-n", "default", "-o",
+	got, err := tryServiceAddresses(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func tryServiceAddresses(n *framework.Node) (map[string]string, error) {
+	out, err := n.Kubectl("get", "services", "-n", "default", "-o",
 		`jsonpath={range .items[*]}{.metadata.name} {.spec.clusterIPs[*]}{range .spec.ports[*]} {.nodePort}/TCP{end}{"\n"}{end}`)
+	if err != nil {
+		return nil, err
+	}
 	got := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		m := serviceLine.FindStringSubmatch(strings.TrimSpace(line))
 		if m == nil {
-			t.Fatalf("unexpected line %q", line)
+			return nil, fmt.Errorf("unexpected line %q", line)
 		}
 		got[m[1]] = strings.Join(strings.Fields(strings.ReplaceAll(m[2], " /TCP", "")), " ")
 	}
-	return got
+	return got, nil
 }
