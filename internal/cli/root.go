@@ -70,6 +70,8 @@ func newServerCommand() *cobra.Command {
 		"maximum number of endpoints in one EndpointSlice (1-1000)")
 	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", cfg.AdvertiseAddress,
 		"address published in the kubernetes Endpoints (default: the bind address, or this host's first address)")
+	f.StringSliceVar(&cfg.TLSSANs, "tls-san", cfg.TLSSANs,
+		"extra DNS names or IP addresses for the serving certificate (e.g. of a load balancer in front of several servers)")
 	f.BoolVar(&cfg.LeaderElect, "leader-elect", cfg.LeaderElect,
 		"run the controllers only while holding the kube-system/kube-controller-manager Lease (needed when several servers share etcd)")
 	f.DurationVar(&cfg.LeaderElectLeaseDuration, "leader-elect-lease-duration", cfg.LeaderElectLeaseDuration,

@@ -41,7 +41,7 @@ const NodeUser = "system:node"
 // allocator repair loop. It returns the loopback client configuration.
 func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store storage.Interface, etcd *clientv3.Client, ln net.Listener,
 	advertise netip.Addr, port int) (*apiserver.Server, *rest.Config, error) {
-	hosts := []string{advertise.String()}
+	hosts := append([]string{advertise.String()}, s.cfg.TLSSANs...)
 	if h, err := os.Hostname(); err == nil {
 		hosts = append(hosts, h)
 	}

@@ -45,6 +45,9 @@ type Config struct {
 	RefuseExternalIPs bool
 	// ClusterDNS is the kube-dns ClusterIP written into pods' resolv.conf.
 	ClusterDNS string
+	// TLSSANs are extra names and addresses for the serving certificate,
+	// e.g. of a load balancer in front of several servers.
+	TLSSANs []string
 	// LeaderElect runs the controllers only while this server holds the
 	// kube-system/kube-controller-manager Lease, so several servers on one
 	// etcd cluster never run two copies of a controller.
