@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/version"
+
+	"github.com/svcnet/svcnet/internal/controller/loadbalancer"
 )
 
 // Components that --disable can turn off.
@@ -121,6 +123,11 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxEndpointsPerSlice < 1 || c.MaxEndpointsPerSlice > 1000 {
 		return fmt.Errorf("--max-endpoints-per-slice %d must be between 1 and 1000", c.MaxEndpointsPerSlice)
+	}
+	// Checked here too, not only when the controllers start: with leader
+	// election a standby builds them only when it takes over.
+	if _, err := loadbalancer.ParsePools(c.LoadBalancerIPPools); err != nil {
+		return fmt.Errorf("--loadbalancer-ip-pool: %w", err)
 	}
 	if c.LeaderElect {
 		// client-go's own rules, checked here so a bad flag fails at once.
