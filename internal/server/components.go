@@ -62,8 +62,11 @@ func (s *Server) startControlPlane(ctx context.Context, g *errgroup.Group, clien
 	g.Go(func() error { return boot.Run(ctx) })
 
 	lead := func(ctx context.Context) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
 		g, ctx := errgroup.WithContext(ctx)
 		if err := s.startControllers(ctx, g, client, meta); err != nil {
+			cancel() // stop what already started before waiting for it
 			return errors.Join(err, g.Wait())
 		}
 		return g.Wait()
