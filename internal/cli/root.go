@@ -28,7 +28,7 @@ func NewRootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newPodExecCommand(), newAgnhostCommand())
+	root.AddCommand(newServerCommand(), newAgentCommand(), newEtcdCommand(), newVersionCommand(), newPodExecCommand(), newAgnhostCommand())
 	return root
 }
 
@@ -70,6 +70,16 @@ func newServerCommand() *cobra.Command {
 		"maximum number of endpoints in one EndpointSlice (1-1000)")
 	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", cfg.AdvertiseAddress,
 		"address published in the kubernetes Endpoints (default: the bind address, or this host's first address)")
+	f.StringSliceVar(&cfg.TLSSANs, "tls-san", cfg.TLSSANs,
+		"extra DNS names or IP addresses for the serving certificate (e.g. of a load balancer in front of several servers)")
+	f.BoolVar(&cfg.LeaderElect, "leader-elect", cfg.LeaderElect,
+		"run the controllers only while holding the kube-system/kube-controller-manager Lease (needed when several servers share etcd)")
+	f.DurationVar(&cfg.LeaderElectLeaseDuration, "leader-elect-lease-duration", cfg.LeaderElectLeaseDuration,
+		"how long a standby server waits after the leader's last renewal before taking over")
+	f.DurationVar(&cfg.LeaderElectRenewDeadline, "leader-elect-renew-deadline", cfg.LeaderElectRenewDeadline,
+		"how long the leader keeps retrying to renew before it stops its controllers")
+	f.DurationVar(&cfg.LeaderElectRetryPeriod, "leader-elect-retry-period", cfg.LeaderElectRetryPeriod,
+		"interval between attempts to acquire or renew the lease")
 	return cmd
 }
 

@@ -52,6 +52,25 @@ type Config struct {
 	QuotaBackendBytes int64
 	// StartTimeout bounds the start-up; DefaultStartTimeout when zero.
 	StartTimeout time.Duration
+
+	// The fields below make the member one of a multi-member cluster
+	// (etcd's flags of the same names). All empty: a single member on
+	// loopback with kernel-chosen ports.
+
+	// ListenClientURLs and AdvertiseClientURLs: where clients connect
+	// (advertised = listened when empty).
+	ListenClientURLs, AdvertiseClientURLs []string
+	// ListenPeerURLs and AdvertisePeerURLs: where the other members
+	// connect (advertised = listened when empty).
+	ListenPeerURLs, AdvertisePeerURLs []string
+	// InitialCluster is "name=peerURL,..." of every member at bootstrap.
+	InitialCluster string
+	// InitialClusterState is "new" (default) or "existing" (joining a
+	// running cluster the member was added to).
+	InitialClusterState string
+	// InitialClusterToken distinguishes clusters bootstrapped from the same
+	// member list; etcd's default when empty.
+	InitialClusterToken string
 }
 
 // Etcd is an embedded etcd member listening on loopback.
@@ -179,12 +198,31 @@ func (e *Etcd) embedConfig() (*embed.Config, error) {
 	ecfg.Dir = e.cfg.DataDir
 	// Port 0: the kernel picks a free port, so members never collide. A
 	// single member never dials its own peer URL.
-	loopback := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
-	ecfg.ListenClientUrls = []url.URL{loopback}
-	ecfg.AdvertiseClientUrls = []url.URL{loopback}
-	ecfg.ListenPeerUrls = []url.URL{loopback}
-	ecfg.AdvertisePeerUrls = []url.URL{loopback}
-	ecfg.InitialCluster = ecfg.InitialClusterFromName(ecfg.Name)
+	loopback := []url.URL{{Scheme: "http", Host: "127.0.0.1:0"}}
+	var err error
+	if ecfg.ListenClientUrls, err = parseURLs(e.cfg.ListenClientURLs, loopback); err != nil {
+		return nil, fmt.Errorf("etcd --listen-client-urls: %w", err)
+	}
+	// Advertised URLs default to the listened ones.
+	if ecfg.AdvertiseClientUrls, err = parseURLs(e.cfg.AdvertiseClientURLs, ecfg.ListenClientUrls); err != nil {
+		return nil, fmt.Errorf("etcd --advertise-client-urls: %w", err)
+	}
+	if ecfg.ListenPeerUrls, err = parseURLs(e.cfg.ListenPeerURLs, loopback); err != nil {
+		return nil, fmt.Errorf("etcd --listen-peer-urls: %w", err)
+	}
+	if ecfg.AdvertisePeerUrls, err = parseURLs(e.cfg.AdvertisePeerURLs, ecfg.ListenPeerUrls); err != nil {
+		return nil, fmt.Errorf("etcd --initial-advertise-peer-urls: %w", err)
+	}
+	ecfg.InitialCluster = e.cfg.InitialCluster
+	if ecfg.InitialCluster == "" {
+		ecfg.InitialCluster = ecfg.InitialClusterFromName(ecfg.Name)
+	}
+	if e.cfg.InitialClusterState != "" {
+		ecfg.ClusterState = e.cfg.InitialClusterState
+	}
+	if e.cfg.InitialClusterToken != "" {
+		ecfg.InitialClusterToken = e.cfg.InitialClusterToken
+	}
 	ecfg.EnableGRPCGateway = false
 	ecfg.AutoCompactionMode = embed.CompactorModePeriodic
 	ecfg.AutoCompactionRetention = "0"
@@ -200,6 +238,25 @@ func (e *Etcd) embedConfig() (*embed.Config, error) {
 		return nil, fmt.Errorf("etcd config: %w", err)
 	}
 	return ecfg, nil
+}
+
+// parseURLs parses in, or returns fallback when in is empty.
+func parseURLs(in []string, fallback []url.URL) ([]url.URL, error) {
+	if len(in) == 0 {
+		return fallback, nil
+	}
+	out := make([]url.URL, 0, len(in))
+	for _, s := range in {
+		u, err := url.Parse(s)
+		if err != nil {
+			return nil, err
+		}
+		if u.Scheme != "http" || u.Host == "" {
+			return nil, fmt.Errorf("%q: want http://host:port", s)
+		}
+		out = append(out, *u)
+	}
+	return out, nil
 }
 
 // Ready is closed once the member serves clients.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -35,12 +36,12 @@ import (
 // NodeUser is the identity of agents that joined with the node token.
 const NodeUser = "system:node"
 
-// buildAPIServer loads the PKI, writes the admin kubeconfig, builds the
+// buildAPIServer loads the PKI (shared through etcd with the other servers), writes the admin kubeconfig, builds the
 // allocators, the resources and the API server on ln, and starts the
 // allocator repair loop. It returns the loopback client configuration.
-func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store storage.Interface, ln net.Listener,
+func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store storage.Interface, etcd *clientv3.Client, ln net.Listener,
 	advertise netip.Addr, port int) (*apiserver.Server, *rest.Config, error) {
-	hosts := []string{advertise.String()}
+	hosts := append([]string{advertise.String()}, s.cfg.TLSSANs...)
 	if h, err := os.Hostname(); err == nil {
 		hosts = append(hosts, h)
 	}
@@ -66,7 +67,7 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		return nil, nil, fmt.Errorf("--service-node-port-range: %w", err)
 	}
 
-	certs, err := pki.Load(pki.Config{Dir: filepath.Join(s.cfg.DataDir, "pki"), Hosts: hosts, ClusterDomain: s.cfg.ClusterDomain})
+	certs, err := s.loadSharedPKI(ctx, etcd, pki.Config{Dir: filepath.Join(s.cfg.DataDir, "pki"), Hosts: hosts, ClusterDomain: s.cfg.ClusterDomain})
 	if err != nil {
 		return nil, nil, err
 	}

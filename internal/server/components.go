@@ -2,19 +2,21 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 
 	"github.com/svcnet/svcnet/internal/apiserver/bootstrap"
 	"github.com/svcnet/svcnet/internal/controller"
-	"github.com/svcnet/svcnet/internal/controller/garbagecollector"
-	"github.com/svcnet/svcnet/internal/controller/namespace"
+	"github.com/svcnet/svcnet/internal/leader"
 	"github.com/svcnet/svcnet/internal/registry"
 )
 
@@ -28,18 +30,29 @@ func controllerResources(resources []registry.Resource) []controller.Resource {
 	return out
 }
 
-// startControlPlane starts the components that belong to the control plane
-// itself (bootstrap objects, garbage collection, namespace deletion) and,
-// unless disabled, the controllers.
+// ControllerManagerLease names the kube-system Lease whose holder runs the
+// controllers, as kube-controller-manager's does. The scheduler runs in the
+// same term: here it shares the controllers' informers rather than being a
+// component of its own.
+const ControllerManagerLease = "kube-controller-manager"
+
+// startControlPlane reconciles the bootstrap objects (on every server, as
+// each kube-apiserver does) and starts the controllers: garbage collection,
+// namespace deletion and, unless disabled, the rest. With leader election
+// they run only while this server holds the ControllerManagerLease.
 func (s *Server) startControlPlane(ctx context.Context, g *errgroup.Group, client kubernetes.Interface,
-	meta metadata.Interface, advertise netip.Addr, port int) error {
+	meta metadata.Interface, etcd *clientv3.Client, advertise netip.Addr, port int) error {
 	serviceIP, err := firstServiceIP(s.cfg.ServiceClusterIPRanges[0])
 	if err != nil {
 		return err
 	}
 	dnsIP, _ := netip.ParseAddr(s.cfg.ClusterDNS)
+	// Every server publishes its address in etcd and the kubernetes
+	// Endpoints list all live ones, as upstream's lease reconciler does.
+	leases := &apiServerLeases{etcd: etcd, address: advertise}
+	g.Go(func() error { <-ctx.Done(); leases.Remove(); return nil })
 	boot, err := bootstrap.New(bootstrap.Config{Client: client, ServiceIP: serviceIP, Address: advertise,
-		Port: int32(port), DNSServiceIP: dnsIP, Logger: s.logger.With("component", "bootstrap")})
+		Port: int32(port), DNSServiceIP: dnsIP, Addresses: leases.Addresses, Logger: s.logger.With("component", "bootstrap")})
 	if err != nil {
 		return err
 	}
@@ -48,23 +61,32 @@ func (s *Server) startControlPlane(ctx context.Context, g *errgroup.Group, clien
 	}
 	g.Go(func() error { return boot.Run(ctx) })
 
-	resources := controllerResources(s.resources)
-	gc, err := garbagecollector.New(garbagecollector.Config{Metadata: meta, Resources: resources,
-		Logger: s.logger.With("component", "garbagecollector")})
-	if err != nil {
-		return err
+	lead := func(ctx context.Context) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		g, ctx := errgroup.WithContext(ctx)
+		if err := s.startControllers(ctx, g, client, meta); err != nil {
+			cancel() // stop what already started before waiting for it
+			return errors.Join(err, g.Wait())
+		}
+		return g.Wait()
 	}
-	g.Go(func() error { return gc.Run(ctx) })
-	ns, err := namespace.New(namespace.Config{Client: client, Metadata: meta, Resources: resources,
-		Logger: s.logger.With("component", "namespace")})
-	if err != nil {
-		return err
-	}
-	g.Go(func() error { return ns.Run(ctx) })
-	if !s.cfg.enabled("controllers") {
+	if !s.cfg.LeaderElect {
+		g.Go(func() error { return lead(ctx) })
 		return nil
 	}
-	return s.startControllers(ctx, g, client)
+	identity, err := s.identity()
+	if err != nil {
+		return err
+	}
+	elector, err := leader.New(leader.Config{Client: client, Namespace: metav1.NamespaceSystem, Name: ControllerManagerLease,
+		Identity: identity, LeaseDuration: s.cfg.LeaderElectLeaseDuration, RenewDeadline: s.cfg.LeaderElectRenewDeadline,
+		RetryPeriod: s.cfg.LeaderElectRetryPeriod, Lead: lead, Logger: s.logger.With("component", "leader-election")})
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return elector.Run(ctx) })
+	return nil
 }
 
 // firstServiceIP is the first usable address of a service CIDR: the

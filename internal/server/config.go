@@ -6,8 +6,11 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/version"
+
+	"github.com/svcnet/svcnet/internal/controller/loadbalancer"
 )
 
 // Components that --disable can turn off.
@@ -45,6 +48,18 @@ type Config struct {
 	RefuseExternalIPs bool
 	// ClusterDNS is the kube-dns ClusterIP written into pods' resolv.conf.
 	ClusterDNS string
+	// TLSSANs are extra names and addresses for the serving certificate,
+	// e.g. of a load balancer in front of several servers.
+	TLSSANs []string
+	// LeaderElect runs the controllers only while this server holds the
+	// kube-system/kube-controller-manager Lease, so several servers on one
+	// etcd cluster never run two copies of a controller.
+	LeaderElect bool
+	// LeaderElectLeaseDuration, LeaderElectRenewDeadline and
+	// LeaderElectRetryPeriod are kube-controller-manager's timings.
+	LeaderElectLeaseDuration time.Duration
+	LeaderElectRenewDeadline time.Duration
+	LeaderElectRetryPeriod   time.Duration
 }
 
 // DefaultConfig returns the defaults of the command-line flags.
@@ -59,6 +74,11 @@ func DefaultConfig() Config {
 		ClusterDomain:          "cluster.local",
 		MaxEndpointsPerSlice:   100,
 		ClusterDNS:             "10.96.0.10",
+
+		LeaderElect:              true,
+		LeaderElectLeaseDuration: 15 * time.Second,
+		LeaderElectRenewDeadline: 10 * time.Second,
+		LeaderElectRetryPeriod:   2 * time.Second,
 	}
 }
 
@@ -101,6 +121,20 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxEndpointsPerSlice < 1 || c.MaxEndpointsPerSlice > 1000 {
 		return fmt.Errorf("--max-endpoints-per-slice %d must be between 1 and 1000", c.MaxEndpointsPerSlice)
+	}
+	// Checked here too, not only when the controllers start: with leader
+	// election a standby builds them only when it takes over.
+	if _, err := loadbalancer.ParsePools(c.LoadBalancerIPPools); err != nil {
+		return fmt.Errorf("--loadbalancer-ip-pool: %w", err)
+	}
+	if c.LeaderElect {
+		// client-go's own rules, checked here so a bad flag fails at once.
+		if c.LeaderElectLeaseDuration <= c.LeaderElectRenewDeadline {
+			return fmt.Errorf("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline")
+		}
+		if c.LeaderElectRetryPeriod <= 0 || float64(c.LeaderElectRenewDeadline) <= 1.2*float64(c.LeaderElectRetryPeriod) {
+			return fmt.Errorf("--leader-elect-renew-deadline must be greater than 1.2 x --leader-elect-retry-period")
+		}
 	}
 	for _, d := range c.Disable {
 		if i := sort.SearchStrings(componentNames, d); i == len(componentNames) || componentNames[i] != d {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/svcnet/svcnet/internal/api"
@@ -19,7 +20,9 @@ import (
 	"github.com/svcnet/svcnet/internal/controller/endpoints"
 	"github.com/svcnet/svcnet/internal/controller/endpointslice"
 	"github.com/svcnet/svcnet/internal/controller/endpointslicemirroring"
+	"github.com/svcnet/svcnet/internal/controller/garbagecollector"
 	"github.com/svcnet/svcnet/internal/controller/loadbalancer"
+	"github.com/svcnet/svcnet/internal/controller/namespace"
 	"github.com/svcnet/svcnet/internal/controller/nodeipam"
 	"github.com/svcnet/svcnet/internal/controller/nodelifecycle"
 	"github.com/svcnet/svcnet/internal/controller/replicaset"
@@ -32,10 +35,28 @@ type runnable interface {
 	Run(ctx context.Context) error
 }
 
-// startControllers builds every controller on one shared informer
-// factory, starts the factory and runs them. Events go to the API through
-// one broadcaster, so `kubectl describe` shows them.
-func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client kubernetes.Interface) error {
+// startControllers builds the garbage collector, the namespace controller
+// and, unless disabled, every other controller on one shared informer
+// factory, starts the factory and runs them under g until ctx ends. Events
+// go to the API through one broadcaster, so `kubectl describe` shows them.
+func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client kubernetes.Interface, meta metadata.Interface) error {
+	resources := controllerResources(s.resources)
+	gc, err := garbagecollector.New(garbagecollector.Config{Metadata: meta, Resources: resources,
+		Logger: s.logger.With("component", "garbagecollector")})
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return gc.Run(ctx) })
+	ns, err := namespace.New(namespace.Config{Client: client, Metadata: meta, Resources: resources,
+		Logger: s.logger.With("component", "namespace")})
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return ns.Run(ctx) })
+	if !s.cfg.enabled("controllers") {
+		return nil
+	}
+
 	factory := informers.NewSharedInformerFactory(client, 0)
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})

@@ -64,7 +64,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 
-	store, closeStore, err := s.startStorage(ctx, g)
+	store, etcdClient, closeStore, err := s.startStorage(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	api, restCfg, err := s.buildAPIServer(ctx, g, store, ln, advertise, port)
+	api, restCfg, err := s.buildAPIServer(ctx, g, store, etcdClient, ln, advertise, port)
 	if err != nil {
 		ln.Close()
 		return err
@@ -98,7 +98,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.waitHealthy(ctx, client); err != nil {
 		return err
 	}
-	if err := s.startControlPlane(ctx, g, client, meta, advertise, port); err != nil {
+	if err := s.startControlPlane(ctx, g, client, meta, etcdClient, advertise, port); err != nil {
 		return err
 	}
 	if err := StartNode(ctx, g, client, s.nodeConfig(advertise), &s.nodes, s.logger); err != nil {
@@ -136,13 +136,18 @@ func (s *Server) advertiseAddress() (netip.Addr, error) {
 
 // nodeConfig is the configuration of this machine's node components.
 func (s *Server) nodeConfig(nodeIP netip.Addr) NodeConfig {
+	return NodeConfig{NodeName: s.nodeName(), NodeIP: nodeIP, DataDir: s.cfg.DataDir,
+		ClusterCIDR: s.cfg.ClusterCIDR, ServiceCIDRs: s.cfg.ServiceClusterIPRanges, ClusterDomain: s.cfg.ClusterDomain,
+		ClusterDNS: s.cfg.ClusterDNS, ProxyMode: s.cfg.ProxyMode, RefuseExternalIPs: s.cfg.RefuseExternalIPs, Disable: s.cfg.Disable}
+}
+
+// nodeName names this machine's Node: --node-name or the hostname.
+func (s *Server) nodeName() string {
 	name := s.cfg.NodeName
 	if name == "" {
 		name, _ = os.Hostname()
 	}
-	return NodeConfig{NodeName: strings.ToLower(name), NodeIP: nodeIP, DataDir: s.cfg.DataDir,
-		ClusterCIDR: s.cfg.ClusterCIDR, ServiceCIDRs: s.cfg.ServiceClusterIPRanges, ClusterDomain: s.cfg.ClusterDomain,
-		ClusterDNS: s.cfg.ClusterDNS, ProxyMode: s.cfg.ProxyMode, RefuseExternalIPs: s.cfg.RefuseExternalIPs, Disable: s.cfg.Disable}
+	return strings.ToLower(name)
 }
 
 // waitHealthy polls /readyz through the loopback client.

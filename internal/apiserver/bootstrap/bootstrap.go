@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,6 +30,12 @@ type Config struct {
 	// Address and Port are where clients reach the API server.
 	Address netip.Addr
 	Port    int32
+	// Addresses, when set, returns the addresses of every live API server
+	// sharing the cluster (upstream's "lease" endpoint reconciler): the
+	// kubernetes Endpoints then list them all instead of Address alone, so
+	// several servers do not overwrite each other's address. Addresses of
+	// another IP family than Address are left out.
+	Addresses func(ctx context.Context) ([]netip.Addr, error)
 	// DNSServiceIP, when valid, is the ClusterIP of the kube-system/kube-dns
 	// Service the bootstrap keeps (selectorless: each node's DNS server
 	// publishes its own EndpointSlice).
@@ -89,10 +96,33 @@ func (b *Bootstrap) Reconcile(ctx context.Context) error {
 		// a server only reachable on loopback publishes none.
 		return nil
 	}
-	if err := b.ensureEndpoints(ctx); err != nil {
+	addrs, err := b.addresses(ctx)
+	if err != nil {
 		return err
 	}
-	return b.ensureEndpointSlice(ctx)
+	if err := b.ensureEndpoints(ctx, addrs); err != nil {
+		return err
+	}
+	return b.ensureEndpointSlice(ctx, addrs)
+}
+
+// addresses are the API server addresses to publish, sorted: Address and,
+// with Config.Addresses, every other live server's of the same family.
+func (b *Bootstrap) addresses(ctx context.Context) ([]netip.Addr, error) {
+	addrs := []netip.Addr{b.cfg.Address}
+	if b.cfg.Addresses != nil {
+		live, err := b.cfg.Addresses(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("API server addresses: %w", err)
+		}
+		for _, a := range live {
+			if a.Is4() == b.cfg.Address.Is4() && !a.IsLoopback() && !slices.Contains(addrs, a) {
+				addrs = append(addrs, a)
+			}
+		}
+	}
+	slices.SortFunc(addrs, func(x, y netip.Addr) int { return x.Compare(y) })
+	return addrs, nil
 }
 
 func (b *Bootstrap) ensureNamespace(ctx context.Context, name string) error {
@@ -174,10 +204,14 @@ func (b *Bootstrap) ensureDNSService(ctx context.Context) error {
 	return nil
 }
 
-func (b *Bootstrap) ensureEndpoints(ctx context.Context) error {
+func (b *Bootstrap) ensureEndpoints(ctx context.Context, addrs []netip.Addr) error {
 	eps := b.cfg.Client.CoreV1().Endpoints(metav1.NamespaceDefault)
+	var addresses []corev1.EndpointAddress
+	for _, a := range addrs {
+		addresses = append(addresses, corev1.EndpointAddress{IP: a.String()})
+	}
 	want := []corev1.EndpointSubset{{
-		Addresses: []corev1.EndpointAddress{{IP: b.cfg.Address.String()}},
+		Addresses: addresses,
 		Ports:     []corev1.EndpointPort{{Name: "https", Port: b.cfg.Port, Protocol: corev1.ProtocolTCP}},
 	}}
 	cur, err := eps.Get(ctx, "kubernetes", metav1.GetOptions{})
@@ -201,17 +235,22 @@ func (b *Bootstrap) ensureEndpoints(ctx context.Context) error {
 	return err
 }
 
-func (b *Bootstrap) ensureEndpointSlice(ctx context.Context) error {
+func (b *Bootstrap) ensureEndpointSlice(ctx context.Context, addrs []netip.Addr) error {
 	slices := b.cfg.Client.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault)
 	addrType := discoveryv1.AddressTypeIPv4
 	if b.cfg.Address.Is6() {
 		addrType = discoveryv1.AddressTypeIPv6
 	}
+	var endpoints []discoveryv1.Endpoint
+	for _, a := range addrs {
+		endpoints = append(endpoints, discoveryv1.Endpoint{Addresses: []string{a.String()},
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
+	}
 	want := discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
 			Labels: map[string]string{discoveryv1.LabelServiceName: "kubernetes", discoveryv1.LabelManagedBy: "kube-apiserver"}},
 		AddressType: addrType,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{b.cfg.Address.String()}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Endpoints:   endpoints,
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(b.cfg.Port), Protocol: ptr.To(corev1.ProtocolTCP)}},
 	}
 	cur, err := slices.Get(ctx, "kubernetes", metav1.GetOptions{})

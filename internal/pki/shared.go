@@ -1,0 +1,73 @@
+package pki
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// Shared is the key material every server of one cluster must hold: the CA
+// (so each server's serving and admin certificates, and the node agents'
+// trust, chain to one root) and the join token's secret (so agents joined
+// through one server are accepted by all). Leaf certificates are not
+// shared: each server issues its own from the CA.
+type Shared struct {
+	CACert      []byte `json:"caCert"`
+	CAKey       []byte `json:"caKey"`
+	TokenSecret string `json:"tokenSecret"`
+}
+
+// Shared returns p's shared material.
+func (p *PKI) Shared() (Shared, error) {
+	keyPEM, err := os.ReadFile(p.path(caKeyFile))
+	if err != nil {
+		return Shared{}, fmt.Errorf("read CA key: %w", err)
+	}
+	return Shared{CACert: p.CAPEM(), CAKey: keyPEM, TokenSecret: p.TokenSecret()}, nil
+}
+
+// Seed writes s into dir before Load: the CA, replacing a different one,
+// and the token secret. Load then reissues the leaf certificates the old
+// CA signed. It reports whether anything in dir changed.
+func Seed(dir string, s Shared) (changed bool, err error) {
+	cert, _, err := parsePair(s.CACert, s.CAKey)
+	if err != nil {
+		return false, fmt.Errorf("shared CA: %w", err)
+	}
+	if !cert.IsCA {
+		return false, errors.New("shared CA: not a CA certificate")
+	}
+	if s.TokenSecret == "" || strings.ContainsAny(s.TokenSecret, ":\n") {
+		return false, errors.New("shared token secret: empty or malformed")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, fmt.Errorf("create pki directory: %w", err)
+	}
+	p := &PKI{dir: dir}
+	files := []struct {
+		name string
+		data []byte
+		perm os.FileMode
+	}{
+		{caKeyFile, s.CAKey, 0o600},
+		{caCertFile, s.CACert, 0o644},
+		{tokenFile, []byte(FormatToken(CAHash(s.CACert), s.TokenSecret) + "\n"), 0o600},
+	}
+	for _, f := range files {
+		cur, err := os.ReadFile(p.path(f.name))
+		if err == nil && bytes.Equal(cur, f.data) {
+			continue
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return changed, fmt.Errorf("read %s: %w", f.name, err)
+		}
+		if err := writeFileAtomic(p.path(f.name), f.data, f.perm); err != nil {
+			return changed, err
+		}
+		changed = true
+	}
+	return changed, nil
+}
