@@ -6,8 +6,11 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/version"
+
+	"github.com/svcnet/svcnet/internal/controller/nodelifecycle"
 )
 
 // Components that --disable can turn off.
@@ -44,6 +47,13 @@ type Config struct {
 	RefuseExternalIPs bool
 	// ClusterDNS is the kube-dns ClusterIP written into pods' resolv.conf.
 	ClusterDNS string
+	// NodeMonitorGracePeriod, NodeStartupGracePeriod and NodeMonitorPeriod
+	// are kube-controller-manager's flags of the same names: how long a
+	// Node may go without heartbeats before it is marked Unknown (and one
+	// that never reported, before it is), and how often Nodes are checked.
+	NodeMonitorGracePeriod time.Duration
+	NodeStartupGracePeriod time.Duration
+	NodeMonitorPeriod      time.Duration
 }
 
 // DefaultConfig returns the defaults of the command-line flags.
@@ -59,6 +69,9 @@ func DefaultConfig() Config {
 		MaxEndpointsPerSlice:   100,
 		ProxyMode:              "nftables",
 		ClusterDNS:             "10.96.0.10",
+		NodeMonitorGracePeriod: nodelifecycle.DefaultGracePeriod,
+		NodeStartupGracePeriod: nodelifecycle.DefaultStartupGracePeriod,
+		NodeMonitorPeriod:      nodelifecycle.DefaultMonitorPeriod,
 	}
 }
 
@@ -103,6 +116,15 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxEndpointsPerSlice < 1 || c.MaxEndpointsPerSlice > 1000 {
 		return fmt.Errorf("--max-endpoints-per-slice %d must be between 1 and 1000", c.MaxEndpointsPerSlice)
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--node-monitor-grace-period", c.NodeMonitorGracePeriod}, {"--node-startup-grace-period", c.NodeStartupGracePeriod},
+		{"--node-monitor-period", c.NodeMonitorPeriod}} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s %v must be positive", d.flag, d.v)
+		}
 	}
 	for _, d := range c.Disable {
 		if i := sort.SearchStrings(componentNames, d); i == len(componentNames) || componentNames[i] != d {
