@@ -105,11 +105,18 @@ func TestCluster(t *testing.T) {
 	}
 	step("pods %v; %s has none, %s will be lost", pods, idle.Name(), victim.Name())
 
-	// The seeds' imperative NodePort Service.
-	server.MustKubectl("expose", "deployment", "web", "--name=web", "--port=80", "--target-port=8080", "--type=NodePort")
+	// The seeds' imperative NodePort Service (the port is the pods'
+	// containerPort, 8080), reached from outside on every node's address
+	// as `kubectl get nodes` lists them.
+	server.MustKubectl("expose", "deployment", "web", "--name=web", "--target-port=8080", "--type=NodePort")
 	nodePort := server.MustKubectl("get", "svc", "web", "-o", "jsonpath={.spec.ports[0].nodePort}")
-	for _, n := range nodes {
-		seeAll(t, client, "http://"+n.IP()+":"+nodePort+"/hostname", pods.ready())
+	addrs := strings.Fields(server.MustKubectl("get", "nodes", "-o",
+		`jsonpath={.items[*].status.addresses[?(@.type=="InternalIP")].address}`))
+	if want := []string{nodes[0].IP(), nodes[1].IP(), nodes[2].IP()}; !slices.Equal(addrs, want) {
+		t.Fatalf("nodes' InternalIPs %v, want %v", addrs, want)
+	}
+	for _, ip := range addrs {
+		seeAll(t, client, "http://"+ip+":"+nodePort+"/hostname", pods.ready())
 	}
 	step("NodePort %s of every node reaches both pods from the client", nodePort)
 
@@ -124,8 +131,8 @@ func TestCluster(t *testing.T) {
 		}
 		return nil
 	})
-	seeAll(t, client, "http://"+lbIP+"/hostname", pods.ready())
-	wantAnnouncer(t, client, lbIP, victim)
+	seeAll(t, client, "http://"+lbIP+":8080/hostname", pods.ready())
+	wantAnnouncer(t, client, lbIP+":8080", victim)
 	step("LB IP %s reached through ARP, announced by %s", lbIP, victim.Name())
 
 	// externalTrafficPolicy Local: an IP that a Cluster election would
@@ -137,7 +144,7 @@ func TestCluster(t *testing.T) {
 	})
 	server.Apply(fmt.Sprintf(webLocal, localIP))
 	onlyFrom(t, client, localIP, pods.on(victim.Name()))
-	wantAnnouncer(t, client, localIP, victim)
+	wantAnnouncer(t, client, localIP+":80", victim)
 	step("externalTrafficPolicy Local IP %s announced by %s, answered by its pod only", localIP, victim.Name())
 
 	// The victim drops off the LAN and its agent dies.
@@ -171,14 +178,14 @@ func TestCluster(t *testing.T) {
 	step("pod %s marked not Ready and out of the ready endpoints %s after the loss", lostPod, since())
 
 	survivors := slices.DeleteFunc(slices.Clone(nodes), func(n *framework.Node) bool { return n == victim })
-	targets := []string{"http://" + lbIP + "/hostname"}
+	targets := []string{"http://" + lbIP + ":8080/hostname"}
 	for _, n := range survivors {
 		targets = append(targets, "http://"+n.IP()+":"+nodePort+"/hostname")
 	}
 	for _, u := range targets {
 		allSucceed(t, client, u)
 	}
-	wantAnnouncer(t, client, lbIP, nodeNamed(survivors, owner(netip.MustParseAddr(lbIP), survivors)))
+	wantAnnouncer(t, client, lbIP+":8080", nodeNamed(survivors, owner(netip.MustParseAddr(lbIP), survivors)))
 	step("every request to the survivors' NodePort and the LB IP succeeds %s after the loss; LB IP moved to %s",
 		since(), owner(netip.MustParseAddr(lbIP), survivors))
 
@@ -203,7 +210,7 @@ func TestCluster(t *testing.T) {
 	// Local: now only the idle node's new pod makes it a candidate besides
 	// the first survivor; the hash elects the idle node.
 	onlyFrom(t, client, localIP, []string{replacement})
-	wantAnnouncer(t, client, localIP, idle)
+	wantAnnouncer(t, client, localIP+":80", idle)
 	step("traffic reaches both ready pods; Local IP moved to %s with the replacement", idle.Name())
 
 	// The node comes back: Ready again, the evicted pod finished, and
@@ -232,8 +239,8 @@ func TestCluster(t *testing.T) {
 	})
 	step("evicted pod gone, taints lifted, new pod Ready on %s", victim.Name())
 	seeAll(t, client, "http://"+victim.IP()+":"+nodePort+"/hostname", pods.ready())
-	seeAll(t, client, "http://"+lbIP+"/hostname", pods.ready())
-	wantAnnouncer(t, client, lbIP, victim)
+	seeAll(t, client, "http://"+lbIP+":8080/hostname", pods.ready())
+	wantAnnouncer(t, client, lbIP+":8080", victim)
 	step("%s's NodePort and the LB IP (announced by %s again) reach all three pods", victim.Name(), victim.Name())
 }
 
@@ -389,16 +396,17 @@ func onlyFrom(t *testing.T, client *framework.Node, ip string, want []string) {
 	})
 }
 
-// wantAnnouncer waits until the client resolves ip to n's uplink MAC
-// (after a request, so the neighbour entry is fresh).
-func wantAnnouncer(t *testing.T, client *framework.Node, ip string, n *framework.Node) {
+// wantAnnouncer waits until the client resolves the IP of hostPort to n's
+// uplink MAC (after a request, so the neighbour entry is fresh).
+func wantAnnouncer(t *testing.T, client *framework.Node, hostPort string, n *framework.Node) {
 	t.Helper()
+	ip, _, _ := strings.Cut(hostPort, ":")
 	if n == nil {
 		t.Fatalf("no announcer expected for %s", ip)
 	}
 	mac := n.MAC()
 	framework.Eventually(t, 30*time.Second, func() error {
-		_, _ = batch(client, "http://"+ip+"/hostname", 1)
+		_, _ = batch(client, "http://"+hostPort+"/hostname", 1)
 		out, err := client.Exec("ip", "neigh", "show", ip, "dev", "uplink")
 		if err != nil || !strings.Contains(out, "lladdr "+mac) {
 			return fmt.Errorf("neighbour entry of %s: %q (%v), want %s's %s", ip, out, err, n.Name(), mac)

@@ -423,8 +423,8 @@ func (n *Node) killLeftovers() error {
 		}
 		if mine && syscall.Kill(pid, syscall.SIGKILL) == nil {
 			killed = append(killed, pid)
-			comm, _ := os.ReadFile(filepath.Join(dir, "comm"))
-			names = append(names, fmt.Sprintf("%d/%s", pid, bytes.TrimSpace(comm)))
+			cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+			names = append(names, fmt.Sprintf("%d %q", pid, bytes.ReplaceAll(bytes.TrimRight(cmdline, "\x00"), []byte{0}, []byte{' '})))
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
