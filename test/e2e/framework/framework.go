@@ -424,7 +424,9 @@ func (n *Node) killLeftovers() error {
 		if mine && syscall.Kill(pid, syscall.SIGKILL) == nil {
 			killed = append(killed, pid)
 			cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
-			names = append(names, fmt.Sprintf("%d %q", pid, bytes.ReplaceAll(bytes.TrimRight(cmdline, "\x00"), []byte{0}, []byte{' '})))
+			stat, _ := os.ReadFile(filepath.Join(dir, "stat"))
+			names = append(names, fmt.Sprintf("%s %q", bytes.Join(bytes.Fields(stat)[:min(4, len(bytes.Fields(stat)))], []byte{' '}),
+				bytes.ReplaceAll(bytes.TrimRight(cmdline, "\x00"), []byte{0}, []byte{' '})))
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
