@@ -408,8 +408,8 @@ func (n *Node) killLeftovers() error {
 	var names []string
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
+		if err != nil || pid == os.Getpid() || zombie(pid) {
+			continue // a zombie holds no namespace; its parent reaps it
 		}
 		dir := filepath.Join("/proc", e.Name())
 		mine := false
@@ -424,9 +424,7 @@ func (n *Node) killLeftovers() error {
 		if mine && syscall.Kill(pid, syscall.SIGKILL) == nil {
 			killed = append(killed, pid)
 			cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
-			stat, _ := os.ReadFile(filepath.Join(dir, "stat"))
-			names = append(names, fmt.Sprintf("%s %q", bytes.Join(bytes.Fields(stat)[:min(4, len(bytes.Fields(stat)))], []byte{' '}),
-				bytes.ReplaceAll(bytes.TrimRight(cmdline, "\x00"), []byte{0}, []byte{' '})))
+			names = append(names, fmt.Sprintf("%d %q", pid, bytes.ReplaceAll(bytes.TrimRight(cmdline, "\x00"), []byte{0}, []byte{' '})))
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
