@@ -146,6 +146,16 @@ func TestCluster(t *testing.T) {
 	onlyFrom(t, client, localIP, pods.on(victim.Name()))
 	wantAnnouncer(t, client, localIP+":80", victim)
 	step("externalTrafficPolicy Local IP %s announced by %s, answered by its pod only", localIP, victim.Name())
+	// Its NodePort answers with the receiving node's own pod, and not at
+	// all on the node without one.
+	localPort := server.MustKubectl("get", "svc", "web-local", "-o", "jsonpath={.spec.ports[0].nodePort}")
+	for _, n := range podNodes {
+		onlyFrom(t, client, n.IP()+":"+localPort, pods.on(n.Name()))
+	}
+	if hosts, err := batch(client, "http://"+idle.IP()+":"+localPort+"/hostname", 1); err == nil {
+		t.Fatalf("Local NodePort of %s, which has no pod, answered %v", idle.Name(), hosts)
+	}
+	step("its NodePort %s answers with the local pod only, and not on %s", localPort, idle.Name())
 
 	// The victim drops off the LAN and its agent dies.
 	lostPod := pods.on(victim.Name())[0]
@@ -381,18 +391,18 @@ func seeAll(t *testing.T, client *framework.Node, url string, want []string) {
 	})
 }
 
-// onlyFrom waits until a whole batch of requests to ip is answered by the
-// pods of want only.
-func onlyFrom(t *testing.T, client *framework.Node, ip string, want []string) {
+// onlyFrom waits until a whole batch of requests to hostPort is answered
+// by the pods of want only.
+func onlyFrom(t *testing.T, client *framework.Node, hostPort string, want []string) {
 	t.Helper()
 	framework.Eventually(t, 60*time.Second, func() error {
-		hosts, err := batch(client, "http://"+ip+"/hostname", 6)
+		hosts, err := batch(client, "http://"+hostPort+"/hostname", 6)
 		if err != nil {
 			return err
 		}
 		for _, h := range hosts {
 			if !slices.Contains(want, h) {
-				return fmt.Errorf("%s answered by %v, want only %v", ip, hosts, want)
+				return fmt.Errorf("%s answered by %v, want only %v", hostPort, hosts, want)
 			}
 		}
 		return nil
