@@ -138,7 +138,9 @@ func endpointNodes(all ...*discoveryv1.EndpointSlice) EndpointNodes {
 // TestTrafficPolicyCandidates: for externalTrafficPolicy Local only the
 // Ready nodes with a ready endpoint of the Service may announce its IP.
 func TestTrafficPolicyCandidates(t *testing.T) {
-	nodes := []*v1.Node{node("a", true), node("b", true), node("c", true), node("down", false)}
+	excluded := node("excluded", true)
+	excluded.Labels = map[string]string{v1.LabelNodeExcludeBalancers: ""}
+	nodes := []*v1.Node{node("a", true), node("b", true), node("c", true), node("down", false), excluded}
 	local := func(s *v1.Service) *v1.Service {
 		s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
 		return s
@@ -149,7 +151,7 @@ func TestTrafficPolicyCandidates(t *testing.T) {
 		slices []*discoveryv1.EndpointSlice
 		want   []string // Ready candidates
 	}{
-		{name: "cluster policy: every ready node", svc: lbService("web", "192.0.2.10"),
+		{name: "cluster policy: every ready node not excluded", svc: lbService("web", "192.0.2.10"),
 			slices: []*discoveryv1.EndpointSlice{slice("default", "web", "a")}, want: []string{"a", "b", "c"}},
 		{name: "local: nodes with ready endpoints", svc: local(lbService("web", "192.0.2.10")),
 			slices: []*discoveryv1.EndpointSlice{slice("default", "web", "a", "c")}, want: []string{"a", "c"}},
@@ -167,6 +169,8 @@ func TestTrafficPolicyCandidates(t *testing.T) {
 			slices: []*discoveryv1.EndpointSlice{slice("default", "web", "a:not-ready", "b:not-ready")}, want: nil},
 		{name: "local: endpoint without node name", svc: local(lbService("web", "192.0.2.10")),
 			slices: []*discoveryv1.EndpointSlice{slice("default", "web", "")}, want: nil},
+		{name: "local: excluded node with an endpoint", svc: local(lbService("web", "192.0.2.10")),
+			slices: []*discoveryv1.EndpointSlice{slice("default", "web", "excluded", "b")}, want: []string{"b"}},
 		{name: "local: same-named Service elsewhere does not count", svc: local(lbService("web", "192.0.2.10")),
 			slices: []*discoveryv1.EndpointSlice{slice("other", "web", "a"), slice("default", "web-2", "b")}, want: nil},
 	}

@@ -5,8 +5,9 @@
 // it, and sends a gratuitous ARP when it takes the IP over. The proxy on
 // the elected node then translates the traffic like any LB IP traffic.
 //
-// For a Service with externalTrafficPolicy Local only the Ready nodes with
-// a ready endpoint of the Service (from its EndpointSlices) are candidates,
-// since every other node's proxy drops its external traffic; with no such
-// node the IP is not announced at all.
+// Nodes labelled node.kubernetes.io/exclude-from-external-load-balancers
+// never announce. For a Service with externalTrafficPolicy Local only the
+// Ready nodes with a ready endpoint of the Service (from its EndpointSlices)
+// are candidates, since every other node's proxy drops its external
+// traffic; with no such node the IP is not announced at all.
 package announce

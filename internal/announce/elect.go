@@ -63,24 +63,26 @@ func ReadyEndpointNodes(slices []*discoveryv1.EndpointSlice) map[string]bool {
 }
 
 // candidates returns the nodes that may announce svc's ingress IPs: every
-// node, or for externalTrafficPolicy Local only those with a ready
-// endpoint of svc (MetalLB's layer-2 rule: the proxy of any other node
-// drops the Service's external traffic, so announcing there would black-
-// hole it). No node is a candidate for a Local Service without ready
-// endpoints.
+// node not labelled node.kubernetes.io/exclude-from-external-load-balancers,
+// and for externalTrafficPolicy Local only those with a ready endpoint of
+// svc (MetalLB's layer-2 rules: the proxy of any other node drops the
+// Service's external traffic, so announcing there would black-hole it). No
+// node is a candidate for a Local Service without ready endpoints.
 func candidates(svc *v1.Service, nodes []*v1.Node, endpointNodes EndpointNodes) []*v1.Node {
-	if svc.Spec.ExternalTrafficPolicy != v1.ServiceExternalTrafficPolicyLocal {
-		return nodes
-	}
-	var local map[string]bool
-	if endpointNodes != nil {
-		local = endpointNodes(svc.Namespace, svc.Name)
+	local := svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal
+	var withEndpoints map[string]bool
+	if local && endpointNodes != nil {
+		withEndpoints = endpointNodes(svc.Namespace, svc.Name)
 	}
 	var out []*v1.Node
 	for _, n := range nodes {
-		if local[n.Name] {
-			out = append(out, n)
+		if _, excluded := n.Labels[v1.LabelNodeExcludeBalancers]; excluded {
+			continue
 		}
+		if local && !withEndpoints[n.Name] {
+			continue
+		}
+		out = append(out, n)
 	}
 	return out
 }
