@@ -11,15 +11,18 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 )
 
 // Config configures an Announcer.
 type Config struct {
-	// Informers provides Services and Nodes; the caller starts it.
+	// Informers provides Services, Nodes and EndpointSlices; the caller
+	// starts it.
 	Informers informers.SharedInformerFactory
 	NodeName  string
 	Logger    *slog.Logger
@@ -31,6 +34,7 @@ type Announcer struct {
 	log      *slog.Logger
 	services corelisters.ServiceLister
 	nodes    corelisters.NodeLister
+	slices   discoverylisters.EndpointSliceLister
 	synced   []cache.InformerSynced
 	changed  chan struct{}
 
@@ -49,10 +53,13 @@ func New(cfg Config) (*Announcer, error) {
 	a := &Announcer{cfg: cfg, log: cfg.Logger, changed: make(chan struct{}, 1), owned: map[netip.Addr]bool{}}
 	svc := cfg.Informers.Core().V1().Services()
 	node := cfg.Informers.Core().V1().Nodes()
-	a.services, a.nodes = svc.Lister(), node.Lister()
+	// EndpointSlices tell which nodes may announce the IPs of Services
+	// with externalTrafficPolicy Local; the proxy shares their informer.
+	slice := cfg.Informers.Discovery().V1().EndpointSlices()
+	a.services, a.nodes, a.slices = svc.Lister(), node.Lister(), slice.Lister()
 	poke := func(any) { a.poke() }
 	h := cache.ResourceEventHandlerFuncs{AddFunc: poke, DeleteFunc: poke, UpdateFunc: func(_, n any) { a.poke() }}
-	for _, inf := range []cache.SharedIndexInformer{svc.Informer(), node.Informer()} {
+	for _, inf := range []cache.SharedIndexInformer{svc.Informer(), node.Informer(), slice.Informer()} {
 		if _, err := inf.AddEventHandler(h); err != nil {
 			return nil, fmt.Errorf("announce: %w", err)
 		}
@@ -117,7 +124,7 @@ func (a *Announcer) resync(fd int) {
 	if err != nil {
 		return
 	}
-	owned := OwnedIPs(a.cfg.NodeName, svcs, nodes)
+	owned := OwnedIPs(a.cfg.NodeName, svcs, nodes, a.endpointNodes)
 	a.mu.Lock()
 	var gained []netip.Addr
 	for ip := range owned {
@@ -141,6 +148,16 @@ func (a *Announcer) resync(fd int) {
 			}
 		}
 	}
+}
+
+// endpointNodes lists the nodes with a ready endpoint of a Service from
+// its EndpointSlices in the cache.
+func (a *Announcer) endpointNodes(namespace, name string) map[string]bool {
+	slices, err := a.slices.EndpointSlices(namespace).List(labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name}))
+	if err != nil {
+		return nil
+	}
+	return ReadyEndpointNodes(slices)
 }
 
 // serve answers ARP requests for owned IPs on interfaces on their subnet.

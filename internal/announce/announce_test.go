@@ -6,15 +6,18 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/utils/ptr"
 )
 
 func TestARPRoundTrip(t *testing.T) {
@@ -90,9 +93,120 @@ func TestOwner(t *testing.T) {
 		t.Errorf("got owners %v over 64 IPs, want all three nodes", owners)
 	}
 	svcs := []*v1.Service{lbService("lb", "192.0.2.100", "fd00::1"), {Spec: v1.ServiceSpec{Type: v1.ServiceTypeClusterIP}}}
-	got := OwnedIPs(Owner(ip, nodes), svcs, nodes)
+	got := OwnedIPs(Owner(ip, nodes), svcs, nodes, nil)
 	if diff := cmp.Diff(map[netip.Addr]bool{ip: true}, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 		t.Errorf("OwnedIPs (-want +got):\n%s", diff)
+	}
+}
+
+// slice is an EndpointSlice of Service ns/svc with one endpoint per
+// entry of eps, "node" (ready), "node:not-ready" or "node:unknown" (no
+// ready condition); "" is an endpoint without nodeName.
+func slice(ns, svc string, eps ...string) *discoveryv1.EndpointSlice {
+	s := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: svc + "-x",
+		Labels: map[string]string{discoveryv1.LabelServiceName: svc}}, AddressType: discoveryv1.AddressTypeIPv4}
+	for _, e := range eps {
+		name, cond, _ := strings.Cut(e, ":")
+		ep := discoveryv1.Endpoint{Addresses: []string{"10.244.0.1"}}
+		if name != "" {
+			ep.NodeName = &name
+		}
+		switch cond {
+		case "":
+			ep.Conditions.Ready = ptr.To(true)
+		case "not-ready":
+			ep.Conditions.Ready = ptr.To(false)
+		}
+		s.Endpoints = append(s.Endpoints, ep)
+	}
+	return s
+}
+
+// endpointNodes answers from slices as the Announcer does from its cache.
+func endpointNodes(all ...*discoveryv1.EndpointSlice) EndpointNodes {
+	return func(ns, name string) map[string]bool {
+		var mine []*discoveryv1.EndpointSlice
+		for _, s := range all {
+			if s.Namespace == ns && s.Labels[discoveryv1.LabelServiceName] == name {
+				mine = append(mine, s)
+			}
+		}
+		return ReadyEndpointNodes(mine)
+	}
+}
+
+// TestTrafficPolicyCandidates: for externalTrafficPolicy Local only the
+// Ready nodes with a ready endpoint of the Service may announce its IP.
+func TestTrafficPolicyCandidates(t *testing.T) {
+	excluded := node("excluded", true)
+	excluded.Labels = map[string]string{v1.LabelNodeExcludeBalancers: ""}
+	nodes := []*v1.Node{node("a", true), node("b", true), node("c", true), node("down", false), excluded}
+	local := func(s *v1.Service) *v1.Service {
+		s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
+		return s
+	}
+	tests := []struct {
+		name   string
+		svc    *v1.Service
+		slices []*discoveryv1.EndpointSlice
+		want   []string // Ready candidates
+	}{
+		{name: "cluster policy: every ready node not excluded", svc: lbService("web", "192.0.2.10"),
+			slices: []*discoveryv1.EndpointSlice{slice("default", "web", "a")}, want: []string{"a", "b", "c"}},
+		{name: "local: nodes with ready endpoints", svc: local(lbService("web", "192.0.2.10")),
+			slices: []*discoveryv1.EndpointSlice{slice("default", "web", "a", "c")}, want: []string{"a", "c"}},
+		{name: "local: endpoints over several slices", svc: local(lbService("web", "192.0.2.10")),
+			slices: []*discoveryv1.EndpointSlice{slice("default", "web", "a"), slice("default", "web", "b")},
+			want:   []string{"a", "b"}},
+		{name: "local: not-ready endpoint does not count", svc: local(lbService("web", "192.0.2.10")),
+			slices: []*discoveryv1.EndpointSlice{slice("default", "web", "a:not-ready", "b")}, want: []string{"b"}},
+		{name: "local: no ready condition counts as ready", svc: local(lbService("web", "192.0.2.10")),
+			slices: []*discoveryv1.EndpointSlice{slice("default", "web", "c:unknown")}, want: []string{"c"}},
+		{name: "local: endpoint only on a down node", svc: local(lbService("web", "192.0.2.10")),
+			slices: []*discoveryv1.EndpointSlice{slice("default", "web", "down")}, want: nil},
+		{name: "local: no endpoints, no announcement", svc: local(lbService("web", "192.0.2.10")), want: nil},
+		{name: "local: only not-ready endpoints", svc: local(lbService("web", "192.0.2.10")),
+			slices: []*discoveryv1.EndpointSlice{slice("default", "web", "a:not-ready", "b:not-ready")}, want: nil},
+		{name: "local: endpoint without node name", svc: local(lbService("web", "192.0.2.10")),
+			slices: []*discoveryv1.EndpointSlice{slice("default", "web", "")}, want: nil},
+		{name: "local: excluded node with an endpoint", svc: local(lbService("web", "192.0.2.10")),
+			slices: []*discoveryv1.EndpointSlice{slice("default", "web", "excluded", "b")}, want: []string{"b"}},
+		{name: "local: same-named Service elsewhere does not count", svc: local(lbService("web", "192.0.2.10")),
+			slices: []*discoveryv1.EndpointSlice{slice("other", "web", "a"), slice("default", "web-2", "b")}, want: nil},
+	}
+	ip := netip.MustParseAddr("192.0.2.10")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			eps := endpointNodes(tc.slices...)
+			var got []string
+			for _, n := range candidates(tc.svc, nodes, eps) {
+				if nodeReady(n) {
+					got = append(got, n.Name)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("candidates (-want +got):\n%s", diff)
+			}
+			// Exactly the elected candidate owns the IP, on every node's
+			// view; none does without candidates.
+			var wantOwner string
+			if len(tc.want) > 0 {
+				var cands []*v1.Node
+				for _, name := range tc.want {
+					cands = append(cands, node(name, true))
+				}
+				wantOwner = Owner(ip, cands)
+			}
+			var owners []string
+			for _, n := range nodes {
+				if OwnedIPs(n.Name, []*v1.Service{tc.svc}, nodes, eps)[ip] {
+					owners = append(owners, n.Name)
+				}
+			}
+			if wantOwner == "" && len(owners) != 0 || wantOwner != "" && !slices.Equal(owners, []string{wantOwner}) {
+				t.Errorf("got owners %v, want %q", owners, wantOwner)
+			}
+		})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	v1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 )
 
 // Owner returns the node that announces ip among the Ready nodes (""
@@ -38,19 +39,73 @@ func nodeReady(n *v1.Node) bool {
 	return false
 }
 
-// OwnedIPs returns the IPv4 LoadBalancer ingress IPs that node announces.
-func OwnedIPs(node string, services []*v1.Service, nodes []*v1.Node) map[netip.Addr]bool {
+// EndpointNodes returns the names of the nodes that hold a ready endpoint
+// of the Service namespace/name.
+type EndpointNodes func(namespace, name string) map[string]bool
+
+// ReadyEndpointNodes returns the nodes of the ready endpoints in slices
+// (the EndpointSlices of one Service). An endpoint without the ready
+// condition counts as ready, as the EndpointSlice API asks consumers to
+// read it; one without nodeName belongs to no node.
+func ReadyEndpointNodes(slices []*discoveryv1.EndpointSlice) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range slices {
+		for _, ep := range s.Endpoints {
+			if ep.NodeName == nil || *ep.NodeName == "" {
+				continue
+			}
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				out[*ep.NodeName] = true
+			}
+		}
+	}
+	return out
+}
+
+// candidates returns the nodes that may announce svc's ingress IPs: every
+// node not labelled node.kubernetes.io/exclude-from-external-load-balancers,
+// and for externalTrafficPolicy Local only those with a ready endpoint of
+// svc (MetalLB's layer-2 rules: the proxy of any other node drops the
+// Service's external traffic, so announcing there would black-hole it). No
+// node is a candidate for a Local Service without ready endpoints.
+func candidates(svc *v1.Service, nodes []*v1.Node, endpointNodes EndpointNodes) []*v1.Node {
+	local := svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal
+	var withEndpoints map[string]bool
+	if local && endpointNodes != nil {
+		withEndpoints = endpointNodes(svc.Namespace, svc.Name)
+	}
+	var out []*v1.Node
+	for _, n := range nodes {
+		if _, excluded := n.Labels[v1.LabelNodeExcludeBalancers]; excluded {
+			continue
+		}
+		if local && !withEndpoints[n.Name] {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// OwnedIPs returns the IPv4 LoadBalancer ingress IPs that node announces:
+// those whose Owner among the Service's candidates is node.
+func OwnedIPs(node string, services []*v1.Service, nodes []*v1.Node, endpointNodes EndpointNodes) map[netip.Addr]bool {
 	out := map[netip.Addr]bool{}
 	for _, svc := range services {
 		if svc.Spec.Type != v1.ServiceTypeLoadBalancer {
 			continue
 		}
+		var cands []*v1.Node
+		computed := false
 		for _, ing := range svc.Status.LoadBalancer.Ingress {
 			ip, err := netip.ParseAddr(ing.IP)
 			if err != nil || !ip.Is4() {
 				continue
 			}
-			if Owner(ip, nodes) == node {
+			if !computed {
+				cands, computed = candidates(svc, nodes, endpointNodes), true
+			}
+			if Owner(ip, cands) == node {
 				out[ip] = true
 			}
 		}

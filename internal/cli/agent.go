@@ -1,15 +1,20 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/svcnet/svcnet/internal/join"
 	"github.com/svcnet/svcnet/internal/server"
@@ -50,6 +55,38 @@ func newAgentCommand() *cobra.Command {
 	return cmd
 }
 
+// backoff bounds the waits between attempts to reach the server.
+type backoff struct{ first, max time.Duration }
+
+// Waits between join attempts: a rebooted machine often starts its agent
+// before its network or its server is back; kubelet keeps trying too.
+const (
+	joinRetryFirst = time.Second
+	joinRetryMax   = 30 * time.Second
+)
+
+// joinCluster fetches and checks the server's CA, retrying with growing
+// waits while the server cannot be reached at all (connection refused, no
+// route, timeouts). A server that answers wrongly, or whose CA does not
+// match the token, ends it at once.
+func joinCluster(ctx context.Context, server, token string, b backoff, log *slog.Logger) (*rest.Config, error) {
+	delay := b.first
+	for {
+		cfg, err := join.RESTConfig(ctx, server, token)
+		var unreachable *url.Error
+		if err == nil || !errors.As(err, &unreachable) || ctx.Err() != nil {
+			return cfg, err
+		}
+		log.Warn("Retrying to join: server unreachable", "server", server, "retryIn", delay, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, b.max)
+	}
+}
+
 func runAgent(cmd *cobra.Command, o agentOptions) error {
 	if o.server == "" || o.token == "" {
 		return fmt.Errorf("--server and --token are required")
@@ -74,7 +111,7 @@ func runAgent(cmd *cobra.Command, o agentOptions) error {
 	}
 	o.node.NodeName = strings.ToLower(o.node.NodeName)
 	ctx := cmd.Context()
-	restCfg, err := join.RESTConfig(ctx, o.server, o.token)
+	restCfg, err := joinCluster(ctx, o.server, o.token, backoff{joinRetryFirst, joinRetryMax}, slog.Default())
 	if err != nil {
 		return err
 	}

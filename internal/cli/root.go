@@ -68,6 +68,13 @@ func newServerCommand() *cobra.Command {
 		"loadBalancerClass served by the built-in controller (empty: Services without a class)")
 	f.IntVar(&cfg.MaxEndpointsPerSlice, "max-endpoints-per-slice", cfg.MaxEndpointsPerSlice,
 		"maximum number of endpoints in one EndpointSlice (1-1000)")
+	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", cfg.NodeMonitorGracePeriod,
+		"how long a Node may go without heartbeats before it is marked Unknown, tainted and its pods leave endpoints "+
+			"(must be several times the agents' 10s heartbeat)")
+	f.DurationVar(&cfg.NodeStartupGracePeriod, "node-startup-grace-period", cfg.NodeStartupGracePeriod,
+		"how long a Node that never posted its status may stay silent before it is marked Unknown")
+	f.DurationVar(&cfg.NodeMonitorPeriod, "node-monitor-period", cfg.NodeMonitorPeriod,
+		"how often the node lifecycle controller checks Nodes' heartbeats")
 	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", cfg.AdvertiseAddress,
 		"address published in the kubernetes Endpoints (default: the bind address, or this host's first address)")
 	f.StringSliceVar(&cfg.TLSSANs, "tls-san", cfg.TLSSANs,

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/svcnet/svcnet/internal/controller/loadbalancer"
+	"github.com/svcnet/svcnet/internal/controller/nodelifecycle"
 )
 
 // Components that --disable can turn off.
@@ -60,6 +61,13 @@ type Config struct {
 	LeaderElectLeaseDuration time.Duration
 	LeaderElectRenewDeadline time.Duration
 	LeaderElectRetryPeriod   time.Duration
+	// NodeMonitorGracePeriod, NodeStartupGracePeriod and NodeMonitorPeriod
+	// are kube-controller-manager's flags of the same names: how long a
+	// Node may go without heartbeats before it is marked Unknown (and one
+	// that never reported, before it is), and how often Nodes are checked.
+	NodeMonitorGracePeriod time.Duration
+	NodeStartupGracePeriod time.Duration
+	NodeMonitorPeriod      time.Duration
 }
 
 // DefaultConfig returns the defaults of the command-line flags.
@@ -79,6 +87,9 @@ func DefaultConfig() Config {
 		LeaderElectLeaseDuration: 15 * time.Second,
 		LeaderElectRenewDeadline: 10 * time.Second,
 		LeaderElectRetryPeriod:   2 * time.Second,
+		NodeMonitorGracePeriod:   nodelifecycle.DefaultGracePeriod,
+		NodeStartupGracePeriod:   nodelifecycle.DefaultStartupGracePeriod,
+		NodeMonitorPeriod:        nodelifecycle.DefaultMonitorPeriod,
 	}
 }
 
@@ -134,6 +145,15 @@ func (c *Config) Validate() error {
 		}
 		if c.LeaderElectRetryPeriod <= 0 || float64(c.LeaderElectRenewDeadline) <= 1.2*float64(c.LeaderElectRetryPeriod) {
 			return fmt.Errorf("--leader-elect-renew-deadline must be greater than 1.2 x --leader-elect-retry-period")
+		}
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--node-monitor-grace-period", c.NodeMonitorGracePeriod}, {"--node-startup-grace-period", c.NodeStartupGracePeriod},
+		{"--node-monitor-period", c.NodeMonitorPeriod}} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s %v must be positive", d.flag, d.v)
 		}
 	}
 	for _, d := range c.Disable {

@@ -3,6 +3,7 @@ package server
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateProxyMode(t *testing.T) {
@@ -30,5 +31,37 @@ func TestValidateProxyMode(t *testing.T) {
 				t.Fatalf("got %v, want an error starting %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestValidateNodeMonitorDurations(t *testing.T) {
+	tests := []struct {
+		name    string
+		set     func(*Config)
+		wantErr string
+	}{
+		{name: "defaults", set: func(*Config) {}},
+		{name: "short grace period", set: func(c *Config) { c.NodeMonitorGracePeriod = 20 * time.Second }},
+		{name: "zero grace period", set: func(c *Config) { c.NodeMonitorGracePeriod = 0 },
+			wantErr: "--node-monitor-grace-period"},
+		{name: "negative startup grace period", set: func(c *Config) { c.NodeStartupGracePeriod = -time.Second },
+			wantErr: "--node-startup-grace-period"},
+		{name: "zero monitor period", set: func(c *Config) { c.NodeMonitorPeriod = 0 }, wantErr: "--node-monitor-period"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tc.set(&cfg)
+			err := cfg.Validate()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("got %v, want no error", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("got %v, want an error about %s", err, tc.wantErr)
+			}
+		})
+	}
+	if got := DefaultConfig().NodeMonitorGracePeriod; got != 50*time.Second {
+		t.Errorf("default --node-monitor-grace-period %v, want upstream's 50s", got)
 	}
 }

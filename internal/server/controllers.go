@@ -126,7 +126,8 @@ func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client
 		return err
 	}
 	if err := add(nodelifecycle.New(nodelifecycle.Config{Client: client, Informers: factory,
-		Recorder: recorder("node-controller"), Logger: logger("nodelifecycle")})); err != nil {
+		GracePeriod: s.cfg.NodeMonitorGracePeriod, StartupGracePeriod: s.cfg.NodeStartupGracePeriod,
+		MonitorPeriod: s.cfg.NodeMonitorPeriod, Recorder: recorder("node-controller"), Logger: logger("nodelifecycle")})); err != nil {
 		return err
 	}
 	factory.Start(ctx.Done())

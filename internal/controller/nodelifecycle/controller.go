@@ -24,8 +24,10 @@ import (
 
 // Defaults, upstream's kube-controller-manager flags of the same meaning.
 const (
-	// DefaultGracePeriod is --node-monitor-grace-period.
-	DefaultGracePeriod = 40 * time.Second
+	// DefaultGracePeriod is --node-monitor-grace-period: 50s since
+	// Kubernetes 1.32 (40s before), so a kubelet posting every 10s gets
+	// its retries in before its Node is marked Unknown.
+	DefaultGracePeriod = 50 * time.Second
 	// DefaultStartupGracePeriod is --node-startup-grace-period: how long a
 	// Node that never posted a Ready condition may stay silent.
 	DefaultStartupGracePeriod = time.Minute
@@ -55,7 +57,7 @@ type Config struct {
 	// starts it after New.
 	Informers informers.SharedInformerFactory
 	// GracePeriod is how long a Node may go without a heartbeat before it
-	// is marked Unknown (default 40s).
+	// is marked Unknown (default 50s).
 	GracePeriod time.Duration
 	// StartupGracePeriod replaces GracePeriod for Nodes that never posted
 	// a Ready condition (default 1m).

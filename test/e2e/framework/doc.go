@@ -3,4 +3,10 @@
 // node's InternalIP and a default route, so the cluster's private
 // addresses exist only inside it; every command that talks to the cluster
 // (kubectl, curl) runs inside the namespace through `ip netns exec`.
+//
+// Several nodes (a server and agents) plug their uplinks into a LAN, a
+// namespace with a bridge; NewHost adds a machine on it that runs no
+// svcnet, a client outside the cluster. Kill, Restart, Disconnect and
+// Reconnect stage node failures. At cleanup every process of a node goes,
+// pods that outlived a killed agent included, then its namespace.
 package framework

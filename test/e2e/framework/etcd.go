@@ -82,34 +82,8 @@ func StartControlPlane(t testing.TB, lan *LAN, ip, name string, etcdServers []st
 	return n
 }
 
-// Kill sends SIGKILL to the node's svcnet process (a crash: nothing is
-// released or flushed) and waits for it to be gone.
-func (n *Node) Kill() {
-	n.t.Helper()
-	// The process is `ip netns exec`, which execs svcnet in place.
-	if err := n.cmd.Process.Kill(); err != nil {
-		n.t.Fatalf("kill: %v", err)
-	}
-	err := <-n.done
-	n.done <- err // for cleanup
-}
-
 // Output is what the node's svcnet process has printed so far.
 func (n *Node) Output() string { return n.log.String() }
-
-// IP is the node's address on its uplink.
-func (n *Node) IP() string { return n.ip }
-
-// exited returns an error once the node's process has ended.
-func (n *Node) exited() error {
-	select {
-	case err := <-n.done:
-		n.done <- err
-		return fmt.Errorf("svcnet exited: %v", err)
-	default:
-		return nil
-	}
-}
 
 // waitLog waits until the node's output contains s.
 func (n *Node) waitLog(s string, timeout time.Duration) {

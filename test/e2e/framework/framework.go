@@ -11,8 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -23,17 +25,36 @@ const Kubectl = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33"
 // NodeIP is the InternalIP of a test node, on its uplink veth.
 const NodeIP = "172.30.0.1"
 
-// Node is one `svcnet server` running inside its own network namespace.
+// Node is one machine of a test cluster: a network namespace with an
+// uplink at its own address, running `svcnet server` or `svcnet agent`
+// (or nothing: NewHost).
 type Node struct {
 	t       testing.TB
 	Netns   string
 	DataDir string
-	cmd     *exec.Cmd
 	ip      string
+	// name is the Node object's name ("" for a host).
+	name string
+	// lan and peer are the LAN the uplink is plugged into and the uplink's
+	// end in the LAN namespace.
+	lan  *LAN
+	peer string
+	// server is the node an agent joined (nil for servers and hosts).
+	server *Node
+	args   []string
 	// kubeconfig is the admin kubeconfig of a server node.
 	kubeconfig string
 	log        *syncBuffer
-	done       chan error
+
+	mu   sync.Mutex
+	proc *process
+}
+
+// process is one run of the svcnet binary.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it exited; err is set then
+	err  error
 }
 
 // RequirePrivileges skips the test unless it runs as root with the tools
@@ -81,10 +102,11 @@ func StartNode(t testing.TB, extraArgs ...string) *Node {
 func StartServer(t testing.TB, lan *LAN, ip string, extraArgs ...string) *Node {
 	t.Helper()
 	n := newNode(t, lan, ip)
+	n.name = "node1"
 	args := append([]string{"server", "--data-dir", n.DataDir, "--bind-address", "0.0.0.0", "--advertise-address", ip,
-		"--node-name", "node1"}, extraArgs...)
+		"--node-name", n.name}, extraArgs...)
 	n.start(args)
-	n.waitNodeReady("node1")
+	n.waitReady()
 	return n
 }
 
@@ -93,20 +115,83 @@ func StartServer(t testing.TB, lan *LAN, ip string, extraArgs ...string) *Node {
 func StartAgent(t testing.TB, lan *LAN, ip, name string, server *Node, extraArgs ...string) *Node {
 	t.Helper()
 	n := newNode(t, lan, ip)
+	n.name, n.server = name, server
 	args := append([]string{"agent", "--server", "https://" + server.ip + ":6443", "--token", server.JoinToken(),
 		"--node-ip", ip, "--node-name", name, "--data-dir", n.DataDir}, extraArgs...)
 	n.start(args)
-	// The API is reachable on loopback of the server's namespace only.
-	server.waitNodeReady(name)
+	n.waitReady()
 	return n
+}
+
+// NewHost makes a machine on lan at ip that runs no svcnet: a client
+// outside the cluster. It is removed at test cleanup.
+func NewHost(t testing.TB, lan *LAN, ip string) *Node {
+	t.Helper()
+	return newNode(t, lan, ip)
+}
+
+// IP is the node's address on its uplink.
+func (n *Node) IP() string { return n.ip }
+
+// Name is the node's Node object name ("" for a host).
+func (n *Node) Name() string { return n.name }
+
+// MAC is the hardware address of the node's uplink.
+func (n *Node) MAC() string {
+	n.t.Helper()
+	// ip netns exec mounts the namespace's own /sys.
+	return strings.TrimSpace(n.MustExec("cat", "/sys/class/net/uplink/address"))
+}
+
+// Kill ends the node's svcnet process with SIGKILL, as a crash would, and
+// waits for it to exit. Pod processes it started may outlive it.
+func (n *Node) Kill() {
+	n.t.Helper()
+	p := n.process()
+	if p == nil {
+		n.t.Fatalf("%s: no svcnet process to kill", n.name)
+	}
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		n.t.Fatalf("kill %s: %v", n.name, err)
+	}
+	<-p.done
+	n.log.Write([]byte("=== killed\n"))
+}
+
+// Restart runs svcnet again with the same arguments (and data dir) after
+// Kill, and waits for the Node to be Ready.
+func (n *Node) Restart() {
+	n.t.Helper()
+	if p := n.process(); p != nil {
+		select {
+		case <-p.done:
+		default:
+			n.t.Fatalf("%s: restart while svcnet still runs", n.name)
+		}
+	}
+	n.log.Write([]byte("=== restarted\n"))
+	n.start(n.args)
+	n.waitReady()
+}
+
+// Disconnect takes the LAN end of the node's uplink down: the machine
+// drops off the network (its uplink loses carrier, its routes stay).
+func (n *Node) Disconnect() {
+	n.t.Helper()
+	n.lan.exec(n.t, "ip link set "+n.peer+" down")
+}
+
+// Reconnect undoes Disconnect.
+func (n *Node) Reconnect() {
+	n.t.Helper()
+	n.lan.exec(n.t, "ip link set "+n.peer+" up")
 }
 
 // newNode makes the node's namespace with loopback and an uplink at ip.
 func newNode(t testing.TB, lan *LAN, ip string) *Node {
 	t.Helper()
 	RequirePrivileges(t)
-	n := &Node{t: t, Netns: uniqueName("svcnet-e2e-"), DataDir: t.TempDir(), ip: ip, log: &syncBuffer{},
-		done: make(chan error, 1)}
+	n := &Node{t: t, Netns: uniqueName("svcnet-e2e-"), DataDir: t.TempDir(), ip: ip, lan: lan, log: &syncBuffer{}}
 	n.kubeconfig = filepath.Join(n.DataDir, "kubeconfig.yaml")
 	if out, err := exec.Command("ip", "netns", "add", n.Netns).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v: %s", err, out)
@@ -125,8 +210,9 @@ func newNode(t testing.TB, lan *LAN, ip string) *Node {
 		// packets to a ClusterIP need a route before the proxy's DNAT.
 		"ip route add default via 172.30.0.254 dev uplink")
 	n.MustExec("sh", "-c", strings.Join(steps, " && "))
+	n.peer = peer
 	if lan != nil {
-		lan.plug(t, peer)
+		lan.exec(t, "ip link set "+peer+" master br0 && ip link set "+peer+" up")
 	} else {
 		n.MustExec("ip", "link", "set", peer, "up")
 	}
@@ -136,29 +222,76 @@ func newNode(t testing.TB, lan *LAN, ip string) *Node {
 // start runs the svcnet binary with args inside the node's namespace.
 func (n *Node) start(args []string) {
 	n.t.Helper()
-	n.cmd = exec.Command("ip", append([]string{"netns", "exec", n.Netns, Binary(n.t)}, args...)...)
-	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
-	if err := n.cmd.Start(); err != nil {
+	n.args = args
+	// ip netns exec execs svcnet in place, so the process is svcnet itself.
+	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Netns, Binary(n.t)}, args...)...)
+	cmd.Stdout, cmd.Stderr = n.log, n.log
+	if err := cmd.Start(); err != nil {
 		n.t.Fatalf("start svcnet %s: %v", args[0], err)
 	}
-	go func() { n.done <- n.cmd.Wait() }()
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	n.mu.Lock()
+	n.proc = p
+	n.mu.Unlock()
 }
 
-// waitNodeReady waits for the API to answer and Node name to be Ready.
-func (n *Node) waitNodeReady(name string) {
+func (n *Node) process() *process {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.proc
+}
+
+// exited returns an error once the node's svcnet process has exited.
+func (n *Node) exited() error {
+	p := n.process()
+	if p == nil {
+		return nil
+	}
+	select {
+	case <-p.done:
+		return fmt.Errorf("svcnet on %s exited: %v", n.name, p.err)
+	default:
+		return nil
+	}
+}
+
+// waitReady waits for the API to answer and the node's Node object to be
+// Ready, as seen from its server (itself for a server).
+func (n *Node) waitReady() {
+	n.t.Helper()
+	api := n
+	if n.server != nil {
+		api = n.server
+	}
+	// The API is reachable on loopback of the server's namespace only.
+	api.waitNodeReady(n.name, n)
+}
+
+// waitNodeReady waits for the API to answer and Node name to be Ready,
+// failing early when the svcnet process of n or of any of also exits.
+func (n *Node) waitNodeReady(name string, also ...*Node) {
 	t := n.t
 	t.Helper()
+	exited := func() error {
+		for _, m := range append([]*Node{n}, also...) {
+			if err := m.exited(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	Eventually(t, 60*time.Second, func() error {
-		select {
-		case err := <-n.done:
-			n.done <- err
-			return fmt.Errorf("svcnet exited: %v", err)
-		default:
+		if err := exited(); err != nil {
+			return err
 		}
 		_, err := n.Kubectl("get", "--raw", "/readyz")
 		return err
 	})
 	Eventually(t, 60*time.Second, func() error {
+		if err := exited(); err != nil {
+			return err
+		}
 		out, err := n.Kubectl("get", "nodes", name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}")
 		if err != nil || out != "True" {
 			return fmt.Errorf("%s not Ready: %q %v", name, out, err)
@@ -198,11 +331,14 @@ func NewLAN(t testing.TB) *LAN {
 	return l
 }
 
-func (l *LAN) plug(t testing.TB, dev string) {
+// exec runs a shell command in the LAN namespace.
+func (l *LAN) exec(t testing.TB, script string) {
 	t.Helper()
-	if out, err := exec.Command("ip", "netns", "exec", l.Netns, "sh", "-c",
-		"ip link set "+dev+" master br0 && ip link set "+dev+" up").CombinedOutput(); err != nil {
-		t.Fatalf("plug %s: %v: %s", dev, err, out)
+	if l == nil {
+		t.Fatalf("%q: the node is on no LAN", script)
+	}
+	if out, err := exec.Command("ip", "netns", "exec", l.Netns, "sh", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v: %s", script, err, out)
 	}
 }
 
@@ -232,21 +368,86 @@ func (b *syncBuffer) String() string {
 }
 
 func (n *Node) cleanup() {
-	if n.cmd != nil && n.cmd.Process != nil {
-		_ = n.cmd.Process.Signal(os.Interrupt)
+	if p := n.process(); p != nil {
+		_ = p.cmd.Process.Signal(os.Interrupt)
 		select {
-		case <-n.done:
+		case <-p.done:
 		case <-time.After(20 * time.Second):
-			_ = n.cmd.Process.Kill()
-			<-n.done
+			_ = p.cmd.Process.Kill()
+			<-p.done
 		}
 	}
-	if n.t.Failed() {
-		n.t.Logf("svcnet server log:\n%s", n.log.String())
+	if n.t.Failed() && n.proc != nil {
+		n.t.Logf("svcnet %s log:\n%s", n.name, n.log.String())
 	}
-	// Pod processes live in the namespace too; deleting it once they are
-	// gone leaves nothing behind.
+	// Pod processes of a killed svcnet outlive it; the namespace goes
+	// away only after they are gone.
+	if err := n.killLeftovers(); err != nil {
+		n.t.Logf("%s: killing leftover processes: %v", n.Netns, err)
+	}
 	_ = exec.Command("ip", "netns", "del", n.Netns).Run()
+}
+
+// killLeftovers kills every process of the node: those in its network
+// namespace, and those whose mount table holds something under its data
+// dir (pods sit in network namespaces of their own, bind-mounted there by
+// the agent in its mount namespace, which their sandboxes copied). It
+// waits a little for them to go.
+func (n *Node) killLeftovers() error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join("/var/run/netns", n.Netns), &st); err != nil {
+		return err
+	}
+	netns := fmt.Sprintf("net:[%d]", st.Ino)
+	ownMnt, _ := os.Readlink("/proc/self/ns/mnt")
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
+	var killed []int
+	var names []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() || zombie(pid) {
+			continue // a zombie holds no namespace; its parent reaps it
+		}
+		dir := filepath.Join("/proc", e.Name())
+		mine := false
+		if l, err := os.Readlink(filepath.Join(dir, "ns", "net")); err == nil && l == netns {
+			mine = true
+		} else if m, err := os.Readlink(filepath.Join(dir, "ns", "mnt")); err == nil && m != ownMnt {
+			// Only in another mount namespace does a mount under the data
+			// dir say the process belongs to this node.
+			b, _ := os.ReadFile(filepath.Join(dir, "mountinfo"))
+			mine = bytes.Contains(b, []byte(n.DataDir+"/"))
+		}
+		if mine && syscall.Kill(pid, syscall.SIGKILL) == nil {
+			killed = append(killed, pid)
+			cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+			names = append(names, fmt.Sprintf("%d %q", pid, bytes.ReplaceAll(bytes.TrimRight(cmdline, "\x00"), []byte{0}, []byte{' '})))
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range killed {
+		for time.Now().Before(deadline) && syscall.Kill(pid, 0) == nil && !zombie(pid) {
+			time.Sleep(20 * time.Millisecond) // poll interval for the kernel to reap
+		}
+	}
+	if len(killed) > 0 {
+		n.t.Logf("%s (%s): killed leftover processes %v", n.name, n.Netns, names)
+	}
+	return nil
+}
+
+// zombie reports whether pid has exited and awaits its parent's wait.
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// The state follows the parenthesised command name.
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z'
 }
 
 // Exec runs a command inside the node's network namespace.
