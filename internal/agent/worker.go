@@ -137,15 +137,19 @@ func (w *podWorker) loop(ctx context.Context) {
 func (w *podWorker) start(ctx context.Context) error {
 	pod, _ := w.current()
 	a := w.a
+	dir := w.dir()
+	// A pod directory from before an agent restart: its containers are
+	// resumed from their records rather than started afresh.
+	_, statErr := os.Stat(dir)
+	resuming := statErr == nil
 	sb, err := a.net.SetupPod(string(pod.UID))
 	if err != nil {
 		return fmt.Errorf("setting up pod network: %w", err)
 	}
 	ip := sb.IP.String()
 	hostname, domain := dnsconfig.Hostname(pod, a.cfg.ClusterDomain)
-	dir := w.dir()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating pod dir: %w", err)
+	if err := writePodMeta(dir, pod); err != nil {
+		return err
 	}
 	resolv, hosts := filepath.Join(dir, "resolv.conf"), filepath.Join(dir, "hosts")
 	if err := os.WriteFile(resolv, []byte(dnsconfig.ForPod(a.dns, pod).String()), 0o644); err != nil {
@@ -158,7 +162,11 @@ func (w *podWorker) start(ctx context.Context) error {
 	w.sandbox = &sb
 	w.startTime = metav1.Now()
 	w.mu.Unlock()
-	w.syncStatus(ctx)
+	if !resuming {
+		// A resumed pod's status is written once its containers are
+		// re-adopted, so it never shows them as being created.
+		w.syncStatus(ctx)
+	}
 
 	base := runtime.ContainerSpec{NetnsPath: sb.NetnsPath, Hostname: hostname, ResolvConf: resolv, Hosts: hosts}
 	mkSpec := func(c *v1.Container, policy runtime.RestartPolicy) (runtime.ContainerSpec, error) {
@@ -170,6 +178,7 @@ func (w *podWorker) start(ctx context.Context) error {
 		s.Name, s.Env, s.RestartPolicy = c.Name, env, policy
 		s.Argv = images.Argv(c, a.cfg.SelfArgv)
 		s.LogPath = a.LogPath(pod.Namespace, pod.Name, c.Name)
+		s.StatePath = containerStatePath(dir, c.Name)
 		if c.WorkingDir != "" {
 			if st, err := os.Stat(c.WorkingDir); err == nil && st.IsDir() {
 				s.Dir = c.WorkingDir
@@ -187,7 +196,11 @@ func (w *podWorker) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for {
+		for attempt := 0; ; attempt++ {
+			if attempt > 0 {
+				// Only the first run resumes an earlier record.
+				_ = os.Remove(s.StatePath)
+			}
 			rc := a.rt.StartContainer(ctx, s, nil)
 			w.mu.Lock()
 			w.containers[c.Name] = rc
@@ -226,11 +239,22 @@ func (w *podWorker) start(ctx context.Context) error {
 			return err
 		}
 		rc := a.rt.StartContainer(ctx, s, func() { signal(w.change) })
+		ready, started := c.ReadinessProbe == nil, c.StartupProbe == nil
+		if resuming {
+			// Probe results of the previous agent stand until the probes
+			// say otherwise: a restart does not take endpoints away.
+			for _, cs := range pod.Status.ContainerStatuses {
+				if cs.Name == c.Name && cs.State.Running != nil {
+					ready = ready || cs.Ready
+					started = started || (cs.Started != nil && *cs.Started)
+				}
+			}
+		}
 		w.mu.Lock()
 		w.containers[c.Name] = rc
 		w.specs[c.Name] = s
-		w.ready[c.Name] = c.ReadinessProbe == nil
-		w.started[c.Name] = c.StartupProbe == nil
+		w.ready[c.Name] = ready
+		w.started[c.Name] = started
 		w.mu.Unlock()
 		go w.probe(ctx, c, rc, s, ip)
 	}
@@ -262,7 +286,10 @@ func (w *podWorker) probe(ctx context.Context, c *v1.Container, rc *runtime.Cont
 			signal(w.change)
 		}
 	}
-	if c.StartupProbe != nil {
+	w.mu.Lock()
+	started, ready := w.started[c.Name], w.ready[c.Name]
+	w.mu.Unlock()
+	if c.StartupProbe != nil && !started {
 		sctx, cancel := context.WithCancel(ctx)
 		(&probe.Worker{Probe: c.StartupProbe, Target: target, OnResult: func(ok bool, _ string) {
 			if ok {
@@ -278,7 +305,7 @@ func (w *podWorker) probe(ctx context.Context, c *v1.Container, rc *runtime.Cont
 		}
 	}
 	if c.ReadinessProbe != nil {
-		go (&probe.Worker{Probe: c.ReadinessProbe, Target: target, OnResult: func(ok bool, _ string) {
+		go (&probe.Worker{Probe: c.ReadinessProbe, Target: target, Initial: ready, OnResult: func(ok bool, _ string) {
 			setFlag(w.ready, ok)
 		}}).Run(ctx)
 	}

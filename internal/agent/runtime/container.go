@@ -86,7 +86,10 @@ type Container struct {
 	ctx      context.Context
 	spec     ContainerSpec
 	onChange func()
-	resume   *record
+	// resumed is the record resumed from; adoptFD a pidfd of its live
+	// process (-1: none).
+	resumed *record
+	adoptFD int
 
 	mu        sync.Mutex
 	state     State
@@ -109,11 +112,12 @@ func (r *Runtime) StartContainer(ctx context.Context, spec ContainerSpec, onChan
 	}
 	c := &Container{
 		r: r, spec: spec, onChange: onChange,
-		state: State{Phase: Waiting, Reason: "ContainerCreating"},
-		kill:  make(chan struct{}, 1),
-		stop:  make(chan time.Duration, 1),
-		done:  make(chan struct{}),
-		ctx:   ctx,
+		state:   State{Phase: Waiting, Reason: "ContainerCreating"},
+		kill:    make(chan struct{}, 1),
+		stop:    make(chan time.Duration, 1),
+		done:    make(chan struct{}),
+		ctx:     ctx,
+		adoptFD: -1,
 	}
 	if spec.StatePath != "" {
 		rec, err := loadRecord(spec.StatePath)
@@ -121,8 +125,7 @@ func (r *Runtime) StartContainer(ctx context.Context, spec ContainerSpec, onChan
 			r.log.Warn("Ignored unreadable container state", "container", spec.Name, "err", err)
 		}
 		if rec != nil {
-			c.resume = rec
-			c.state.RestartCount, c.state.Last = rec.RestartCount, rec.Last
+			c.resume(rec)
 		}
 	}
 	go c.supervise(ctx)
@@ -161,6 +164,25 @@ func (c *Container) Stop(ctx context.Context, grace time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// resume takes over the state of rec, opening its process if it still runs,
+// so that the first State already reflects it.
+func (c *Container) resume(rec *record) {
+	c.resumed = rec
+	c.state.RestartCount, c.state.Last = rec.RestartCount, rec.Last
+	switch {
+	case rec.Terminated != nil:
+		c.state.Phase, c.state.Reason, c.state.Terminated = Terminated, "", rec.Terminated
+	case rec.Pid != 0:
+		fd, err := openProcess(rec.Pid, rec.ProcStart)
+		if err != nil {
+			return
+		}
+		c.adoptFD, c.procStart = fd, rec.ProcStart
+		c.state.Phase, c.state.Reason, c.state.Pid, c.state.StartedAt = Running, "", rec.Pid, rec.StartedAt
+		c.r.log.Info("Re-adopted container process", "container", c.spec.Name, "pid", rec.Pid)
 	}
 }
 
@@ -216,7 +238,7 @@ func unknownExit(startedAt time.Time, msg string) *Termination {
 func (c *Container) supervise(ctx context.Context) {
 	defer close(c.done)
 	var backoff time.Duration
-	resume := c.resume
+	resume := c.resumed
 	for {
 		var term *Termination
 		var end runEnd
@@ -329,25 +351,16 @@ func (c *Container) runOnce(ctx context.Context) (*Termination, runEnd) {
 	return &Termination{ExitCode: code, Reason: reason, StartedAt: start, FinishedAt: time.Now()}, end
 }
 
-// runAdopted takes over the process of rec, left running by an earlier
-// agent, and waits for its end through a pidfd. A process that is gone
+// runAdopted supervises the process of rec, left running by an earlier
+// agent and opened by resume, through its pidfd. A process that was gone
 // ends the run at once with an unknown exit code.
 func (c *Container) runAdopted(ctx context.Context, rec *record) (*Termination, runEnd) {
-	fd, err := openProcess(rec.Pid, rec.ProcStart)
-	if err != nil {
+	if c.adoptFD < 0 {
 		return unknownExit(rec.StartedAt, "The container exited while no agent supervised it; its exit code is unknown"), exited
 	}
-	pid := rec.Pid
-	c.mu.Lock()
-	c.procStart = rec.ProcStart
-	c.mu.Unlock()
-	c.set(func(s *State) {
-		s.Phase, s.Reason, s.Message, s.Pid, s.StartedAt, s.Terminated = Running, "", "", pid, rec.StartedAt, nil
-	})
-	c.r.log.Info("Re-adopted container process", "container", c.spec.Name, "pid", pid)
 	quit := make(chan struct{})
 	defer close(quit)
-	end, sig := c.wait(ctx, pid, watchPidfd(fd, quit))
+	end, sig := c.wait(ctx, rec.Pid, watchPidfd(c.adoptFD, quit))
 	switch {
 	case end == abandoned:
 		return nil, end

@@ -91,4 +91,7 @@ func TestContainerResume(t *testing.T) {
 		t.Fatalf("KillRecorded got (%v, %v), want (true, nil)", killed, err)
 	}
 	waitFor(t, "restart after KillRecorded", func() bool { return c4.State().RestartCount == 4 })
+	if err := c4.Stop(ctx2, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
 }
