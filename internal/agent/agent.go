@@ -344,12 +344,12 @@ func (a *Agent) syncRoutes() {
 }
 
 func (a *Agent) nodeStatus(now metav1.Time, old []v1.NodeCondition) v1.NodeStatus {
-	hostname, _ := os.Hostname()
 	addrs := []v1.NodeAddress{}
 	if a.cfg.NodeIP != "" {
 		addrs = append(addrs, v1.NodeAddress{Type: v1.NodeInternalIP, Address: a.cfg.NodeIP})
 	}
-	addrs = append(addrs, v1.NodeAddress{Type: v1.NodeHostName, Address: hostname})
+	// As kubelet's --hostname-override: the Node's name is its hostname.
+	addrs = append(addrs, v1.NodeAddress{Type: v1.NodeHostName, Address: a.cfg.NodeName})
 	res := v1.ResourceList{
 		v1.ResourcePods:   resource.MustParse(maxPods),
 		v1.ResourceCPU:    *resource.NewQuantity(int64(goruntimeNumCPU()), resource.DecimalSI),

@@ -42,6 +42,9 @@ type Config struct {
 	LoadBalancerClass string
 	// RefuseExternalIPs makes the proxy ignore spec.externalIPs.
 	RefuseExternalIPs bool
+	// KubeletPort and KeepPodsOnExit are NodeConfig's.
+	KubeletPort    int
+	KeepPodsOnExit bool
 	// ClusterDNS is the kube-dns ClusterIP written into pods' resolv.conf.
 	ClusterDNS string
 }
