@@ -245,7 +245,8 @@ func (a *Agent) pod(obj any) *v1.Pod {
 
 func (a *Agent) podChanged(ctx context.Context, obj any) {
 	p := a.pod(obj)
-	if p == nil {
+	if p == nil || ctx.Err() != nil {
+		// Events still delivered while the agent stops start nothing.
 		return
 	}
 	a.mu.Lock()

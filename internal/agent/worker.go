@@ -142,6 +142,9 @@ func (w *podWorker) start(ctx context.Context) error {
 	// resumed from their records rather than started afresh.
 	_, statErr := os.Stat(dir)
 	resuming := statErr == nil
+	if resuming {
+		w.repinNetns(pod)
+	}
 	sb, err := a.net.SetupPod(string(pod.UID))
 	if err != nil {
 		return fmt.Errorf("setting up pod network: %w", err)
@@ -260,6 +263,28 @@ func (w *podWorker) start(ctx context.Context) error {
 	}
 	signal(w.change)
 	return nil
+}
+
+// repinNetns pins the pod's network namespace again from one of its live
+// processes if the pin was lost with an earlier agent's mount namespace;
+// without it SetupPod would give the pod a new namespace and address.
+func (w *podWorker) repinNetns(pod *v1.Pod) {
+	records, _ := filepath.Glob(filepath.Join(w.dir(), containersSubdir, "*.json"))
+	for _, rec := range records {
+		pid := runtime.LivePid(rec)
+		if pid == 0 {
+			continue
+		}
+		repinned, err := w.a.net.Repin(string(pod.UID), fmt.Sprintf("/proc/%d/ns/net", pid))
+		if err != nil {
+			w.a.log.Warn("Failed re-pinning pod network namespace", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+			continue
+		}
+		if repinned {
+			w.a.log.Info("Re-pinned pod network namespace", "pod", pod.Namespace+"/"+pod.Name, "pid", pid)
+		}
+		return
+	}
 }
 
 func (a *Agent) rtBackoff() time.Duration {

@@ -174,3 +174,13 @@ func KillRecorded(statePath string, timeout time.Duration) (killed bool, err err
 		return true, fmt.Errorf("process %d did not exit within %s", rec.Pid, timeout)
 	}
 }
+
+// LivePid returns the pid of the container recorded at statePath if that
+// process still runs, else 0.
+func LivePid(statePath string) int {
+	rec, err := loadRecord(statePath)
+	if err != nil || rec == nil || !ProcessAlive(rec.Pid, rec.ProcStart) {
+		return 0
+	}
+	return rec.Pid
+}
