@@ -182,6 +182,10 @@ func (w *podWorker) start(ctx context.Context) error {
 		s.Argv = images.Argv(c, a.cfg.SelfArgv)
 		s.LogPath = a.LogPath(pod.Namespace, pod.Name, c.Name)
 		s.StatePath = containerStatePath(dir, c.Name)
+		if c.Stdin {
+			s.StdinPath = filepath.Join(dir, containersSubdir, c.Name+".stdin")
+			s.StdinOnce = c.StdinOnce
+		}
 		if c.WorkingDir != "" {
 			if st, err := os.Stat(c.WorkingDir); err == nil && st.IsDir() {
 				s.Dir = c.WorkingDir

@@ -91,8 +91,8 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		all = append(all, a)
 		if ln != nil {
 			k, err := kubeletapi.New(kubeletapi.Config{Listener: ln, Hosts: []string{cfg.NodeIP.String(), cfg.NodeName},
-				ClientCAs: cas, Logs: a.LogsHandler(), Exec: a.ExecHandler(), PortForward: a.PortForwardHandler(),
-				Logger: kubeletLog})
+				ClientCAs: cas, Logs: a.LogsHandler(), Exec: a.ExecHandler(), Attach: a.AttachHandler(),
+				PortForward: a.PortForwardHandler(), Logger: kubeletLog})
 			if err != nil {
 				ln.Close()
 				return err
@@ -102,6 +102,7 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		if nodes != nil {
 			nodes.RegisterLogs(cfg.NodeName, a.LogsHandler())
 			nodes.RegisterExec(cfg.NodeName, a.ExecHandler())
+			nodes.RegisterAttach(cfg.NodeName, a.AttachHandler())
 			nodes.RegisterPortForward(cfg.NodeName, a.PortForwardHandler())
 		}
 	}

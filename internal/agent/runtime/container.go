@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // RestartPolicy mirrors the pod's restartPolicy.
@@ -45,6 +48,11 @@ type ContainerSpec struct {
 	// that is gone counts as a run with an unknown exit code, and a
 	// terminated container stays terminated.
 	StatePath string
+	// StdinPath, if set, is a FIFO that becomes the process's stdin
+	// (container stdin: true); Container.Stdin writes to it. StdinOnce
+	// closes it after the first attach session, as upstream.
+	StdinPath string
+	StdinOnce bool
 }
 
 // Phase is the coarse state of a container.
@@ -94,6 +102,9 @@ type Container struct {
 	mu        sync.Mutex
 	state     State
 	procStart uint64
+	// stdinW keeps the current run's stdin open (nil: none, or closed
+	// after a StdinOnce session).
+	stdinW *os.File
 
 	kill chan struct{}
 	stop chan time.Duration
@@ -167,6 +178,63 @@ func (c *Container) Stop(ctx context.Context, grace time.Duration) error {
 	}
 }
 
+// openStdin makes the FIFO at path if needed and opens both ends: the read
+// end for the process, the write end kept by the agent, so the process
+// does not see end of file before an attach session writes.
+func openStdin(path string) (r, w *os.File, err error) {
+	if st, err := os.Stat(path); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		_ = os.Remove(path)
+		if err := unix.Mkfifo(path, 0o600); err != nil {
+			return nil, nil, fmt.Errorf("creating stdin fifo: %w", err)
+		}
+	}
+	r, err = os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening stdin fifo: %w", err)
+	}
+	if w, err = os.OpenFile(path, os.O_WRONLY, 0); err != nil {
+		r.Close()
+		return nil, nil, fmt.Errorf("opening stdin fifo: %w", err)
+	}
+	// The process reads its stdin blocking.
+	if err := unix.SetNonblock(int(r.Fd()), false); err != nil {
+		r.Close()
+		w.Close()
+		return nil, nil, err
+	}
+	return r, w, nil
+}
+
+// setStdin replaces the write end of the stdin FIFO (nil closes it).
+func (c *Container) setStdin(w *os.File) {
+	c.mu.Lock()
+	old := c.stdinW
+	c.stdinW = w
+	c.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+}
+
+// Stdin returns the write end of the running process's stdin, or nil when
+// it has none (no stdin, or closed after a StdinOnce session). done must
+// be called at the end of the attach session using it.
+func (c *Container) Stdin() (w *os.File, done func()) {
+	c.mu.Lock()
+	w = c.stdinW
+	c.mu.Unlock()
+	return w, func() {
+		if c.spec.StdinOnce && w != nil {
+			c.mu.Lock()
+			if c.stdinW == w {
+				c.stdinW = nil
+			}
+			c.mu.Unlock()
+			w.Close()
+		}
+	}
+}
+
 // resume takes over the state of rec, opening its process if it still runs,
 // so that the first State already reflects it.
 func (c *Container) resume(rec *record) {
@@ -181,6 +249,12 @@ func (c *Container) resume(rec *record) {
 			return
 		}
 		c.adoptFD, c.procStart = fd, rec.ProcStart
+		if c.spec.StdinPath != "" {
+			// Succeeds only while the process still holds the read end.
+			if w, err := os.OpenFile(c.spec.StdinPath, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+				c.stdinW = w
+			}
+		}
 		c.state.Phase, c.state.Reason, c.state.Pid, c.state.StartedAt = Running, "", rec.Pid, rec.StartedAt
 		c.r.log.Info("Re-adopted container process", "container", c.spec.Name, "pid", rec.Pid)
 	}
@@ -253,6 +327,7 @@ func (c *Container) supervise(ctx context.Context) {
 			term, end = c.runOnce(ctx)
 		}
 		resume = nil
+		c.setStdin(nil)
 		if end == abandoned {
 			return
 		}
@@ -411,8 +486,14 @@ func terminate(pid int, grace time.Duration, done <-chan struct{}) syscall.Signa
 	}
 }
 
-// prepare rotates the log file and builds the command of one run.
-func (c *Container) prepare() (*exec.Cmd, *os.File, error) {
+// closeBoth closes two files.
+type closeBoth [2]*os.File
+
+func (c *closeBoth) Close() error { return errors.Join(c[0].Close(), c[1].Close()) }
+
+// prepare rotates the log file and builds the command of one run; the
+// returned closer is to be closed once the command has started.
+func (c *Container) prepare() (*exec.Cmd, io.Closer, error) {
 	if c.spec.LogPath == "" {
 		return nil, nil, errors.New("no log path")
 	}
@@ -424,14 +505,27 @@ func (c *Container) prepare() (*exec.Cmd, *os.File, error) {
 			return nil, nil, fmt.Errorf("rotating log: %w", err)
 		}
 	}
-	f, err := os.OpenFile(c.spec.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(c.spec.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening log: %w", err)
 	}
+	var f io.Closer = logf
 	cmd := c.r.Command(c.spec, c.spec.Argv)
+	if c.spec.StdinPath != "" {
+		r, w, err := openStdin(c.spec.StdinPath)
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		cmd.Stdin = r
+		// The child gets its own copy of the read end: ours is closed
+		// with the log file once it has started.
+		f = &closeBoth{logf, r}
+		c.setStdin(w)
+	}
 	// A container outlives the agent's process (a crash, an upgrade): the
 	// next agent re-adopts it, or kills it if its pod is gone.
 	cmd.SysProcAttr.Pdeathsig = 0
-	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Stdout, cmd.Stderr = logf, logf
 	return cmd, f, nil
 }

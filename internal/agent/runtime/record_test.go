@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -93,5 +94,32 @@ func TestContainerResume(t *testing.T) {
 	waitFor(t, "restart after KillRecorded", func() bool { return c4.State().RestartCount == 4 })
 	if err := c4.Stop(ctx2, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestContainerStdin gives a container a stdin FIFO: it waits for input,
+// and with StdinOnce sees end of file when the session is done.
+func TestContainerStdin(t *testing.T) {
+	requireRoot(t)
+	r, ctx, _ := startRuntime(t, false)
+	spec := sandboxSpec(t, "c", "sh", "-c", `read a; echo "a=$a"; read b; echo "b=$b rc=$?"`)
+	spec.StdinPath = filepath.Join(t.TempDir(), "c.stdin")
+	spec.StdinOnce = true
+	c := r.StartContainer(ctx, spec, nil)
+	waitFor(t, "running", func() bool { return c.State().Phase == Running })
+	var w *os.File
+	var done func()
+	waitFor(t, "stdin", func() bool { w, done = c.Stdin(); return w != nil })
+	if _, err := w.WriteString("one\n"); err != nil {
+		t.Fatal(err)
+	}
+	done()
+	<-c.Done()
+	b, err := os.ReadFile(spec.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), "a=one\nb= rc=1\n"; got != want {
+		t.Errorf("output got %q, want %q", got, want)
 	}
 }

@@ -32,6 +32,8 @@ type Config struct {
 	PodLog registry.Connector
 	// PodExec serves pods/exec (nil: not served).
 	PodExec registry.Connector
+	// PodAttach serves pods/attach (nil: not served).
+	PodAttach registry.Connector
 	// PodPortForward serves pods/portforward (nil: not served).
 	PodPortForward registry.Connector
 	// PodProxy and ServiceProxy serve pods/proxy and services/proxy (nil:
@@ -71,7 +73,7 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		switch {
 		case all[i].Group == "" && all[i].Resource == "pods":
 			connectors = map[string]registry.Connector{"log": cfg.PodLog, "exec": cfg.PodExec,
-				"portforward": cfg.PodPortForward, "proxy": cfg.PodProxy}
+				"portforward": cfg.PodPortForward, "proxy": cfg.PodProxy, "attach": cfg.PodAttach}
 		case all[i].Group == "" && all[i].Resource == "services":
 			connectors = map[string]registry.Connector{"proxy": cfg.ServiceProxy}
 		}
