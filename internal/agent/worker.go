@@ -245,11 +245,14 @@ func (w *podWorker) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// Decided before the runtime resumes: a process it re-adopts.
+		adopted := resuming && runtime.LivePid(s.StatePath) != 0
 		rc := a.rt.StartContainer(ctx, s, func() { signal(w.change) })
 		ready, started := c.ReadinessProbe == nil, c.StartupProbe == nil
-		if resuming {
-			// Probe results of the previous agent stand until the probes
-			// say otherwise: a restart does not take endpoints away.
+		if adopted {
+			// Probe results of the previous agent stand for the process
+			// it left running until the probes say otherwise: a restart
+			// does not take endpoints away.
 			for _, cs := range pod.Status.ContainerStatuses {
 				if cs.Name == c.Name && cs.State.Running != nil {
 					ready = ready || cs.Ready
