@@ -70,6 +70,11 @@ type Config struct {
 	HelperPath string
 	// InitialBackoff is the first container restart delay (default 10s).
 	InitialBackoff time.Duration
+	// KeepPodsOnExit leaves the pods' processes running when Run returns,
+	// as containers outlive a kubelet restart; the next agent re-adopts
+	// them. Otherwise they are killed then (and restarted by the next
+	// agent). A crashed agent always leaves them running.
+	KeepPodsOnExit bool
 	// KubeletPort is published as status.daemonEndpoints.kubeletEndpoint
 	// of the Node: where the agent's kubelet API server listens (0: none).
 	KubeletPort int32
@@ -132,7 +137,8 @@ func New(cfg Config) (*Agent, error) {
 }
 
 // Run registers the node and runs its pods until ctx ends; the pods'
-// processes end with it.
+// processes end with it unless KeepPodsOnExit. Pods left running by an
+// earlier agent are re-adopted.
 func (a *Agent) Run(ctx context.Context) error {
 	if err := a.registerNode(ctx); err != nil {
 		return err
@@ -162,7 +168,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.log.Warn("Skipped pod egress masquerade", "err", err)
 	}
 	a.rt, err = runtime.New(runtime.Config{HelperPath: a.cfg.HelperPath, NewPIDNamespace: true,
-		InitialBackoff: a.cfg.InitialBackoff, Logger: a.log})
+		InitialBackoff: a.cfg.InitialBackoff, KeepOnExit: a.cfg.KeepPodsOnExit, Logger: a.log})
 	if err != nil {
 		return err
 	}
@@ -239,7 +245,8 @@ func (a *Agent) pod(obj any) *v1.Pod {
 
 func (a *Agent) podChanged(ctx context.Context, obj any) {
 	p := a.pod(obj)
-	if p == nil {
+	if p == nil || ctx.Err() != nil {
+		// Events still delivered while the agent stops start nothing.
 		return
 	}
 	a.mu.Lock()
@@ -272,13 +279,15 @@ func (a *Agent) podDeleted(obj any) {
 	}
 }
 
-// cleanupLeftovers removes the networks of pods that no longer exist; those
-// of existing pods are re-adopted by their workers (SetupPod is idempotent).
+// cleanupLeftovers removes what pods that no longer exist left behind while
+// no agent ran: their processes, directories, logs and networks. Pods that
+// still exist are resumed by their workers (see podWorker.start).
 func (a *Agent) cleanupLeftovers(store cache.Store) {
-	live := map[string]bool{}
+	live, liveNames := map[string]bool{}, map[string]bool{}
 	for _, o := range store.List() {
 		if p := a.pod(o); p != nil {
 			live[string(p.UID)] = true
+			liveNames[p.Namespace+"/"+p.Name] = true
 		}
 	}
 	uids, err := a.net.Pods()
@@ -286,15 +295,26 @@ func (a *Agent) cleanupLeftovers(store cache.Store) {
 		a.log.Warn("Failed listing leftover pod networks", "err", err)
 		return
 	}
+	if entries, err := os.ReadDir(a.podsDir()); err == nil {
+		for _, e := range entries {
+			uids = append(uids, e.Name())
+		}
+	}
+	done := map[string]bool{}
 	for _, uid := range uids {
-		if live[uid] {
+		if live[uid] || done[uid] {
+			continue
+		}
+		done[uid] = true
+		if err := a.removePodState(uid, liveNames); err != nil {
+			a.log.Warn("Failed removing leftover pod", "podUID", uid, "err", err)
 			continue
 		}
 		if err := a.net.TeardownPod(uid); err != nil {
 			a.log.Warn("Failed removing leftover pod network", "podUID", uid, "err", err)
 			continue
 		}
-		a.log.Info("Removed leftover pod network", "podUID", uid)
+		a.log.Info("Removed leftover pod", "podUID", uid)
 	}
 }
 
@@ -325,12 +345,12 @@ func (a *Agent) syncRoutes() {
 }
 
 func (a *Agent) nodeStatus(now metav1.Time, old []v1.NodeCondition) v1.NodeStatus {
-	hostname, _ := os.Hostname()
 	addrs := []v1.NodeAddress{}
 	if a.cfg.NodeIP != "" {
 		addrs = append(addrs, v1.NodeAddress{Type: v1.NodeInternalIP, Address: a.cfg.NodeIP})
 	}
-	addrs = append(addrs, v1.NodeAddress{Type: v1.NodeHostName, Address: hostname})
+	// As kubelet's --hostname-override: the Node's name is its hostname.
+	addrs = append(addrs, v1.NodeAddress{Type: v1.NodeHostName, Address: a.cfg.NodeName})
 	res := v1.ResourceList{
 		v1.ResourcePods:   resource.MustParse(maxPods),
 		v1.ResourceCPU:    *resource.NewQuantity(int64(goruntimeNumCPU()), resource.DecimalSI),

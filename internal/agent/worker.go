@@ -138,15 +138,22 @@ func (w *podWorker) loop(ctx context.Context) {
 func (w *podWorker) start(ctx context.Context) error {
 	pod, _ := w.current()
 	a := w.a
+	dir := w.dir()
+	// A pod directory from before an agent restart: its containers are
+	// resumed from their records rather than started afresh.
+	_, statErr := os.Stat(dir)
+	resuming := statErr == nil
+	if resuming {
+		w.repinNetns(pod)
+	}
 	sb, err := a.net.SetupPod(string(pod.UID))
 	if err != nil {
 		return fmt.Errorf("setting up pod network: %w", err)
 	}
 	ip := sb.IP.String()
 	hostname, domain := dnsconfig.Hostname(pod, a.cfg.ClusterDomain)
-	dir := w.dir()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating pod dir: %w", err)
+	if err := writePodMeta(dir, pod); err != nil {
+		return err
 	}
 	resolv, hosts := filepath.Join(dir, "resolv.conf"), filepath.Join(dir, "hosts")
 	if err := os.WriteFile(resolv, []byte(dnsconfig.ForPod(a.dns, pod).String()), 0o644); err != nil {
@@ -165,7 +172,11 @@ func (w *podWorker) start(ctx context.Context) error {
 	w.sandbox = &sb
 	w.startTime = metav1.Now()
 	w.mu.Unlock()
-	w.syncStatus(ctx)
+	if !resuming {
+		// A resumed pod's status is written once its containers are
+		// re-adopted, so it never shows them as being created.
+		w.syncStatus(ctx)
+	}
 
 	base := runtime.ContainerSpec{NetnsPath: sb.NetnsPath, Hostname: hostname, ResolvConf: resolv, Hosts: hosts}
 	mkSpec := func(c *v1.Container, policy runtime.RestartPolicy) (runtime.ContainerSpec, error) {
@@ -180,6 +191,11 @@ func (w *podWorker) start(ctx context.Context) error {
 			return runtime.ContainerSpec{}, err
 		}
 		s.LogPath = a.LogPath(pod.Namespace, pod.Name, c.Name)
+		s.StatePath = containerStatePath(dir, c.Name)
+		if c.Stdin {
+			s.StdinPath = filepath.Join(dir, containersSubdir, c.Name+".stdin")
+			s.StdinOnce = c.StdinOnce
+		}
 		if c.WorkingDir != "" {
 			if st, err := os.Stat(c.WorkingDir); err == nil && st.IsDir() {
 				s.Dir = c.WorkingDir
@@ -197,7 +213,11 @@ func (w *podWorker) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for {
+		for attempt := 0; ; attempt++ {
+			if attempt > 0 {
+				// Only the first run resumes an earlier record.
+				_ = os.Remove(s.StatePath)
+			}
 			rc := a.rt.StartContainer(ctx, s, nil)
 			w.mu.Lock()
 			w.containers[c.Name] = rc
@@ -235,18 +255,54 @@ func (w *podWorker) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// Decided before the runtime resumes: a process it re-adopts.
+		adopted := resuming && runtime.LivePid(s.StatePath) != 0
 		rc := a.rt.StartContainer(ctx, s, func() { signal(w.change) })
+		ready, started := c.ReadinessProbe == nil, c.StartupProbe == nil
+		if adopted {
+			// Probe results of the previous agent stand for the process
+			// it left running until the probes say otherwise: a restart
+			// does not take endpoints away.
+			for _, cs := range pod.Status.ContainerStatuses {
+				if cs.Name == c.Name && cs.State.Running != nil {
+					ready = ready || cs.Ready
+					started = started || (cs.Started != nil && *cs.Started)
+				}
+			}
+		}
 		w.mu.Lock()
 		w.containers[c.Name] = rc
 		w.specs[c.Name] = s
-		w.ready[c.Name] = c.ReadinessProbe == nil
-		w.started[c.Name] = c.StartupProbe == nil
+		w.ready[c.Name] = ready
+		w.started[c.Name] = started
 		w.mu.Unlock()
 		go w.probe(ctx, c, rc, s, ip)
 	}
 	go w.refreshVolumes(ctx)
 	signal(w.change)
 	return nil
+}
+
+// repinNetns pins the pod's network namespace again from one of its live
+// processes if the pin was lost with an earlier agent's mount namespace;
+// without it SetupPod would give the pod a new namespace and address.
+func (w *podWorker) repinNetns(pod *v1.Pod) {
+	records, _ := filepath.Glob(filepath.Join(w.dir(), containersSubdir, "*.json"))
+	for _, rec := range records {
+		pid := runtime.LivePid(rec)
+		if pid == 0 {
+			continue
+		}
+		repinned, err := w.a.net.Repin(string(pod.UID), fmt.Sprintf("/proc/%d/ns/net", pid))
+		if err != nil {
+			w.a.log.Warn("Failed re-pinning pod network namespace", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+			continue
+		}
+		if repinned {
+			w.a.log.Info("Re-pinned pod network namespace", "pod", pod.Namespace+"/"+pod.Name, "pid", pid)
+		}
+		return
+	}
 }
 
 func (a *Agent) rtBackoff() time.Duration {
@@ -273,7 +329,10 @@ func (w *podWorker) probe(ctx context.Context, c *v1.Container, rc *runtime.Cont
 			signal(w.change)
 		}
 	}
-	if c.StartupProbe != nil {
+	w.mu.Lock()
+	started, ready := w.started[c.Name], w.ready[c.Name]
+	w.mu.Unlock()
+	if c.StartupProbe != nil && !started {
 		sctx, cancel := context.WithCancel(ctx)
 		(&probe.Worker{Probe: c.StartupProbe, Target: target, OnResult: func(ok bool, _ string) {
 			if ok {
@@ -289,7 +348,7 @@ func (w *podWorker) probe(ctx context.Context, c *v1.Container, rc *runtime.Cont
 		}
 	}
 	if c.ReadinessProbe != nil {
-		go (&probe.Worker{Probe: c.ReadinessProbe, Target: target, OnResult: func(ok bool, _ string) {
+		go (&probe.Worker{Probe: c.ReadinessProbe, Target: target, Initial: ready, OnResult: func(ok bool, _ string) {
 			setFlag(w.ready, ok)
 		}}).Run(ctx)
 	}

@@ -52,6 +52,9 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&o.node.ProxyMode, "proxy-mode", o.node.ProxyMode, proxyModeHelp)
 	f.BoolVar(&o.node.RefuseExternalIPs, "refuse-external-ips", false, "ignore spec.externalIPs of Services (CVE-2020-8554)")
 	f.StringSliceVar(&o.node.Disable, "disable", nil, "node components not to run: agent, dns, proxy")
+	f.IntVar(&o.node.KubeletPort, "kubelet-port", 0, "port of the kubelet API on --node-ip (0: 10250, negative: none)")
+	f.BoolVar(&o.node.KeepPodsOnExit, "keep-pods-on-exit", false,
+		"leave pod processes running when the agent stops, for the next start to re-adopt (a crash always leaves them)")
 	return cmd
 }
 

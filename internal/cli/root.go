@@ -58,6 +58,9 @@ func newServerCommand() *cobra.Command {
 	f.StringSliceVar(&cfg.EtcdServers, "etcd-servers", cfg.EtcdServers, "external etcd endpoints; empty runs etcd embedded in the data dir")
 	f.StringSliceVar(&cfg.Disable, "disable", cfg.Disable, "components not to run: "+server.ComponentNames())
 	f.StringVar(&cfg.NodeName, "node-name", cfg.NodeName, "name of this machine's Node (default: the hostname)")
+	f.IntVar(&cfg.KubeletPort, "kubelet-port", 0, "port of the node agent's kubelet API on the node IP (0: 10250, negative: none)")
+	f.BoolVar(&cfg.KeepPodsOnExit, "keep-pods-on-exit", false,
+		"leave pod processes running when svcnet stops, for the next start to re-adopt (a crash always leaves them)")
 	f.StringVar(&cfg.ProxyMode, "proxy-mode", cfg.ProxyMode, proxyModeHelp)
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", cfg.ClusterDNS, "ClusterIP of the kube-dns Service, written into pods' resolv.conf")
 	f.BoolVar(&cfg.RefuseExternalIPs, "refuse-external-ips", cfg.RefuseExternalIPs,

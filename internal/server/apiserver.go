@@ -12,7 +12,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/applyconfigurations"
 	"k8s.io/client-go/rest"
 
@@ -25,6 +27,7 @@ import (
 	"github.com/svcnet/svcnet/internal/apiserver/discovery"
 	"github.com/svcnet/svcnet/internal/apiserver/nodeproxy"
 	"github.com/svcnet/svcnet/internal/apiserver/openapi"
+	"github.com/svcnet/svcnet/internal/apiserver/podproxy"
 	apirest "github.com/svcnet/svcnet/internal/apiserver/rest"
 	"github.com/svcnet/svcnet/internal/pki"
 	"github.com/svcnet/svcnet/internal/registry"
@@ -77,9 +80,11 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		return nil, nil, err
 	}
 
+	podProxy := podproxy.New(podproxy.Config{EndpointSlices: endpointSlicesOf(store)})
 	resources, err := builtin.Resources(builtin.Config{Service: service.Config{
 		IPAllocators: ipAllocs, PortAllocator: ports, Store: store, Logger: s.logger.With("component", "service-allocator"),
-	}, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector(), PodPortForward: s.nodes.PortForwardConnector()})
+	}, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector(), PodAttach: s.nodes.AttachConnector(), PodPortForward: s.nodes.PortForwardConnector(),
+		PodProxy: podProxy.PodConnector(), ServiceProxy: podProxy.ServiceConnector()})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -141,4 +146,18 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		return nil, nil, err
 	}
 	return api, restCfg, nil
+}
+
+// endpointSlicesOf reads the EndpointSlices of a Service from store, for
+// services/proxy.
+func endpointSlicesOf(store storage.Interface) func(ctx context.Context, ns, name string) ([]discoveryv1.EndpointSlice, error) {
+	prefix := apirest.StoragePrefix(&registry.Resource{Group: discoveryv1.GroupName, Resource: "endpointslices"})
+	return func(ctx context.Context, ns, name string) ([]discoveryv1.EndpointSlice, error) {
+		list := &discoveryv1.EndpointSliceList{}
+		err := store.GetList(ctx, prefix+"/"+ns+"/", storage.ListOptions{Predicate: func(obj runtime.Object) (bool, error) {
+			s, ok := obj.(*discoveryv1.EndpointSlice)
+			return ok && s.Labels[discoveryv1.LabelServiceName] == name, nil
+		}}, list)
+		return list.Items, err
+	}
 }

@@ -47,6 +47,9 @@ type Config struct {
 	LoadBalancerClass string
 	// RefuseExternalIPs makes the proxy ignore spec.externalIPs.
 	RefuseExternalIPs bool
+	// KubeletPort and KeepPodsOnExit are NodeConfig's.
+	KubeletPort    int
+	KeepPodsOnExit bool
 	// ClusterDNS is the kube-dns ClusterIP written into pods' resolv.conf.
 	ClusterDNS string
 	// TLSSANs are extra names and addresses for the serving certificate,

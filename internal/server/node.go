@@ -46,6 +46,9 @@ type NodeConfig struct {
 	// KubeletPort is where the agent serves logs, exec and port-forward
 	// to the API server on NodeIP: 0 means kubelet's 10250, negative none.
 	KubeletPort int
+	// KeepPodsOnExit leaves pods running when the node stops, for the
+	// next start to re-adopt (agent.Config.KeepPodsOnExit).
+	KeepPodsOnExit bool
 }
 
 func (c *NodeConfig) enabled(name string) bool {
@@ -77,7 +80,8 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		}
 		a, err := agent.New(agent.Config{Client: client, Informers: factory, NodeName: cfg.NodeName,
 			NodeIP: cfg.NodeIP.String(), DataDir: dir, NetnsDir: filepath.Join(dir, "netns"), ClusterDNS: cfg.ClusterDNS,
-			ClusterDomain: cfg.ClusterDomain, ClusterCIDR: cfg.ClusterCIDR, KubeletPort: port, Logger: logger.With("component", "agent")})
+			ClusterDomain: cfg.ClusterDomain, ClusterCIDR: cfg.ClusterCIDR, KubeletPort: port,
+			KeepPodsOnExit: cfg.KeepPodsOnExit, Logger: logger.With("component", "agent")})
 		if err != nil {
 			if ln != nil {
 				ln.Close()
@@ -87,8 +91,8 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		all = append(all, a)
 		if ln != nil {
 			k, err := kubeletapi.New(kubeletapi.Config{Listener: ln, Hosts: []string{cfg.NodeIP.String(), cfg.NodeName},
-				ClientCAs: cas, Logs: a.LogsHandler(), Exec: a.ExecHandler(), PortForward: a.PortForwardHandler(),
-				Logger: kubeletLog})
+				ClientCAs: cas, Logs: a.LogsHandler(), Exec: a.ExecHandler(), Attach: a.AttachHandler(),
+				PortForward: a.PortForwardHandler(), Logger: kubeletLog})
 			if err != nil {
 				ln.Close()
 				return err
@@ -98,6 +102,7 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		if nodes != nil {
 			nodes.RegisterLogs(cfg.NodeName, a.LogsHandler())
 			nodes.RegisterExec(cfg.NodeName, a.ExecHandler())
+			nodes.RegisterAttach(cfg.NodeName, a.AttachHandler())
 			nodes.RegisterPortForward(cfg.NodeName, a.PortForwardHandler())
 		}
 	}

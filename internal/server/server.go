@@ -138,7 +138,8 @@ func (s *Server) advertiseAddress() (netip.Addr, error) {
 func (s *Server) nodeConfig(nodeIP netip.Addr) NodeConfig {
 	return NodeConfig{NodeName: s.nodeName(), NodeIP: nodeIP, DataDir: s.cfg.DataDir,
 		ClusterCIDR: s.cfg.ClusterCIDR, ServiceCIDRs: s.cfg.ServiceClusterIPRanges, ClusterDomain: s.cfg.ClusterDomain,
-		ClusterDNS: s.cfg.ClusterDNS, ProxyMode: s.cfg.ProxyMode, RefuseExternalIPs: s.cfg.RefuseExternalIPs, Disable: s.cfg.Disable}
+		ClusterDNS: s.cfg.ClusterDNS, ProxyMode: s.cfg.ProxyMode, RefuseExternalIPs: s.cfg.RefuseExternalIPs, Disable: s.cfg.Disable,
+		KubeletPort: s.cfg.KubeletPort, KeepPodsOnExit: s.cfg.KeepPodsOnExit}
 }
 
 // nodeName names this machine's Node: --node-name or the hostname.

@@ -49,10 +49,10 @@ type Config struct {
 	// Users are the accepted client certificate common names; default
 	// pki.KubeletClientUser.
 	Users []string
-	// Logs, Exec and PortForward serve /containerLogs/, /exec/ and
-	// /portForward/; a nil one answers 404.
-	Logs, Exec, PortForward http.Handler
-	Logger                  *slog.Logger
+	// Logs, Exec, Attach and PortForward serve /containerLogs/, /exec/,
+	// /attach/ and /portForward/; a nil one answers 404.
+	Logs, Exec, Attach, PortForward http.Handler
+	Logger                          *slog.Logger
 }
 
 // Server is the agent's kubelet API server.
@@ -82,7 +82,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	for path, h := range map[string]http.Handler{"/containerLogs/": cfg.Logs, "/exec/": cfg.Exec,
-		"/portForward/": cfg.PortForward} {
+		"/attach/": cfg.Attach, "/portForward/": cfg.PortForward} {
 		if h != nil {
 			mux.Handle(path, h)
 		}

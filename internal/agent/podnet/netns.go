@@ -14,6 +14,11 @@ import (
 // thrown away afterwards (the goroutine exits while locked), so no other
 // goroutine ever runs inside it.
 func createNetns(path string) error {
+	// A file without a namespace mounted on it is a pin lost with the
+	// mount namespace of an earlier agent (see Repin).
+	if _, err := os.Stat(path); err == nil && !pinned(path) {
+		_ = os.Remove(path)
+	}
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
 		return fmt.Errorf("creating netns mount point: %w", err)
@@ -51,4 +56,33 @@ func deleteNetns(path string) error {
 		return fmt.Errorf("removing netns: %w", err)
 	}
 	return nil
+}
+
+// pinned reports whether path is a pinned network namespace (an nsfs
+// mount), not merely the file it is mounted on.
+func pinned(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}
+
+// Repin pins the network namespace that nsPath (e.g. /proc/<pid>/ns/net of
+// a pod process) refers to at the pod's NetnsPath, unless a namespace is
+// pinned there already. A pin lives in the mount namespace of the agent
+// that made it: an agent started in a private mount namespace (such as
+// `ip netns exec` gives) loses its pins when it exits, while the pod's
+// processes keep the namespace itself alive.
+func (m *Manager) Repin(uid, nsPath string) (bool, error) {
+	path := m.NetnsPath(uid)
+	if pinned(path) {
+		return false, nil
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o444)
+	if err != nil {
+		return false, fmt.Errorf("creating netns mount point: %w", err)
+	}
+	f.Close()
+	if err := unix.Mount(nsPath, path, "none", unix.MS_BIND, ""); err != nil {
+		return false, fmt.Errorf("re-pinning network namespace: %w", err)
+	}
+	return true, nil
 }

@@ -144,7 +144,7 @@ func (m *Manager) SetupPod(uid string) (Sandbox, error) {
 }
 
 func (m *Manager) setup(uid string, sb Sandbox) error {
-	if _, err := os.Stat(sb.NetnsPath); errors.Is(err, os.ErrNotExist) {
+	if !pinned(sb.NetnsPath) {
 		if err := createNetns(sb.NetnsPath); err != nil {
 			return err
 		}

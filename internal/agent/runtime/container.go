@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // RestartPolicy mirrors the pod's restartPolicy.
@@ -40,6 +43,18 @@ type ContainerSpec struct {
 	// LogPath + ".previous".
 	LogPath       string
 	RestartPolicy RestartPolicy
+	// StatePath, if set, is where the container keeps its record (pid and
+	// process start time, restart count, terminations). StartContainer
+	// resumes from a record found there, as after an agent restart: a
+	// recorded process that still runs is re-adopted (not restarted), one
+	// that is gone counts as a run with an unknown exit code, and a
+	// terminated container stays terminated.
+	StatePath string
+	// StdinPath, if set, is a FIFO that becomes the process's stdin
+	// (container stdin: true); Container.Stdin writes to it. StdinOnce
+	// closes it after the first attach session, as upstream.
+	StdinPath string
+	StdinOnce bool
 }
 
 // Phase is the coarse state of a container.
@@ -78,12 +93,20 @@ type State struct {
 // Container supervises the runs of one container.
 type Container struct {
 	r        *Runtime
+	ctx      context.Context
 	spec     ContainerSpec
 	onChange func()
+	// resumed is the record resumed from; adoptFD a pidfd of its live
+	// process (-1: none).
+	resumed *record
+	adoptFD int
 
-	mu    sync.Mutex
-	state State
-	pid   int
+	mu        sync.Mutex
+	state     State
+	procStart uint64
+	// stdinW keeps the current run's stdin open (nil: none, or closed
+	// after a StdinOnce session).
+	stdinW *os.File
 
 	kill chan struct{}
 	stop chan time.Duration
@@ -93,18 +116,30 @@ type Container struct {
 // StartContainer starts supervising spec: it runs the process, restarts it
 // according to the restart policy with exponential back-off, and calls
 // onChange (from its own goroutine) after every state change. The
-// supervision ends when ctx ends (processes are killed), or after Stop, or
-// when the policy says not to restart.
+// supervision ends when ctx ends (processes are killed unless
+// Config.KeepOnExit), or after Stop, or when the policy says not to
+// restart. See ContainerSpec.StatePath for resuming after an agent restart.
 func (r *Runtime) StartContainer(ctx context.Context, spec ContainerSpec, onChange func()) *Container {
 	if onChange == nil {
 		onChange = func() {}
 	}
 	c := &Container{
 		r: r, spec: spec, onChange: onChange,
-		state: State{Phase: Waiting, Reason: "ContainerCreating"},
-		kill:  make(chan struct{}, 1),
-		stop:  make(chan time.Duration, 1),
-		done:  make(chan struct{}),
+		state:   State{Phase: Waiting, Reason: "ContainerCreating"},
+		kill:    make(chan struct{}, 1),
+		stop:    make(chan time.Duration, 1),
+		done:    make(chan struct{}),
+		ctx:     ctx,
+		adoptFD: -1,
+	}
+	if spec.StatePath != "" {
+		rec, err := loadRecord(spec.StatePath)
+		if err != nil {
+			r.log.Warn("Ignored unreadable container state", "container", spec.Name, "err", err)
+		}
+		if rec != nil {
+			c.resume(rec)
+		}
 	}
 	go c.supervise(ctx)
 	return c
@@ -145,19 +180,160 @@ func (c *Container) Stop(ctx context.Context, grace time.Duration) error {
 	}
 }
 
+// openStdin makes the FIFO at path if needed and opens both ends: the read
+// end for the process, the write end kept by the agent, so the process
+// does not see end of file before an attach session writes.
+func openStdin(path string) (r, w *os.File, err error) {
+	if st, err := os.Stat(path); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		_ = os.Remove(path)
+		if err := unix.Mkfifo(path, 0o600); err != nil {
+			return nil, nil, fmt.Errorf("creating stdin fifo: %w", err)
+		}
+	}
+	r, err = os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening stdin fifo: %w", err)
+	}
+	if w, err = os.OpenFile(path, os.O_WRONLY, 0); err != nil {
+		r.Close()
+		return nil, nil, fmt.Errorf("opening stdin fifo: %w", err)
+	}
+	// The process reads its stdin blocking.
+	if err := unix.SetNonblock(int(r.Fd()), false); err != nil {
+		r.Close()
+		w.Close()
+		return nil, nil, err
+	}
+	return r, w, nil
+}
+
+// setStdin replaces the write end of the stdin FIFO (nil closes it).
+func (c *Container) setStdin(w *os.File) {
+	c.mu.Lock()
+	old := c.stdinW
+	c.stdinW = w
+	c.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+}
+
+// Stdin returns the write end of the running process's stdin, or nil when
+// it has none (no stdin, or closed after a StdinOnce session). done must
+// be called at the end of the attach session using it.
+func (c *Container) Stdin() (w *os.File, done func()) {
+	c.mu.Lock()
+	w = c.stdinW
+	c.mu.Unlock()
+	return w, func() {
+		if c.spec.StdinOnce && w != nil {
+			c.mu.Lock()
+			if c.stdinW == w {
+				c.stdinW = nil
+			}
+			c.mu.Unlock()
+			w.Close()
+		}
+	}
+}
+
+// resume takes over the state of rec, opening its process if it still runs,
+// so that the first State already reflects it.
+func (c *Container) resume(rec *record) {
+	c.resumed = rec
+	c.state.RestartCount, c.state.Last = rec.RestartCount, rec.Last
+	switch {
+	case rec.Terminated != nil:
+		c.state.Phase, c.state.Reason, c.state.Terminated = Terminated, "", rec.Terminated
+	case rec.Pid != 0:
+		fd, err := openProcess(rec.Pid, rec.ProcStart)
+		if err != nil {
+			return
+		}
+		c.adoptFD, c.procStart = fd, rec.ProcStart
+		if c.spec.StdinPath != "" {
+			// Succeeds only while the process still holds the read end.
+			if w, err := os.OpenFile(c.spec.StdinPath, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+				c.stdinW = w
+			}
+		}
+		c.state.Phase, c.state.Reason, c.state.Pid, c.state.StartedAt = Running, "", rec.Pid, rec.StartedAt
+		c.r.log.Info("Re-adopted container process", "container", c.spec.Name, "pid", rec.Pid)
+	}
+}
+
 func (c *Container) set(f func(*State)) {
 	c.mu.Lock()
 	f(&c.state)
+	rec := c.record()
 	c.mu.Unlock()
+	// Once ctx has ended the agent is going away: the record keeps
+	// describing the process it leaves behind (or lost).
+	if c.spec.StatePath != "" && c.ctx.Err() == nil {
+		if err := rec.save(c.spec.StatePath); err != nil {
+			c.r.log.Warn("Failed saving container state", "container", c.spec.Name, "err", err)
+		}
+	}
 	c.onChange()
+}
+
+// record returns what is persisted of the state; c.mu is held.
+func (c *Container) record() *record {
+	s := c.state
+	r := &record{Pid: s.Pid, StartedAt: s.StartedAt, RestartCount: s.RestartCount, Last: s.Last}
+	if s.Pid != 0 {
+		r.ProcStart = c.procStart
+	}
+	if s.Phase == Terminated {
+		r.Terminated = s.Terminated
+	}
+	return r
+}
+
+// runEnd tells how a run ended.
+type runEnd int
+
+const (
+	// exited: the process ended by itself (or by Kill).
+	exited runEnd = iota
+	// stopped: Stop or the end of ctx ended it.
+	stopped
+	// abandoned: ctx ended with KeepOnExit; the process runs on.
+	abandoned
+)
+
+// unknownExit is reported for a run whose exit status could not be read:
+// the exit code of a process that is not the agent's child (one re-adopted
+// after an agent restart) is not observable. As kubelet's
+// ContainerStatusUnknown it counts as a failure.
+func unknownExit(startedAt time.Time, msg string) *Termination {
+	return &Termination{ExitCode: 137, Reason: "ContainerStatusUnknown", Message: msg, StartedAt: startedAt,
+		FinishedAt: time.Now()}
 }
 
 func (c *Container) supervise(ctx context.Context) {
 	defer close(c.done)
 	var backoff time.Duration
+	resume := c.resumed
 	for {
-		term, stopped := c.runOnce(ctx)
-		if stopped {
+		var term *Termination
+		var end runEnd
+		switch {
+		case resume != nil && resume.Terminated != nil:
+			t := resume.Terminated
+			c.set(func(s *State) { s.Phase, s.Terminated, s.Pid, s.Reason = Terminated, t, 0, "" })
+			return
+		case resume != nil && resume.Pid != 0:
+			term, end = c.runAdopted(ctx, resume)
+		default:
+			term, end = c.runOnce(ctx)
+		}
+		resume = nil
+		c.setStdin(nil)
+		if end == abandoned {
+			return
+		}
+		if end == stopped {
 			c.set(func(s *State) {
 				s.Phase, s.Terminated, s.Pid, s.Reason = Terminated, term, 0, ""
 			})
@@ -208,9 +384,8 @@ func (c *Container) supervise(ctx context.Context) {
 	}
 }
 
-// runOnce starts one run and waits for its end. stopped reports that the
-// end was requested by Stop or ctx.
-func (c *Container) runOnce(ctx context.Context) (*Termination, bool) {
+// runOnce starts one run and waits for its end.
+func (c *Container) runOnce(ctx context.Context) (*Termination, runEnd) {
 	start := time.Now()
 	cmd, logf, err := c.prepare()
 	if err == nil {
@@ -219,65 +394,108 @@ func (c *Container) runOnce(ctx context.Context) (*Termination, bool) {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return &Termination{ExitCode: 128, Reason: "StartError", StartedAt: start, FinishedAt: time.Now()}, true
+			return &Termination{ExitCode: 128, Reason: "StartError", StartedAt: start, FinishedAt: time.Now()}, stopped
 		}
 		c.r.log.Warn("Failed starting container", "container", c.spec.Name, "err", err)
-		return &Termination{ExitCode: 128, Reason: "StartError", Message: err.Error(), StartedAt: start, FinishedAt: time.Now()}, false
+		return &Termination{ExitCode: 128, Reason: "StartError", Message: err.Error(), StartedAt: start, FinishedAt: time.Now()}, exited
 	}
 	pid := cmd.Process.Pid
+	// The start time survives the helper's exec: it identifies the
+	// container process for a later agent.
+	procStart, _ := procStartTime(pid)
+	c.mu.Lock()
+	c.procStart = procStart
+	c.mu.Unlock()
 	c.set(func(s *State) {
 		s.Phase, s.Reason, s.Message, s.Pid, s.StartedAt, s.Terminated = Running, "", "", pid, start, nil
 	})
-	exited := make(chan *os.ProcessState, 1)
+	done := make(chan struct{})
+	var ps *os.ProcessState
 	go func() {
 		_ = cmd.Wait()
-		exited <- cmd.ProcessState
+		ps = cmd.ProcessState
+		close(done)
 	}()
-	stopped := false
-	var ps *os.ProcessState
-wait:
-	for {
-		select {
-		case ps = <-exited:
-			break wait
-		case <-c.kill:
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-		case grace := <-c.stop:
-			stopped = true
-			ps = terminate(pid, grace, exited)
-			break wait
-		case <-ctx.Done():
-			stopped = true
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			ps = <-exited
-			break wait
-		}
+	end, _ := c.wait(ctx, pid, done)
+	if end == abandoned {
+		return nil, end
 	}
 	code := exitCode(ps)
 	reason := "Completed"
 	if code != 0 {
 		reason = "Error"
 	}
-	return &Termination{ExitCode: code, Reason: reason, StartedAt: start, FinishedAt: time.Now()}, stopped
+	return &Termination{ExitCode: code, Reason: reason, StartedAt: start, FinishedAt: time.Now()}, end
 }
 
-// terminate sends SIGTERM to the process group, then SIGKILL after grace.
-func terminate(pid int, grace time.Duration, exited <-chan *os.ProcessState) *os.ProcessState {
+// runAdopted supervises the process of rec, left running by an earlier
+// agent and opened by resume, through its pidfd. A process that was gone
+// ends the run at once with an unknown exit code.
+func (c *Container) runAdopted(ctx context.Context, rec *record) (*Termination, runEnd) {
+	if c.adoptFD < 0 {
+		return unknownExit(rec.StartedAt, "The container exited while no agent supervised it; its exit code is unknown"), exited
+	}
+	quit := make(chan struct{})
+	defer close(quit)
+	end, sig := c.wait(ctx, rec.Pid, watchPidfd(c.adoptFD, quit))
+	switch {
+	case end == abandoned:
+		return nil, end
+	case sig != 0:
+		return &Termination{ExitCode: 128 + int(sig), Reason: "Error", StartedAt: rec.StartedAt, FinishedAt: time.Now()}, end
+	}
+	return unknownExit(rec.StartedAt, "The exit code of a re-adopted container process is not observable"), end
+}
+
+// wait waits until the process pid (and its group) has ended, by itself
+// (done closes), through Kill, Stop or the end of ctx. sig is the last
+// signal the agent sent it, if any.
+func (c *Container) wait(ctx context.Context, pid int, done <-chan struct{}) (end runEnd, sig syscall.Signal) {
+	for {
+		select {
+		case <-done:
+			return exited, sig
+		case <-c.kill:
+			sig = syscall.SIGKILL
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		case grace := <-c.stop:
+			return stopped, terminate(pid, grace, done)
+		case <-ctx.Done():
+			if c.r.cfg.KeepOnExit {
+				return abandoned, 0
+			}
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			<-done
+			return stopped, syscall.SIGKILL
+		}
+	}
+}
+
+// terminate sends SIGTERM to the process group, then SIGKILL after grace,
+// and returns the last signal sent once done closes.
+func terminate(pid int, grace time.Duration, done <-chan struct{}) syscall.Signal {
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	_ = syscall.Kill(pid, syscall.SIGTERM)
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
-	case ps := <-exited:
-		return ps
+	case <-done:
+		return syscall.SIGTERM
 	case <-t.C:
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		return <-exited
+		<-done
+		return syscall.SIGKILL
 	}
 }
 
-// prepare rotates the log file and builds the command of one run.
-func (c *Container) prepare() (*exec.Cmd, *os.File, error) {
+// closeBoth closes two files.
+type closeBoth [2]*os.File
+
+func (c *closeBoth) Close() error { return errors.Join(c[0].Close(), c[1].Close()) }
+
+// prepare rotates the log file and builds the command of one run; the
+// returned closer is to be closed once the command has started.
+func (c *Container) prepare() (*exec.Cmd, io.Closer, error) {
 	if c.spec.LogPath == "" {
 		return nil, nil, errors.New("no log path")
 	}
@@ -289,11 +507,27 @@ func (c *Container) prepare() (*exec.Cmd, *os.File, error) {
 			return nil, nil, fmt.Errorf("rotating log: %w", err)
 		}
 	}
-	f, err := os.OpenFile(c.spec.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(c.spec.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening log: %w", err)
 	}
+	var f io.Closer = logf
 	cmd := c.r.Command(c.spec, c.spec.Argv)
-	cmd.Stdout, cmd.Stderr = f, f
+	if c.spec.StdinPath != "" {
+		r, w, err := openStdin(c.spec.StdinPath)
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		cmd.Stdin = r
+		// The child gets its own copy of the read end: ours is closed
+		// with the log file once it has started.
+		f = &closeBoth{logf, r}
+		c.setStdin(w)
+	}
+	// A container outlives the agent's process (a crash, an upgrade): the
+	// next agent re-adopts it, or kills it if its pod is gone.
+	cmd.SysProcAttr.Pdeathsig = 0
+	cmd.Stdout, cmd.Stderr = logf, logf
 	return cmd, f, nil
 }

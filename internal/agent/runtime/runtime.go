@@ -40,7 +40,12 @@ type Config struct {
 	// InitialBackoff and MaxBackoff bound the restart delay; defaults 10s
 	// and 5m.
 	InitialBackoff, MaxBackoff time.Duration
-	Logger                     *slog.Logger
+	// KeepOnExit leaves container processes running when the context of
+	// their supervision ends (the agent stopping), for the next agent to
+	// re-adopt; otherwise they are killed then. Either way they outlive
+	// a crash of the agent's process: they get no parent-death signal.
+	KeepOnExit bool
+	Logger     *slog.Logger
 }
 
 // Runtime starts and supervises container processes.
@@ -79,9 +84,10 @@ func New(cfg Config) (*Runtime, error) {
 	return &Runtime{cfg: cfg, log: cfg.Logger, reqs: make(chan spawnRequest)}, nil
 }
 
-// Run forks every process from one locked OS thread until ctx ends. The
-// processes get SIGKILL as parent-death signal, which fires when that thread
-// exits: when Run returns, or the agent dies, its containers die with it.
+// Run forks every process from one locked OS thread until ctx ends. Exec
+// processes get SIGKILL as parent-death signal, which fires when that
+// thread exits (Run returns, or the agent dies); container processes do
+// not (see KeepOnExit).
 func (r *Runtime) Run(ctx context.Context) error {
 	goruntime.LockOSThread()
 	// No UnlockOSThread: the thread exits with this goroutine.

@@ -96,6 +96,7 @@ func TestClientGoDiscovery(t *testing.T) {
 		"v1 services/status":                 "/v1, Kind=Service  get,patch,update ns=true",
 		"v1 services/proxy":                  "/v1, Kind=ServiceProxyOptions  create,delete,get,patch,update ns=true",
 		"v1 pods":                            "/v1, Kind=Pod pod " + all + " ns=true",
+		"v1 pods/attach":                     "/v1, Kind=PodAttachOptions  create,get ns=true",
 		"v1 pods/binding":                    "/v1, Kind=Binding  create ns=true",
 		"v1 pods/eviction":                   "policy/v1, Kind=Eviction  create ns=true",
 		"v1 pods/exec":                       "/v1, Kind=PodExecOptions  create,get ns=true",

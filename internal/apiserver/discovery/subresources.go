@@ -27,6 +27,7 @@ func UpstreamSubresources() []Subresource {
 	core := func(kind string) schema.GroupVersionKind { return schema.GroupVersionKind{Version: "v1", Kind: kind} }
 	proxyVerbs := []string{"create", "delete", "get", "patch", "update"}
 	return []Subresource{
+		{Version: "v1", Resource: "pods", Name: "attach", Kind: core("PodAttachOptions"), Verbs: []string{"create", "get"}},
 		{Version: "v1", Resource: "pods", Name: "binding", Kind: core("Binding"), Verbs: []string{"create"}},
 		{Version: "v1", Resource: "pods", Name: "eviction", Kind: schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}, Verbs: []string{"create"}},
 		{Version: "v1", Resource: "pods", Name: "exec", Kind: core("PodExecOptions"), Verbs: []string{"create", "get"}},

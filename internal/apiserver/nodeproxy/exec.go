@@ -52,6 +52,39 @@ func (n *Nodes) ExecConnector() registry.Connector {
 	}
 }
 
+// AttachConnector returns the pods/attach connector: as pods/exec
+// without a command, to /attach/<ns>/<pod>/<container> of the agent.
+func (n *Nodes) AttachConnector() registry.Connector {
+	return func(w http.ResponseWriter, r *http.Request, obj runtime.Object) error {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok {
+			return apierrors.NewInternalError(fmt.Errorf("pods/attach on %T", obj))
+		}
+		q := r.URL.Query()
+		container, err := Container(pod, q.Get("container"))
+		if err != nil {
+			return err
+		}
+		on := func(k string) bool { v := q.Get(k); return v == "true" || v == "1" }
+		if !on("stdin") && !on("stdout") && !on("stderr") {
+			return apierrors.NewBadRequest("you must specify at least 1 of stdin, stdout, stderr")
+		}
+		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			return apierrors.NewBadRequest(fmt.Sprintf("cannot attach to a container in a completed pod; current phase is %s",
+				pod.Status.Phase))
+		}
+		if pod.Spec.NodeName == "" {
+			return apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name))
+		}
+		fwd := url.Values{}
+		for _, k := range []string{"stdin", "stdout", "stderr", "tty"} {
+			fwd.Set(k, fmt.Sprint(on(k)))
+		}
+		return n.serve(w, r, kindAttach, pod.Spec.NodeName,
+			"/attach/"+strings.Join([]string{pod.Namespace, pod.Name, container}, "/"), fwd)
+	}
+}
+
 // PortForwardConnector returns the pods/portforward connector: the
 // request, upgrade headers included, goes to /portForward/<ns>/<pod> of
 // the agent of the pod's node.

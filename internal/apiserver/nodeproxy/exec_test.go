@@ -56,3 +56,46 @@ func TestExecConnector(t *testing.T) {
 		})
 	}
 }
+
+func TestAttachConnector(t *testing.T) {
+	pod := func(node string, phase corev1.PodPhase) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p"},
+			Spec:   corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "c"}}},
+			Status: corev1.PodStatus{Phase: phase}}
+	}
+	tests := []struct {
+		name    string
+		pod     *corev1.Pod
+		query   string
+		wantURL string
+		wantErr string
+	}{
+		{"forwarded", pod("node1", corev1.PodRunning), "container=c&stdin=true&stdout=true&command=ignored",
+			"/attach/ns/p/c?stderr=false&stdin=true&stdout=true&tty=false", ""},
+		{"no stream", pod("node1", corev1.PodRunning), "", "", "you must specify at least 1 of stdin, stdout, stderr"},
+		{"completed pod", pod("node1", corev1.PodFailed), "stdout=true", "",
+			"cannot attach to a container in a completed pod; current phase is Failed"},
+		{"unknown container", pod("node1", corev1.PodRunning), "container=x&stdout=true", "", "container x is not valid for pod p"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var n Nodes
+			var got string
+			n.RegisterAttach("node1", http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = r.URL.String() }))
+			r := httptest.NewRequest(http.MethodPost, "/api/v1/namespaces/ns/pods/p/attach?"+tc.query, nil)
+			err := n.AttachConnector()(httptest.NewRecorder(), r, tc.pod)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("got %v, want error %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.wantURL {
+				t.Errorf("got URL %q, want %q", got, tc.wantURL)
+			}
+		})
+	}
+}

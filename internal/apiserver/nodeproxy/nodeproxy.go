@@ -21,6 +21,7 @@ const defaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
 const (
 	kindLogs        = "logs"
 	kindExec        = "exec"
+	kindAttach      = "attach"
 	kindPortForward = "portForward"
 )
 
@@ -58,6 +59,10 @@ func (n *Nodes) RegisterLogs(node string, h http.Handler) { n.register(kindLogs,
 // RegisterExec makes h serve /exec/<ns>/<pod>/<container> for the pods of
 // node.
 func (n *Nodes) RegisterExec(node string, h http.Handler) { n.register(kindExec, node, h) }
+
+// RegisterAttach makes h serve /attach/<ns>/<pod>/<container> for the
+// pods of node.
+func (n *Nodes) RegisterAttach(node string, h http.Handler) { n.register(kindAttach, node, h) }
 
 // RegisterPortForward makes h serve /portForward/<ns>/<pod> for the pods
 // of node.

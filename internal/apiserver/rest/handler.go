@@ -138,7 +138,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, apierrors.NewNotFound(h.gr, ""), "")
 		return
 	}
-	if connect, ok := h.res.Connectors[info.Subresource]; ok && info.Subresource != "" {
+	if connect, ok := h.res.Connectors[connectorName(info.Subresource)]; ok && info.Subresource != "" {
 		h.serveConnect(w, r, info, connect)
 		return
 	}

@@ -32,8 +32,13 @@ type Config struct {
 	PodLog registry.Connector
 	// PodExec serves pods/exec (nil: not served).
 	PodExec registry.Connector
+	// PodAttach serves pods/attach (nil: not served).
+	PodAttach registry.Connector
 	// PodPortForward serves pods/portforward (nil: not served).
 	PodPortForward registry.Connector
+	// PodProxy and ServiceProxy serve pods/proxy and services/proxy (nil:
+	// not served).
+	PodProxy, ServiceProxy registry.Connector
 }
 
 // Resources returns every served resource.
@@ -64,17 +69,22 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		eventsv1.Resource(),
 	}
 	for i := range all {
-		if all[i].Group == "" && all[i].Resource == "pods" {
-			for name, c := range map[string]registry.Connector{"log": cfg.PodLog, "exec": cfg.PodExec,
-				"portforward": cfg.PodPortForward} {
-				if c == nil {
-					continue
-				}
-				if all[i].Connectors == nil {
-					all[i].Connectors = map[string]registry.Connector{}
-				}
-				all[i].Connectors[name] = c
+		var connectors map[string]registry.Connector
+		switch {
+		case all[i].Group == "" && all[i].Resource == "pods":
+			connectors = map[string]registry.Connector{"log": cfg.PodLog, "exec": cfg.PodExec,
+				"portforward": cfg.PodPortForward, "proxy": cfg.PodProxy, "attach": cfg.PodAttach}
+		case all[i].Group == "" && all[i].Resource == "services":
+			connectors = map[string]registry.Connector{"proxy": cfg.ServiceProxy}
+		}
+		for name, c := range connectors {
+			if c == nil {
+				continue
 			}
+			if all[i].Connectors == nil {
+				all[i].Connectors = map[string]registry.Connector{}
+			}
+			all[i].Connectors[name] = c
 		}
 		if all[i].Table == nil {
 			all[i].Table = cfg.Printer.For(all[i].GroupVersionResource())

@@ -103,11 +103,15 @@ func StartServer(t testing.TB, lan *LAN, ip string, extraArgs ...string) *Node {
 	t.Helper()
 	n := newNode(t, lan, ip)
 	n.name = "node1"
-	args := append([]string{"server", "--data-dir", n.DataDir, "--bind-address", "0.0.0.0", "--advertise-address", ip,
-		"--node-name", n.name}, extraArgs...)
-	n.start(args)
+	n.start(n.serverArgs(extraArgs))
 	n.waitReady()
 	return n
+}
+
+// serverArgs are the arguments of `svcnet server` on n, then extraArgs.
+func (n *Node) serverArgs(extraArgs []string) []string {
+	return append([]string{"server", "--data-dir", n.DataDir, "--bind-address", "0.0.0.0", "--advertise-address", n.ip,
+		"--node-name", n.name}, extraArgs...)
 }
 
 // StartAgent runs `svcnet agent` named name with address ip on lan,

@@ -1,0 +1,186 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// record is what a Container keeps on disk at ContainerSpec.StatePath, so a
+// restarted agent can take over where the previous one left off.
+type record struct {
+	// Pid and ProcStart identify the running process; ProcStart (the
+	// process's start time in clock ticks since boot, from /proc/<pid>/stat)
+	// guards against the pid having been reused. Pid 0: no process runs.
+	Pid       int       `json:"pid,omitempty"`
+	ProcStart uint64    `json:"procStart,omitempty"`
+	StartedAt time.Time `json:"startedAt,omitzero"`
+	// RestartCount and Last carry the container's history.
+	RestartCount int          `json:"restartCount"`
+	Last         *Termination `json:"last,omitempty"`
+	// Terminated is set once supervision has ended for good.
+	Terminated *Termination `json:"terminated,omitempty"`
+}
+
+// loadRecord reads the record at path; a missing file gives nil.
+func loadRecord(path string) (*record, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading container state: %w", err)
+	}
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decoding container state %s: %w", path, err)
+	}
+	return &r, nil
+}
+
+// save writes r to path atomically (write and rename).
+func (r *record) save(path string) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("creating state dir: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("writing container state: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing container state: %w", err)
+	}
+	return nil
+}
+
+// procStartTime returns the start time of live process pid in clock ticks
+// since boot (field 22 of /proc/<pid>/stat); a zombie counts as gone.
+func procStartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces and parentheses: the
+	// fields after it start past the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := bytes.Fields(b[i+1:])
+	// f[0] is field 3 (state), so field 22 is f[19].
+	if len(f) < 20 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	if string(f[0]) == "Z" || string(f[0]) == "X" {
+		return 0, fmt.Errorf("process %d has exited", pid)
+	}
+	return strconv.ParseUint(string(f[19]), 10, 64)
+}
+
+// ProcessAlive reports whether pid still runs the process that started at
+// procStart (as recorded), not a later one that reuses its pid.
+func ProcessAlive(pid int, procStart uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	st, err := procStartTime(pid)
+	return err == nil && st == procStart
+}
+
+// openProcess returns a pidfd for the process pid started at procStart, or
+// an error if that process is gone. The identity is checked again after
+// opening, so the pidfd cannot refer to a process that reused the pid.
+func openProcess(pid int, procStart uint64) (int, error) {
+	if !ProcessAlive(pid, procStart) {
+		return -1, fmt.Errorf("process %d is gone", pid)
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, fmt.Errorf("opening pidfd of %d: %w", pid, err)
+	}
+	if !ProcessAlive(pid, procStart) {
+		unix.Close(fd)
+		return -1, fmt.Errorf("process %d is gone", pid)
+	}
+	return fd, nil
+}
+
+// pidfdPollInterval bounds how long a watcher of a re-adopted process takes
+// to notice that nobody waits for it any more.
+const pidfdPollInterval = time.Second
+
+// watchPidfd closes the returned channel when the process behind fd exits,
+// or when quit is closed; it closes fd. Exit codes of processes that are
+// not our children cannot be read, so none is delivered.
+func watchPidfd(fd int, quit <-chan struct{}) <-chan struct{} {
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		defer unix.Close(fd)
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			n, err := unix.Poll(fds, int(pidfdPollInterval/time.Millisecond))
+			if n > 0 || (err != nil && !errors.Is(err, unix.EINTR)) {
+				return
+			}
+			select {
+			case <-quit:
+				return
+			default:
+			}
+		}
+	}()
+	return exited
+}
+
+// KillRecorded kills the process group of the container recorded at
+// statePath if its process still runs, and waits up to timeout for it to
+// exit. It is for cleaning up after pods that were deleted while no agent
+// ran; a missing record or process is not an error.
+func KillRecorded(statePath string, timeout time.Duration) (killed bool, err error) {
+	rec, err := loadRecord(statePath)
+	if err != nil || rec == nil || rec.Pid == 0 {
+		return false, err
+	}
+	fd, err := openProcess(rec.Pid, rec.ProcStart)
+	if err != nil {
+		return false, nil
+	}
+	// The pidfd pins the identity: signalling through it cannot hit a
+	// process that reused the pid. The leader being alive, its group id is
+	// still its own; the group may hold more processes.
+	_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+	_ = unix.Kill(-rec.Pid, unix.SIGKILL)
+	quit := make(chan struct{})
+	defer close(quit)
+	exited := watchPidfd(fd, quit)
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-exited:
+		return true, nil
+	case <-t.C:
+		return true, fmt.Errorf("process %d did not exit within %s", rec.Pid, timeout)
+	}
+}
+
+// LivePid returns the pid of the container recorded at statePath if that
+// process still runs, else 0.
+func LivePid(statePath string) int {
+	rec, err := loadRecord(statePath)
+	if err != nil || rec == nil || !ProcessAlive(rec.Pid, rec.ProcStart) {
+		return 0
+	}
+	return rec.Pid
+}

@@ -1,0 +1,125 @@
+package runtime
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startRuntime runs a Runtime until the returned stop is called.
+func startRuntime(t *testing.T, keep bool) (*Runtime, context.Context, func()) {
+	t.Helper()
+	r, err := New(Config{NewPIDNamespace: true, KeepOnExit: keep, InitialBackoff: 50 * time.Millisecond,
+		MaxBackoff: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = r.Run(ctx); close(done) }()
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return r, ctx, stop
+}
+
+// TestContainerResume stops a supervising runtime with KeepOnExit, as an
+// agent restart does, and checks that the next one re-adopts the running
+// process with its pid and restart count, supervises it (a kill restarts
+// it) and that a process gone meanwhile counts as a run of unknown exit.
+func TestContainerResume(t *testing.T) {
+	requireRoot(t)
+	spec := sandboxSpec(t, "c", "sleep", "1000")
+	spec.RestartPolicy = RestartAlways
+	spec.StatePath = filepath.Join(t.TempDir(), "c.json")
+
+	r1, ctx1, stop1 := startRuntime(t, true)
+	c1 := r1.StartContainer(ctx1, spec, nil)
+	waitFor(t, "running", func() bool { return c1.State().Phase == Running })
+	c1.Kill()
+	waitFor(t, "restart after kill", func() bool { st := c1.State(); return st.RestartCount == 1 && st.Phase == Running })
+	pid := c1.State().Pid
+	stop1()
+	<-c1.Done()
+	rec, err := loadRecord(spec.StatePath)
+	if err != nil || rec == nil || !ProcessAlive(rec.Pid, rec.ProcStart) || rec.Pid != pid {
+		t.Fatalf("after the runtime stopped: record %+v (err %v), want live pid %d", rec, err, pid)
+	}
+
+	r2, ctx2, _ := startRuntime(t, false)
+	c2 := r2.StartContainer(ctx2, spec, nil)
+	waitFor(t, "re-adopted", func() bool { return c2.State().Phase == Running })
+	if st := c2.State(); st.Pid != pid || st.RestartCount != 1 || st.Last == nil || st.Last.ExitCode != 137 {
+		t.Fatalf("re-adopted state got %+v, want pid %d, restart count 1 and the last exit 137", st, pid)
+	}
+	// The adopted process is not our child: its end is seen through a pidfd.
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "restart of the adopted process", func() bool {
+		st := c2.State()
+		return st.RestartCount == 2 && st.Phase == Running && st.Pid != pid
+	})
+	if last := c2.State().Last; last.Reason != "ContainerStatusUnknown" || last.ExitCode != 137 {
+		t.Errorf("last termination got %+v, want ContainerStatusUnknown 137", last)
+	}
+	if err := c2.Stop(ctx2, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ = loadRecord(spec.StatePath)
+	if rec == nil || rec.Terminated == nil {
+		t.Fatalf("record after Stop got %+v, want terminated", rec)
+	}
+
+	// A terminated record stays terminated; a lost process is restarted.
+	c3 := r2.StartContainer(ctx2, spec, nil)
+	<-c3.Done()
+	if st := c3.State(); st.Phase != Terminated || st.RestartCount != 2 {
+		t.Errorf("resumed terminated container got %+v, want Terminated with restart count 2", st)
+	}
+	rec.Terminated, rec.Pid = nil, pid // long gone
+	if err := rec.save(spec.StatePath); err != nil {
+		t.Fatal(err)
+	}
+	c4 := r2.StartContainer(ctx2, spec, nil)
+	waitFor(t, "restart of a lost process", func() bool {
+		st := c4.State()
+		return st.Phase == Running && st.RestartCount == 3
+	})
+	if killed, err := KillRecorded(spec.StatePath, 5*time.Second); err != nil || !killed {
+		t.Fatalf("KillRecorded got (%v, %v), want (true, nil)", killed, err)
+	}
+	waitFor(t, "restart after KillRecorded", func() bool { return c4.State().RestartCount == 4 })
+	if err := c4.Stop(ctx2, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestContainerStdin gives a container a stdin FIFO: it waits for input,
+// and with StdinOnce sees end of file when the session is done.
+func TestContainerStdin(t *testing.T) {
+	requireRoot(t)
+	r, ctx, _ := startRuntime(t, false)
+	spec := sandboxSpec(t, "c", "sh", "-c", `read a; echo "a=$a"; read b; echo "b=$b rc=$?"`)
+	spec.StdinPath = filepath.Join(t.TempDir(), "c.stdin")
+	spec.StdinOnce = true
+	c := r.StartContainer(ctx, spec, nil)
+	waitFor(t, "running", func() bool { return c.State().Phase == Running })
+	var w *os.File
+	var done func()
+	waitFor(t, "stdin", func() bool { w, done = c.Stdin(); return w != nil })
+	if _, err := w.WriteString("one\n"); err != nil {
+		t.Fatal(err)
+	}
+	done()
+	<-c.Done()
+	b, err := os.ReadFile(spec.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), "a=one\nb= rc=1\n"; got != want {
+		t.Errorf("output got %q, want %q", got, want)
+	}
+}
