@@ -59,6 +59,8 @@ func newServerCommand() *cobra.Command {
 	f.StringSliceVar(&cfg.Disable, "disable", cfg.Disable, "components not to run: "+server.ComponentNames())
 	f.StringVar(&cfg.NodeName, "node-name", cfg.NodeName, "name of this machine's Node (default: the hostname)")
 	f.StringVar(&cfg.ProxyMode, "proxy-mode", cfg.ProxyMode, "service proxy mode: nftables, iptables or userspace")
+	f.DurationVar(&cfg.ProxyMinSyncPeriod, "proxy-min-sync-period", cfg.ProxyMinSyncPeriod,
+		"minimum interval between proxy rule syncs under churn (a lone change is programmed at once; 0 syncs on every change)")
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", cfg.ClusterDNS, "ClusterIP of the kube-dns Service, written into pods' resolv.conf")
 	f.BoolVar(&cfg.RefuseExternalIPs, "refuse-external-ips", cfg.RefuseExternalIPs,
 		"ignore spec.externalIPs of Services (guards against CVE-2020-8554)")

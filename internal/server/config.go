@@ -6,8 +6,11 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/version"
+
+	"github.com/svcnet/svcnet/internal/proxy"
 )
 
 // Components that --disable can turn off.
@@ -44,6 +47,9 @@ type Config struct {
 	RefuseExternalIPs bool
 	// ClusterDNS is the kube-dns ClusterIP written into pods' resolv.conf.
 	ClusterDNS string
+	// ProxyMinSyncPeriod bounds the proxy's sustained sync rate (0: a
+	// sync for every change).
+	ProxyMinSyncPeriod time.Duration
 }
 
 // DefaultConfig returns the defaults of the command-line flags.
@@ -59,6 +65,7 @@ func DefaultConfig() Config {
 		MaxEndpointsPerSlice:   100,
 		ProxyMode:              "nftables",
 		ClusterDNS:             "10.96.0.10",
+		ProxyMinSyncPeriod:     proxy.DefaultMinSyncPeriod,
 	}
 }
 
@@ -103,6 +110,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxEndpointsPerSlice < 1 || c.MaxEndpointsPerSlice > 1000 {
 		return fmt.Errorf("--max-endpoints-per-slice %d must be between 1 and 1000", c.MaxEndpointsPerSlice)
+	}
+	if c.ProxyMinSyncPeriod < 0 {
+		return fmt.Errorf("--proxy-min-sync-period %v must not be negative", c.ProxyMinSyncPeriod)
 	}
 	for _, d := range c.Disable {
 		if i := sort.SearchStrings(componentNames, d); i == len(componentNames) || componentNames[i] != d {

@@ -142,7 +142,8 @@ func (s *Server) nodeConfig(nodeIP netip.Addr) NodeConfig {
 	}
 	return NodeConfig{NodeName: strings.ToLower(name), NodeIP: nodeIP, DataDir: s.cfg.DataDir,
 		ClusterCIDR: s.cfg.ClusterCIDR, ServiceCIDRs: s.cfg.ServiceClusterIPRanges, ClusterDomain: s.cfg.ClusterDomain,
-		ClusterDNS: s.cfg.ClusterDNS, ProxyMode: s.cfg.ProxyMode, RefuseExternalIPs: s.cfg.RefuseExternalIPs, Disable: s.cfg.Disable}
+		ClusterDNS: s.cfg.ClusterDNS, ProxyMode: s.cfg.ProxyMode, RefuseExternalIPs: s.cfg.RefuseExternalIPs, Disable: s.cfg.Disable,
+		ProxyMinSyncPeriod: s.cfg.ProxyMinSyncPeriod}
 }
 
 // waitHealthy polls /readyz through the loopback client.
