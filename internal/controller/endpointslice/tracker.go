@@ -48,6 +48,14 @@ func (t *sliceTracker) deleted(svcKey, name string) {
 	t.set(svcKey, name, expectation{deleted: true})
 }
 
+// pending reports whether a write for the Service has not been seen in
+// the cache yet.
+func (t *sliceTracker) pending(svcKey string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.expect[svcKey]) > 0
+}
+
 // forget drops what is known about a Service.
 func (t *sliceTracker) forget(svcKey string) {
 	t.mu.Lock()
