@@ -139,7 +139,7 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 			Listen: []string{net.JoinHostPort(cfg.NodeIP.String(), "53")},
 			// CoreDNS's metrics port; /metrics, /health and /ready share it.
 			MetricsAddr: net.JoinHostPort(cfg.NodeIP.String(), "9153"), HealthAddr: net.JoinHostPort(cfg.NodeIP.String(), "9153"),
-			Logger: logger.With("component", "dns")})
+			Logger: logger.With("component", "dns"), Registry: proxy.NewProcessRegistry()})
 		if err != nil {
 			return fmt.Errorf("dns: %w", err)
 		}
