@@ -108,13 +108,15 @@ func benchSlice(name string, backends []string) *discoveryv1.EndpointSlice {
 }
 
 // populate creates the selectorless Services svc-<from>..svc-<count-1>,
-// each with an EndpointSlice listing every backend, with 16 clients; it
+// each with an EndpointSlice listing every backend, with 48 clients; it
 // times each Service create and its ADDED event on a watch, then waits
 // until every new Service accepts a connection: on its ClusterIP, or on
 // its NodePort at nodeIP when nodeIP is set.
 func populate(ctx context.Context, client kubernetes.Interface, from, count int, backends []string,
 	nodeIP string) (PopulateResult, error) {
-	const workers = 16
+	// More clients than the data-plane load: each create waits on an etcd
+	// commit, and concurrent ones share it.
+	const workers = 48
 	n := count - from
 	res := PopulateResult{From: from, Services: count, Endpoints: len(backends), Via: via(nodeIP)}
 	if n <= 0 {

@@ -129,7 +129,7 @@ func runMain(args []string) (err error) {
 		"pause between single-Service samples, so each is a lone change for the proxy's rate limiter")
 	fs.BoolVar(&cfg.ServerLog, "server-log", false, "print the server's log when a mode is done")
 	fs.IntVar(&cfg.ChurnPods, "churn-pods", 10, "pods flipped between ready and unready at once")
-	fs.IntVar(&cfg.ChurnRounds, "churn-rounds", 4, "readiness churn rounds (samples = churn-pods x churn-rounds)")
+	fs.IntVar(&cfg.ChurnRounds, "churn-rounds", 3, "readiness churn rounds (samples = churn-pods x churn-rounds)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

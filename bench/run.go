@@ -562,7 +562,9 @@ func (h helper) run(timeout time.Duration, args ...string) ([]byte, error) {
 }
 
 func (h helper) runJSON(v any, args ...string) error {
-	out, err := h.run(5*time.Minute, args...)
+	// Creating 10k Services and their slices takes minutes on a busy
+	// machine.
+	out, err := h.run(20*time.Minute, args...)
 	if err != nil {
 		return err
 	}
