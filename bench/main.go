@@ -127,6 +127,8 @@ func runMain(args []string) (err error) {
 	fs.IntVar(&cfg.Samples, "samples", 8, "single-Service programming samples")
 	fs.DurationVar(&cfg.ProgramGap, "program-gap", 2*time.Second,
 		"pause between single-Service samples, so each is a lone change for the proxy's rate limiter")
+	fs.DurationVar(&cfg.FullSyncWait, "full-sync-wait", 2*time.Minute,
+		"how long to wait for a fresh proxy process's first full sync before reporting it as not done")
 	fs.BoolVar(&cfg.ServerLog, "server-log", false, "print the server's log when a mode is done")
 	fs.IntVar(&cfg.ChurnPods, "churn-pods", 10, "pods flipped between ready and unready at once")
 	fs.IntVar(&cfg.ChurnRounds, "churn-rounds", 3, "readiness churn rounds (samples = churn-pods x churn-rounds)")

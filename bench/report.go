@@ -119,11 +119,17 @@ func printSizes(w io.Writer, sizes []SizeResult) {
 			if s.Sync == nil {
 				return "-", 0
 			}
+			if s.Sync.NotDone {
+				return fmt.Sprintf("not done after %.0f", s.Sync.FullSyncMs), 0
+			}
 			return fmt.Sprintf("%.0f", s.Sync.FullSyncMs), s.Sync.FullSyncMs
 		}},
 		{"proxy start -> first sync done s", func(s SizeResult) (string, float64) {
 			if s.Sync == nil {
 				return "-", 0
+			}
+			if s.Sync.NotDone {
+				return fmt.Sprintf("> %.0f", s.Sync.ColdStartSeconds), 0
 			}
 			return fmt.Sprintf("%.1f", s.Sync.ColdStartSeconds), s.Sync.ColdStartSeconds
 		}},

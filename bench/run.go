@@ -39,6 +39,8 @@ type RunConfig struct {
 	ProgramGap  time.Duration
 	ChurnPods   int
 	ChurnRounds int
+	// FullSyncWait bounds the wait for a fresh proxy's first full sync.
+	FullSyncWait time.Duration
 	// ServerLog prints the server's log at the end of each mode.
 	ServerLog bool
 }
