@@ -72,6 +72,9 @@ func histogramDelta(before, after map[string]float64, name string) *HistogramSum
 	at := func(p float64) float64 {
 		for _, b := range buckets {
 			if b.n >= p*count {
+				if math.IsInf(b.le, 1) {
+					break // JSON has no +Inf
+				}
 				return b.le * 1000
 			}
 		}
