@@ -6,8 +6,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -22,7 +25,7 @@ func main() {
 	switch mode {
 	case "run":
 		err = runMain(args)
-	case "load", "dns", "populate", "program", "wait":
+	case "load", "dns", "populate", "program", "wait", "api", "churn", "fetch":
 		err = helperMain(mode, args)
 	default:
 		err = fmt.Errorf("unknown mode %q (want run)", mode)
@@ -44,7 +47,11 @@ func helperMain(mode string, args []string) error {
 	duration := fs.Duration("duration", 3*time.Second, "measured window")
 	newConn := fs.Bool("new-conn", false, "one TCP connection per request")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the node's API server")
-	count := fs.Int("count", 1000, "Services to create (populate), names to query (dns), samples (program)")
+	count := fs.Int("count", 1000, "Services wanted (populate), names to query (dns), samples (program), lists (api), rounds (churn)")
+	from := fs.Int("from", 0, "Services already there (populate)")
+	backends := fs.String("backends", "", "endpoint IPs of every background Service, comma-separated (populate)")
+	prefix := fs.String("prefix", "probe", "Service name prefix (program)")
+	gap := fs.Duration("gap", 2*time.Second, "pause between samples (program)")
 	present := fs.Int("present", 0, "Services already present (program, for the report)")
 	nodeIP := fs.String("node-ip", "", "reach Services on their NodePort at this address instead of the ClusterIP")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait (wait)")
@@ -61,20 +68,37 @@ func helperMain(mode string, args []string) error {
 		out = runDNS(DNSConfig{Server: *addr, Domain: "default.svc.cluster.local", Names: *count, Workers: *conns,
 			Warmup: *warmup, Duration: *duration})
 	case "wait":
-		d, err := firstAnswer(ctx, "http://"+*addr+*path, time.Now(), *timeout)
+		d, err := firstAnswer(ctx, "http://"+*addr+*path, "", time.Now(), *timeout)
 		if err != nil {
 			return err
 		}
 		out = map[string]float64{"ms": ms(d)}
-	case "populate", "program":
+	case "fetch":
+		// Prints the body of a 200 answer from URL addr.
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(*addr)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: status %d", *addr, resp.StatusCode)
+		}
+		_, err = io.Copy(os.Stdout, resp.Body)
+		return err
+	case "populate", "program", "api", "churn":
 		client, err := newClient(*kubeconfig)
 		if err != nil {
 			return err
 		}
-		if mode == "populate" {
-			out, err = populate(ctx, client, *count, *nodeIP)
-		} else {
-			out, err = program(ctx, client, *count, *present, *nodeIP)
+		switch mode {
+		case "populate":
+			out, err = populate(ctx, client, *from, *count, splitComma(*backends), *nodeIP)
+		case "program":
+			out, err = program(ctx, client, *prefix, *count, *present, *gap, *nodeIP)
+		case "api":
+			out, err = apiLists(ctx, client, *count)
+		case "churn":
+			out, err = churn(ctx, client, *count, *nodeIP)
 		}
 		if err != nil {
 			return err
@@ -95,12 +119,33 @@ func runMain(args []string) (err error) {
 	fs.DurationVar(&cfg.Warmup, "warmup", 500*time.Millisecond, "warm-up before each measured window")
 	fs.DurationVar(&cfg.Duration, "duration", time.Second, "measured window of each load run")
 	fs.IntVar(&cfg.Rounds, "rounds", 5, "interleaved rounds over the paths; each figure is measured rounds x duration")
-	fs.IntVar(&cfg.Services, "services", 1000, "background Services for the control-plane and DNS figures")
-	fs.IntVar(&cfg.Samples, "samples", 10, "single-Service programming samples")
+	var sizes, scaleModes string
+	fs.StringVar(&sizes, "services", "1000,10000", "numbers of background Services the control-plane, API, DNS and memory "+
+		"figures are measured with, comma-separated, ascending")
+	fs.StringVar(&scaleModes, "scale-modes", "nftables", "proxy modes measured at every -services size; the others at the first only")
+	fs.IntVar(&cfg.Endpoints, "endpoints", 10, "backend pods, listed as the endpoints of every background Service")
+	fs.IntVar(&cfg.Samples, "samples", 8, "single-Service programming samples")
+	fs.DurationVar(&cfg.ProgramGap, "program-gap", 2*time.Second,
+		"pause between single-Service samples, so each is a lone change for the proxy's rate limiter")
+	fs.DurationVar(&cfg.FullSyncWait, "full-sync-wait", 2*time.Minute,
+		"how long to wait for a fresh proxy process's first full sync before reporting it as not done")
+	fs.BoolVar(&cfg.ServerLog, "server-log", false, "print the server's log when a mode is done")
+	fs.IntVar(&cfg.ChurnPods, "churn-pods", 10, "pods flipped between ready and unready at once")
+	fs.IntVar(&cfg.ChurnRounds, "churn-rounds", 3, "readiness churn rounds (samples = churn-pods x churn-rounds)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg.Modes = splitComma(modes)
+	cfg.Modes, cfg.ScaleModes = splitComma(modes), splitComma(scaleModes)
+	for _, s := range splitComma(sizes) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || (len(cfg.Sizes) > 0 && n <= cfg.Sizes[len(cfg.Sizes)-1]) {
+			return fmt.Errorf("-services %q: want ascending positive numbers", sizes)
+		}
+		cfg.Sizes = append(cfg.Sizes, n)
+	}
+	if len(cfg.Sizes) == 0 {
+		return errors.New("-services: no size")
+	}
 	if os.Geteuid() != 0 {
 		return errors.New("needs root (network namespaces, nftables)")
 	}

@@ -26,27 +26,13 @@ func printTable(w io.Writer, rep *Report) {
 				p.KeepAlive.PerSec, p.KeepAlive.P99Ms, p.RatioReqs, p.NewConn.PerSec, p.NewConn.P99Ms, p.RatioNewConns)
 		}
 		_ = tw.Flush()
-		if p := m.Populate; p != nil {
-			fmt.Fprintf(w, "control plane: %d Services created in %.1fs (%.0f/s), all answering (%s) after %.1fs\n",
-				p.Services, p.CreateSeconds, p.CreatesPerSec, p.Via, p.AllAnsweringSeconds)
-		}
-		if p := m.Program; p != nil {
-			fmt.Fprintf(w, "control plane: create one Service -> it answers (%s), %d present: p50 %.1f ms, max %.1f ms (%d samples)\n",
-				p.Via, p.Present, p.P50Ms, p.MaxMs, p.Samples)
-		}
-		for _, d := range m.DNS {
-			if d.Skipped != "" {
-				fmt.Fprintf(w, "dns via %-9s %-15s: skipped (%s)\n", d.Via, d.Server, d.Skipped)
-				continue
-			}
-			fmt.Fprintf(w, "dns via %-9s %-15s: %.0f queries/s, p99 %.2f ms, ratio-vs-direct %.3f, %d errors (svc-N.default.svc.cluster.local A, %d Services)\n",
-				d.Via, d.Server, d.Result.PerSec, d.Result.P99Ms, d.Ratio, d.Result.Errors, rep.Settings.Services)
-		}
+		printSizes(w, m.Sizes)
 		if m.Error != "" {
 			fmt.Fprintf(w, "error: %s\n", m.Error)
 		}
 	}
-	fmt.Fprintf(w, "\ntotal %.0fs\n", rep.Seconds)
+	fmt.Fprintf(w, "\nload average (1/5/15 min) at start %s, at end %s; total %.0fs\n", rep.LoadAvg[0],
+		rep.LoadAvg[len(rep.LoadAvg)-1], rep.Seconds)
 }
 
 func writeJSON(path string, rep *Report) error {
@@ -61,4 +47,149 @@ func writeJSON(path string, rep *Report) error {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
+}
+
+// sizeRow is one line of the per-size table: its text for a size and the
+// number the last-vs-first ratio is taken of (0: no ratio).
+type sizeRow struct {
+	label string
+	cell  func(SizeResult) (string, float64)
+}
+
+// printSizes writes the control-plane, API, DNS and memory figures with one
+// column per number of Services and the ratio of the last to the first.
+func printSizes(w io.Writer, sizes []SizeResult) {
+	if len(sizes) == 0 {
+		return
+	}
+	rows := []sizeRow{
+		{"background Services (each with N endpoints)", func(s SizeResult) (string, float64) {
+			return fmt.Sprintf("%d (N=%d)", s.Services, s.EndpointsPerService), float64(s.Services)
+		}},
+		{"API: creates/s (Service + EndpointSlice)", func(s SizeResult) (string, float64) {
+			if s.Populate == nil {
+				return "-", 0
+			}
+			return fmt.Sprintf("%.0f", s.Populate.CreatesPerSec), s.Populate.CreatesPerSec
+		}},
+		{"API: Service create p50 / p99 ms", func(s SizeResult) (string, float64) {
+			if s.Populate == nil {
+				return "-", 0
+			}
+			return fmt.Sprintf("%.1f / %.1f", s.Populate.CreateP50Ms, s.Populate.CreateP99Ms), s.Populate.CreateP99Ms
+		}},
+		{"API: create -> watch event p50 / p99 ms", func(s SizeResult) (string, float64) {
+			if s.Populate == nil {
+				return "-", 0
+			}
+			return fmt.Sprintf("%.1f / %.1f", s.Populate.WatchP50Ms, s.Populate.WatchP99Ms), s.Populate.WatchP99Ms
+		}},
+		{"API: list all Services / EndpointSlices ms", func(s SizeResult) (string, float64) {
+			if s.API == nil {
+				return "-", 0
+			}
+			return fmt.Sprintf("%.0f / %.0f", s.API.ListServicesMs, s.API.ListSlicesMs), s.API.ListServicesMs
+		}},
+		{"API: list throughput items/s", func(s SizeResult) (string, float64) {
+			if s.API == nil {
+				return "-", 0
+			}
+			return fmt.Sprintf("%.0f", s.API.ItemsPerSec), s.API.ItemsPerSec
+		}},
+		{"new Services all answering after s", func(s SizeResult) (string, float64) {
+			if s.Populate == nil {
+				return "-", 0
+			}
+			return fmt.Sprintf("%.1f (%d new, %s)", s.Populate.AllAnsweringSeconds, s.Populate.Services-s.Populate.From,
+				s.Populate.Via), 0
+		}},
+		{"create one Service -> it answers p50 / p99 ms", func(s SizeResult) (string, float64) {
+			if s.Program == nil {
+				return "-", 0
+			}
+			return fmt.Sprintf("%.0f / %.0f", s.Program.P50Ms, s.Program.P99Ms), s.Program.P50Ms
+		}},
+		{"proxy partial sync mean ms (syncs)", func(s SizeResult) (string, float64) {
+			if s.Sync == nil || s.Sync.Partial == nil {
+				return "-", 0
+			}
+			return fmt.Sprintf("%.1f (%.0f)", s.Sync.Partial.MeanMs, s.Sync.Partial.Count), s.Sync.Partial.MeanMs
+		}},
+		{"proxy full sync ms (fresh proxy process)", func(s SizeResult) (string, float64) {
+			if s.Sync == nil {
+				return "-", 0
+			}
+			if s.Sync.NotDone {
+				return fmt.Sprintf("not done after %.0f", s.Sync.FullSyncMs), 0
+			}
+			return fmt.Sprintf("%.0f", s.Sync.FullSyncMs), s.Sync.FullSyncMs
+		}},
+		{"proxy start -> first sync done s", func(s SizeResult) (string, float64) {
+			if s.Sync == nil {
+				return "-", 0
+			}
+			if s.Sync.NotDone {
+				return fmt.Sprintf("> %.0f", s.Sync.ColdStartSeconds), 0
+			}
+			return fmt.Sprintf("%.1f", s.Sync.ColdStartSeconds), s.Sync.ColdStartSeconds
+		}},
+		{"pod Ready -> its Service answers p50 / p99 ms", func(s SizeResult) (string, float64) {
+			if s.Churn == nil {
+				return "-", 0
+			}
+			return fmt.Sprintf("%.0f / %.0f (%d)", s.Churn.P50Ms, s.Churn.P99Ms, len(s.Churn.SamplesMs)), s.Churn.P99Ms
+		}},
+		{"  network_programming metric p50 / p99 <= ms", func(s SizeResult) (string, float64) {
+			if s.Churn == nil || s.Churn.Metric == nil || s.Churn.Metric.Count == 0 {
+				return "-", 0
+			}
+			m := s.Churn.Metric
+			return fmt.Sprintf("%.0f / %.0f (%.0f)", m.P50Ms, m.P99Ms, m.Count), 0
+		}},
+	}
+	for i := range sizes[0].DNS {
+		rows = append(rows, sizeRow{fmt.Sprintf("DNS via %s q/s, p99 ms", sizes[0].DNS[i].Via), func(s SizeResult) (string, float64) {
+			if i >= len(s.DNS) || s.DNS[i].Result == nil {
+				return "-", 0
+			}
+			d := s.DNS[i].Result
+			return fmt.Sprintf("%.0f, %.2f (%d err)", d.PerSec, d.P99Ms, d.Errors), d.PerSec
+		}})
+	}
+	if sizes[0].Memory != nil {
+		for i := range sizes[0].Memory.Processes {
+			rows = append(rows, sizeRow{"RSS MB (Go heap) " + sizes[0].Memory.Processes[i].Process,
+				func(s SizeResult) (string, float64) {
+					if s.Memory == nil || i >= len(s.Memory.Processes) {
+						return "-", 0
+					}
+					p := s.Memory.Processes[i]
+					if p.HeapMB > 0 {
+						return fmt.Sprintf("%.0f (%.0f)", p.RSSMB, p.HeapMB), p.RSSMB
+					}
+					return fmt.Sprintf("%.0f", p.RSSMB), p.RSSMB
+				}})
+		}
+	}
+	rows = append(rows, sizeRow{"load average when done", func(s SizeResult) (string, float64) { return s.LoadAvg, 0 }})
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s", r.label)
+		var first, last float64
+		for i, s := range sizes {
+			c, v := r.cell(s)
+			fmt.Fprintf(tw, "\t%s", c)
+			if i == 0 {
+				first = v
+			}
+			last = v
+		}
+		if len(sizes) > 1 && first > 0 && last > 0 {
+			fmt.Fprintf(tw, "\tx%.2f", last/first)
+		} else if len(sizes) > 1 {
+			fmt.Fprintf(tw, "\t")
+		}
+		fmt.Fprintln(tw, "\t")
+	}
+	_ = tw.Flush()
 }

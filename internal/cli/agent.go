@@ -30,7 +30,7 @@ func newAgentCommand() *cobra.Command {
 	defaults := server.DefaultConfig()
 	o := agentOptions{node: server.NodeConfig{DataDir: "/var/lib/svcnet-agent", ClusterCIDR: defaults.ClusterCIDR,
 		ServiceCIDRs: defaults.ServiceClusterIPRanges, ClusterDomain: defaults.ClusterDomain, ClusterDNS: defaults.ClusterDNS,
-		ProxyMode: defaults.ProxyMode}}
+		ProxyMode: defaults.ProxyMode, ProxyMinSyncPeriod: defaults.ProxyMinSyncPeriod}}
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Join a svcnet server as a node: run the node agent, service proxy and DNS on this machine",
@@ -50,6 +50,8 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&o.node.ClusterDomain, "cluster-domain", o.node.ClusterDomain, "DNS domain of the cluster")
 	f.StringVar(&o.node.ClusterDNS, "cluster-dns", o.node.ClusterDNS, "ClusterIP of the kube-dns Service")
 	f.StringVar(&o.node.ProxyMode, "proxy-mode", o.node.ProxyMode, proxyModeHelp)
+	f.DurationVar(&o.node.ProxyMinSyncPeriod, "proxy-min-sync-period", o.node.ProxyMinSyncPeriod,
+		"minimum interval between proxy rule syncs under churn (a lone change is programmed at once; 0 syncs on every change)")
 	f.BoolVar(&o.node.RefuseExternalIPs, "refuse-external-ips", false, "ignore spec.externalIPs of Services (CVE-2020-8554)")
 	f.StringSliceVar(&o.node.Disable, "disable", nil, "node components not to run: agent, dns, proxy")
 	f.IntVar(&o.node.KubeletPort, "kubelet-port", 0, "port of the kubelet API on --node-ip (0: 10250, negative: none)")

@@ -62,6 +62,8 @@ func newServerCommand() *cobra.Command {
 	f.BoolVar(&cfg.KeepPodsOnExit, "keep-pods-on-exit", false,
 		"leave pod processes running when svcnet stops, for the next start to re-adopt (a crash always leaves them)")
 	f.StringVar(&cfg.ProxyMode, "proxy-mode", cfg.ProxyMode, proxyModeHelp)
+	f.DurationVar(&cfg.ProxyMinSyncPeriod, "proxy-min-sync-period", cfg.ProxyMinSyncPeriod,
+		"minimum interval between proxy rule syncs under churn (a lone change is programmed at once; 0 syncs on every change)")
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", cfg.ClusterDNS, "ClusterIP of the kube-dns Service, written into pods' resolv.conf")
 	f.BoolVar(&cfg.RefuseExternalIPs, "refuse-external-ips", cfg.RefuseExternalIPs,
 		"ignore spec.externalIPs of Services (guards against CVE-2020-8554)")

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Metrics are the proxy's Prometheus metrics, named like kube-proxy's.
@@ -58,4 +59,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.SyncDuration, m.FullSyncDuration, m.PartialSyncDuration, m.NetworkProgramming, m.LastSync, m.SyncErrors)
 	}
 	return m
+}
+
+// NewProcessRegistry returns a registry holding the Go runtime and process
+// collectors (go_memstats_*, process_resident_memory_bytes), as
+// kube-proxy's /metrics has; the proxy's own metrics join it in New.
+func NewProcessRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }

@@ -27,6 +27,8 @@ const (
 	DefaultMinSyncPeriod = time.Second
 	// DefaultSyncPeriod is the full-resync period repairing any drift.
 	DefaultSyncPeriod = time.Hour
+	// DefaultMetricsBindAddress is kube-proxy's metrics address.
+	DefaultMetricsBindAddress = "127.0.0.1:10249"
 	// DefaultHealthzBindAddress is kube-proxy's healthz port.
 	DefaultHealthzBindAddress = "0.0.0.0:10256"
 )
@@ -151,7 +153,7 @@ func New(cfg Config) (*Proxy, error) {
 			return ok
 		}})
 	}
-	p.runner = NewRunner(p.sync, cfg.MinSyncPeriod, cfg.SyncPeriod)
+	p.runner = NewRunner(p.sync, cfg.MinSyncPeriod, cfg.SyncPeriod, DefaultSyncBurst)
 	if err := p.registerHandlers(); err != nil {
 		return nil, err
 	}

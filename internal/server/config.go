@@ -12,6 +12,7 @@ import (
 
 	"github.com/svcnet/svcnet/internal/controller/loadbalancer"
 	"github.com/svcnet/svcnet/internal/controller/nodelifecycle"
+	"github.com/svcnet/svcnet/internal/proxy"
 )
 
 // Components that --disable can turn off.
@@ -71,6 +72,9 @@ type Config struct {
 	NodeMonitorGracePeriod time.Duration
 	NodeStartupGracePeriod time.Duration
 	NodeMonitorPeriod      time.Duration
+	// ProxyMinSyncPeriod bounds the proxy's sustained sync rate (0: a
+	// sync for every change).
+	ProxyMinSyncPeriod time.Duration
 }
 
 // DefaultConfig returns the defaults of the command-line flags.
@@ -93,6 +97,7 @@ func DefaultConfig() Config {
 		NodeMonitorGracePeriod:   nodelifecycle.DefaultGracePeriod,
 		NodeStartupGracePeriod:   nodelifecycle.DefaultStartupGracePeriod,
 		NodeMonitorPeriod:        nodelifecycle.DefaultMonitorPeriod,
+		ProxyMinSyncPeriod:       proxy.DefaultMinSyncPeriod,
 	}
 }
 
@@ -158,6 +163,9 @@ func (c *Config) Validate() error {
 		if d.v <= 0 {
 			return fmt.Errorf("%s %v must be positive", d.flag, d.v)
 		}
+	}
+	if c.ProxyMinSyncPeriod < 0 {
+		return fmt.Errorf("--proxy-min-sync-period %v must not be negative", c.ProxyMinSyncPeriod)
 	}
 	for _, d := range c.Disable {
 		if i := sort.SearchStrings(componentNames, d); i == len(componentNames) || componentNames[i] != d {

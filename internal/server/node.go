@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/informers"
@@ -41,6 +42,9 @@ type NodeConfig struct {
 	// RefuseExternalIPs makes the proxy ignore spec.externalIPs
 	// (CVE-2020-8554).
 	RefuseExternalIPs bool
+	// ProxyMinSyncPeriod bounds the proxy's sustained sync rate; 0 syncs
+	// for every change (DefaultConfig has kube-proxy's 1s).
+	ProxyMinSyncPeriod time.Duration
 	// Disable lists the node components not to run.
 	Disable []string
 	// KubeletPort is where the agent serves logs, exec and port-forward
@@ -107,9 +111,15 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		}
 	}
 	if cfg.enabled("proxy") {
+		minSync := cfg.ProxyMinSyncPeriod
+		if minSync == 0 {
+			minSync = -1 // proxy.Config reads 0 as its default
+		}
 		cfgProxy := proxy.Config{Client: client, Informers: factory, NodeName: cfg.NodeName, Mode: cfg.ProxyMode,
 			Backends: modes.Backends(), ClusterCIDR: cfg.ClusterCIDR, ServiceCIDRs: cfg.ServiceCIDRs,
-			RefuseExternalIPs: cfg.RefuseExternalIPs, HealthzBindAddress: proxy.DefaultHealthzBindAddress, HealthCheckNodePorts: true, Logger: logger.With("component", "proxy")}
+			RefuseExternalIPs: cfg.RefuseExternalIPs, HealthzBindAddress: proxy.DefaultHealthzBindAddress, HealthCheckNodePorts: true, Logger: logger.With("component", "proxy"),
+			MinSyncPeriod: minSync, MetricsBindAddress: proxy.DefaultMetricsBindAddress,
+			Registerer: proxy.NewProcessRegistry()}
 		if ct, err := conntrack.New(conntrack.Config{Logger: logger.With("component", "conntrack")}); err == nil {
 			cfgProxy.Conntrack = ct
 		} else {
@@ -134,7 +144,7 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 			Listen: []string{net.JoinHostPort(cfg.NodeIP.String(), "53")},
 			// CoreDNS's metrics port; /metrics, /health and /ready share it.
 			MetricsAddr: net.JoinHostPort(cfg.NodeIP.String(), "9153"), HealthAddr: net.JoinHostPort(cfg.NodeIP.String(), "9153"),
-			Logger: logger.With("component", "dns")})
+			Logger: logger.With("component", "dns"), Registry: proxy.NewProcessRegistry()})
 		if err != nil {
 			return fmt.Errorf("dns: %w", err)
 		}

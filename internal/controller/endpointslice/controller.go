@@ -208,7 +208,14 @@ func (c *Controller) managedSlices(ns, name string) ([]*discovery.EndpointSlice,
 // selector. It lists them from the API, not the cache: a slice created just
 // before the Service went may not be in the cache yet, and its later add
 // event looks like the controller's own write, so nothing would requeue it.
+// When the cache holds none and no write of the controller is still on its
+// way to the cache, there is none to find, and the API list (a scan of
+// every slice of the namespace, for each of thousands of selectorless
+// Services) is skipped.
 func (c *Controller) deleteAll(ctx context.Context, key, ns, name string) error {
+	if cached, err := c.managedSlices(ns, name); err == nil && len(cached) == 0 && !c.tracker.Pending(key) {
+		return nil
+	}
 	sel := labels.SelectorFromValidatedSet(labels.Set{
 		discovery.LabelServiceName: name,
 		discovery.LabelManagedBy:   ControllerName,

@@ -1,16 +1,23 @@
 package endpointslice
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/informers"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 )
 
@@ -310,4 +317,52 @@ func TestFailureRecordsEvent(t *testing.T) {
 		t.Fatal("no event")
 	}
 	waitSlices(t, e, "svc", []string{"IPv4 ports=[] eps=[]"})
+}
+
+// TestSelectorlessServiceNeedsNoAPIList: a selectorless Service with no
+// slice of the controller costs no API list (thousands of them would each
+// scan every slice of the namespace), while one with a managed slice in
+// the cache still has it deleted.
+func TestSelectorlessServiceNeedsNoAPIList(t *testing.T) {
+	managed := &discovery.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "old-abc", Namespace: testNS,
+		Labels: map[string]string{discovery.LabelServiceName: "old", discovery.LabelManagedBy: ControllerName}},
+		AddressType: discovery.AddressTypeIPv4}
+	client := newFakeClient(testService("plain", nil), testService("old", nil), managed)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	c, err := New(Config{Client: client, Informers: factory, Recorder: record.NewFakeRecorder(10),
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	factory.Start(ctx.Done())
+	defer func() {
+		cancel()
+		factory.Shutdown()
+	}()
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		t.Fatal("caches not synced")
+	}
+	labelLists := func() int {
+		n := 0
+		for _, a := range client.Actions() {
+			if l, ok := a.(k8stesting.ListAction); ok && a.GetResource().Resource == "endpointslices" &&
+				!l.GetListRestrictions().Labels.Empty() {
+				n++
+			}
+		}
+		return n
+	}
+	if err := c.sync(ctx, testNS+"/plain"); err != nil {
+		t.Fatalf("sync plain: %v", err)
+	}
+	if got := labelLists(); got != 0 {
+		t.Errorf("API lists of EndpointSlices for a selectorless Service without slices: got %d, want 0", got)
+	}
+	if err := c.sync(ctx, testNS+"/old"); err != nil {
+		t.Fatalf("sync old: %v", err)
+	}
+	if _, err := client.DiscoveryV1().EndpointSlices(testNS).Get(ctx, "old-abc", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("managed slice of a selectorless Service: got err %v, want NotFound", err)
+	}
 }

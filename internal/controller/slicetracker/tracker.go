@@ -53,6 +53,14 @@ func (t *Tracker) Deleted(key, name string) {
 	t.set(key, name, expectation{deleted: true})
 }
 
+// Pending reports whether a write for key has not been seen in the cache
+// yet.
+func (t *Tracker) Pending(key string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.expect[key]) > 0
+}
+
 // Drop forgets the expectations of the named slices.
 func (t *Tracker) Drop(key string, names []string) {
 	t.mu.Lock()
