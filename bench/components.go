@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/svcnet/svcnet/test/e2e/framework"
@@ -182,7 +181,7 @@ func mb(bytes float64) float64 { return float64(int(bytes/(1<<20)*10+0.5)) / 10 
 // proc is a component process the bench started itself.
 type proc struct {
 	cmd     *exec.Cmd
-	out     *syncBuf
+	out     *framework.SyncBuffer
 	started time.Time
 	done    chan struct{}
 }
@@ -213,7 +212,7 @@ func (c *components) startAgent(name, disable string) (*proc, error) {
 	args := []string{"netns", "exec", c.agent.Netns, framework.Binary(c.t), "agent",
 		"--server", "https://" + framework.NodeIP + ":6443", "--token", c.server.JoinToken(),
 		"--node-ip", compNodeIP, "--node-name", name, "--data-dir", dir, "--disable", disable, "--proxy-mode", c.mode}
-	p := &proc{cmd: exec.Command("ip", args...), out: &syncBuf{}, done: make(chan struct{})}
+	p := &proc{cmd: exec.Command("ip", args...), out: &framework.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.started = time.Now()
 	if err := p.cmd.Start(); err != nil {
@@ -274,23 +273,4 @@ func procMemory(pid int) (rss, peak float64, err error) {
 		}
 	}
 	return rss, peak, sc.Err()
-}
-
-// syncBuf is a bytes.Buffer safe for a process writing to it while the
-// bench reads it.
-type syncBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/svcnet/svcnet/internal/agent/downward"
 	"github.com/svcnet/svcnet/internal/agent/envvars"
 )
 
@@ -146,7 +147,7 @@ func (a *Agent) envFromData(ctx context.Context, ns string, src v1.EnvFromSource
 func (a *Agent) envValueFrom(ctx context.Context, pod *v1.Pod, src *v1.EnvVarSource, podIP string) (string, error) {
 	switch {
 	case src.FieldRef != nil:
-		return podField(pod, src.FieldRef.FieldPath, podIP, a.cfg.NodeIP)
+		return downward.FieldValue(pod, src.FieldRef.FieldPath, downward.Addresses{PodIP: podIP, HostIP: a.cfg.NodeIP})
 	case src.ConfigMapKeyRef != nil:
 		r := src.ConfigMapKeyRef
 		cm, err := a.cfg.Client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
@@ -179,31 +180,4 @@ func (a *Agent) envValueFrom(ctx context.Context, pod *v1.Pod, src *v1.EnvVarSou
 		return "0", nil
 	}
 	return "", nil
-}
-
-// podField resolves the downward API field paths kubelet supports for env.
-func podField(pod *v1.Pod, path, podIP, hostIP string) (string, error) {
-	if k, ok := strings.CutPrefix(path, "metadata.labels['"); ok {
-		return pod.Labels[strings.TrimSuffix(k, "']")], nil
-	}
-	if k, ok := strings.CutPrefix(path, "metadata.annotations['"); ok {
-		return pod.Annotations[strings.TrimSuffix(k, "']")], nil
-	}
-	switch path {
-	case "metadata.name":
-		return pod.Name, nil
-	case "metadata.namespace":
-		return pod.Namespace, nil
-	case "metadata.uid":
-		return string(pod.UID), nil
-	case "spec.nodeName":
-		return pod.Spec.NodeName, nil
-	case "spec.serviceAccountName":
-		return pod.Spec.ServiceAccountName, nil
-	case "status.podIP", "status.podIPs":
-		return podIP, nil
-	case "status.hostIP", "status.hostIPs":
-		return hostIP, nil
-	}
-	return "", fmt.Errorf("unsupported fieldPath %q", path)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
@@ -14,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/svcnet/svcnet/internal/agent/downward"
 	"github.com/svcnet/svcnet/internal/agent/runtime"
 )
 
@@ -217,7 +217,7 @@ func downwardAPI(pod *v1.Pod, items []v1.DownwardAPIVolumeFile, def os.FileMode)
 		if it.FieldRef == nil {
 			continue
 		}
-		val, err := fieldValue(pod, it.FieldRef.FieldPath)
+		val, err := downward.FieldValue(pod, it.FieldRef.FieldPath, downward.Addresses{})
 		if err != nil {
 			return nil, err
 		}
@@ -228,51 +228,6 @@ func downwardAPI(pod *v1.Pod, items []v1.DownwardAPIVolumeFile, def os.FileMode)
 		payload[it.Path] = f
 	}
 	return payload, nil
-}
-
-// fieldValue returns a pod field as the downward API volume writes it:
-// whole label and annotation maps as sorted key="value" lines.
-func fieldValue(pod *v1.Pod, path string) (string, error) {
-	for _, m := range []struct {
-		prefix string
-		vals   map[string]string
-	}{{"metadata.labels", pod.Labels}, {"metadata.annotations", pod.Annotations}} {
-		if path == m.prefix {
-			return formatMap(m.vals), nil
-		}
-		if rest, ok := strings.CutPrefix(path, m.prefix+"['"); ok && strings.HasSuffix(rest, "']") {
-			return m.vals[strings.TrimSuffix(rest, "']")], nil
-		}
-	}
-	switch path {
-	case "metadata.name":
-		return pod.Name, nil
-	case "metadata.namespace":
-		return pod.Namespace, nil
-	case "metadata.uid":
-		return string(pod.UID), nil
-	case "spec.nodeName":
-		return pod.Spec.NodeName, nil
-	case "spec.serviceAccountName":
-		return pod.Spec.ServiceAccountName, nil
-	}
-	return "", fmt.Errorf("unsupported fieldPath %q", path)
-}
-
-func formatMap(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		fmt.Fprintf(&b, "%s=%q", k, m[k])
-	}
-	return b.String()
 }
 
 // projected merges the files of its sources. serviceAccountToken and

@@ -44,7 +44,7 @@ type Node struct {
 	args   []string
 	// kubeconfig is the admin kubeconfig of a server node.
 	kubeconfig string
-	log        *syncBuffer
+	log        *SyncBuffer
 
 	mu   sync.Mutex
 	proc *process
@@ -195,7 +195,7 @@ func (n *Node) Reconnect() {
 func newNode(t testing.TB, lan *LAN, ip string) *Node {
 	t.Helper()
 	RequirePrivileges(t)
-	n := &Node{t: t, Netns: uniqueName("svcnet-e2e-"), DataDir: t.TempDir(), ip: ip, lan: lan, log: &syncBuffer{}}
+	n := &Node{t: t, Netns: uniqueName("svcnet-e2e-"), DataDir: t.TempDir(), ip: ip, lan: lan, log: &SyncBuffer{}}
 	n.kubeconfig = filepath.Join(n.DataDir, "kubeconfig.yaml")
 	if out, err := exec.Command("ip", "netns", "add", n.Netns).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v: %s", err, out)
@@ -352,20 +352,20 @@ func uniqueName(prefix string) string {
 	return prefix + hex.EncodeToString(suffix)
 }
 
-// syncBuffer is a bytes.Buffer safe for the process writing to it while
-// the test reads it.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a process writing to it while a
+// test (or the bench) reads it.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
