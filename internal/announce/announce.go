@@ -40,6 +40,9 @@ type Announcer struct {
 
 	mu    sync.Mutex
 	owned map[netip.Addr]bool
+	// garps tracks the goroutines sending gratuitous ARPs, which Run
+	// waits for before it closes their socket.
+	garps sync.WaitGroup
 }
 
 // New returns an Announcer and registers its informer handlers.
@@ -107,15 +110,16 @@ func (a *Announcer) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			<-done
+			a.garps.Wait()
 			return nil
 		case <-a.changed:
-			a.resync(fd)
+			a.resync(ctx, fd)
 		}
 	}
 }
 
 // resync recomputes the owned IPs and announces the new ones.
-func (a *Announcer) resync(fd int) {
+func (a *Announcer) resync(ctx context.Context, fd int) {
 	svcs, err := a.services.List(labels.Everything())
 	if err != nil {
 		return
@@ -140,9 +144,34 @@ func (a *Announcer) resync(fd int) {
 	a.owned = owned
 	a.mu.Unlock()
 	for _, ip := range gained {
-		ifaces := interfacesFor(ip)
-		a.log.Info("Announcing load-balancer IP", "ip", ip, "interfaces", len(ifaces))
-		for _, ifc := range ifaces {
+		a.log.Info("Announcing load-balancer IP", "ip", ip, "interfaces", len(interfacesFor(ip)))
+		a.garps.Add(1)
+		go func() {
+			defer a.garps.Done()
+			a.sendGratuitous(ctx, fd, ip)
+		}()
+	}
+}
+
+// sendGratuitous tells the network that ip is now at this node: a
+// gratuitous ARP right away, then a few more while the node still owns ip.
+// One alone can be lost, or ignored by a neighbour whose entry changed
+// less than its locktime (1s) before, as when ownership moves back and
+// forth while the nodes' views of each other settle; MetalLB repeats them
+// too.
+func (a *Announcer) sendGratuitous(ctx context.Context, fd int, ip netip.Addr) {
+	var waited time.Duration
+	for _, at := range []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(at - waited):
+		}
+		waited = at
+		if !a.Owned(ip) {
+			return
+		}
+		for _, ifc := range interfacesFor(ip) {
 			if err := send(fd, ifc.Index, broadcastMAC, gratuitous(ip, ifc.HardwareAddr)); err != nil {
 				a.log.Warn("Sending gratuitous ARP failed", "ip", ip, "interface", ifc.Name, "err", err)
 			}
