@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/utils/ptr"
 
 	"github.com/svcnet/svcnet/internal/agent/runtime"
 )
@@ -62,7 +63,9 @@ func TestAgentRestartReadoptsPods(t *testing.T) {
 	pods := client.CoreV1().Pods("app")
 	for _, name := range []string{"keep", "gone"} {
 		pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: name, UID: types.UID("uid-" + name)},
-			Spec: v1.PodSpec{NodeName: "node-r", Containers: []v1.Container{{
+			// A short grace period bounds the final deletion on a loaded
+			// machine; graceful termination has tests of its own.
+			Spec: v1.PodSpec{NodeName: "node-r", TerminationGracePeriodSeconds: ptr.To[int64](2), Containers: []v1.Container{{
 				Name: "agnhost", Image: "registry.k8s.io/e2e-test-images/agnhost:2.53",
 				Args: []string{"netexec", "--http-port=8080", "--udp-port=-1"},
 				ReadinessProbe: &v1.Probe{
