@@ -6,7 +6,8 @@ import (
 
 // Names of the static objects of the table.
 const (
-	tableName = "svcnet"
+	tableName    = "svcnet"
+	tableComment = "svcnet service proxy rules"
 
 	natPreroutingChain  = "nat-prerouting"
 	natOutputChain      = "nat-output"
@@ -116,7 +117,7 @@ func (p *Proxier) staticRules() map[string][]string {
 // writeBase adds the table and every static object, flushes the static
 // chains and all maps and non-affinity sets, and refills the static ones.
 func (p *Proxier) writeBase(tx *knftables.Transaction) {
-	tx.Add(&knftables.Table{Comment: knftables.PtrTo("svcnet service proxy rules")})
+	tx.Add(&knftables.Table{Comment: knftables.PtrTo(tableComment)})
 	for _, bc := range baseChains {
 		tx.Add(&knftables.Chain{Name: bc.name, Type: knftables.PtrTo(bc.typ), Hook: knftables.PtrTo(bc.hook), Priority: knftables.PtrTo(bc.priority)})
 	}
