@@ -114,6 +114,27 @@ func (p *Proxier) staticRules() map[string][]string {
 	return r
 }
 
+// staticMapsAndSets returns the maps and non-affinity sets of the table.
+func (p *Proxier) staticMapsAndSets() ([]*knftables.Map, []*knftables.Set) {
+	verdictMap := "ipv4_addr . inet_proto . inet_service : verdict"
+	portMap := "inet_proto . inet_service : verdict"
+	maps := []*knftables.Map{
+		{Name: serviceIPsMap, Type: verdictMap},
+		{Name: noEndpointServicesMap, Type: verdictMap},
+		{Name: serviceNodePortsMap, Type: portMap},
+		{Name: noEndpointNodePortsMap, Type: portMap},
+		{Name: firewallIPsMap, Type: verdictMap},
+	}
+	sets := []*knftables.Set{{Name: clusterIPsSet, Type: "ipv4_addr"}}
+	if len(p.cfg.ServiceCIDRs) > 0 {
+		sets = append(sets, &knftables.Set{Name: serviceCIDRsSet, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
+	}
+	if len(p.cfg.NodePortAddresses) > 0 {
+		sets = append(sets, &knftables.Set{Name: nodePortIPsSet, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
+	}
+	return maps, sets
+}
+
 // writeBase adds the table and every static object, flushes the static
 // chains and all maps and non-affinity sets, and refills the static ones.
 func (p *Proxier) writeBase(tx *knftables.Transaction) {
@@ -125,24 +146,10 @@ func (p *Proxier) writeBase(tx *knftables.Transaction) {
 	for _, name := range staticChains {
 		tx.Add(&knftables.Chain{Name: name})
 	}
-	verdictMap := "ipv4_addr . inet_proto . inet_service : verdict"
-	portMap := "inet_proto . inet_service : verdict"
-	for _, m := range []*knftables.Map{
-		{Name: serviceIPsMap, Type: verdictMap},
-		{Name: noEndpointServicesMap, Type: verdictMap},
-		{Name: serviceNodePortsMap, Type: portMap},
-		{Name: noEndpointNodePortsMap, Type: portMap},
-		{Name: firewallIPsMap, Type: verdictMap},
-	} {
+	maps, sets := p.staticMapsAndSets()
+	for _, m := range maps {
 		tx.Add(m)
 		tx.Flush(m)
-	}
-	sets := []*knftables.Set{{Name: clusterIPsSet, Type: "ipv4_addr"}}
-	if len(p.cfg.ServiceCIDRs) > 0 {
-		sets = append(sets, &knftables.Set{Name: serviceCIDRsSet, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
-	}
-	if len(p.cfg.NodePortAddresses) > 0 {
-		sets = append(sets, &knftables.Set{Name: nodePortIPsSet, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
 	}
 	for _, s := range sets {
 		tx.Add(s)

@@ -198,6 +198,16 @@ func (p *Proxier) splitTransactions(ph *txPhases, full bool) []*knftables.Transa
 		for _, name := range staticChains {
 			prepare.Add(&knftables.Chain{Name: name})
 		}
+		// The kernel finds a set by walking the table's sets in creation
+		// order; creating the static ones before the anonymous sets of the
+		// service chains keeps the many element additions to them cheap.
+		maps, sets := p.staticMapsAndSets()
+		for _, m := range maps {
+			prepare.Add(m)
+		}
+		for _, s := range sets {
+			prepare.Add(s)
+		}
 	}
 	ph.applyPrepare(prepare)
 	txs := []*knftables.Transaction{prepare}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/svcnet/svcnet/internal/proxy"
@@ -35,6 +37,8 @@ func scaleScenario(n, eps int) pt.Scenario {
 // namespace made by hack/netns-run.sh:
 //
 //	hack/netns-run.sh go test -run '^$' -bench RealSync -benchtime 1x ./internal/proxy/nftables/
+//
+// SVCNET_BENCH_SERVICES=1000,10000 picks other sizes.
 func BenchmarkRealSync(b *testing.B) {
 	if os.Getenv("SVCNET_IN_NETNS") != "1" || os.Geteuid() != 0 {
 		b.Skip("needs root inside a fresh network namespace (SVCNET_IN_NETNS=1)")
@@ -43,7 +47,18 @@ func BenchmarkRealSync(b *testing.B) {
 		b.Skip("nft not installed")
 	}
 	ctx := context.Background()
-	for _, n := range []int{1000, 2000, 4000} {
+	sizes := []int{1000, 2000, 4000}
+	if env := os.Getenv("SVCNET_BENCH_SERVICES"); env != "" {
+		sizes = nil
+		for _, f := range strings.Split(env, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				b.Fatalf("SVCNET_BENCH_SERVICES=%q: %v", env, err)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	for _, n := range sizes {
 		s := scaleScenario(n, 10)
 		tr := proxy.NewTracker(pt.NodeName, proxy.ServiceOptions{})
 		for _, svc := range s.Services {
@@ -65,16 +80,18 @@ func BenchmarkRealSync(b *testing.B) {
 				}
 			}
 		})
-		_ = exec.Command("nft", "delete", "table", "inet", tableName).Run()
-		p, err := New(Config{BackendConfig: testConfig()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := p.Sync(ctx, full.State); err != nil {
-			b.Fatalf("full sync: %v", err)
-		}
-		tr.Synced(full)
 		b.Run(fmt.Sprintf("partial/services=%d", n), func(b *testing.B) {
+			b.StopTimer()
+			_ = exec.Command("nft", "delete", "table", "inet", tableName).Run()
+			p, err := New(Config{BackendConfig: testConfig()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := p.Sync(ctx, full.State); err != nil {
+				b.Fatalf("full sync: %v", err)
+			}
+			tr.Synced(full)
+			b.StartTimer()
 			for i := 0; i < b.N; i++ {
 				// Drop one endpoint of one Service, then put it back.
 				eps := s.Slices[0].Endpoints
