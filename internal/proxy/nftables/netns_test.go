@@ -27,7 +27,7 @@ func TestRealNFT(t *testing.T) {
 	}
 	// One service-level chain per transaction: the split syncs of large
 	// tables run against the real kernel too.
-	p.chunk = 1
+	p.splitAbove, p.chunk = 0, 1
 	t.Cleanup(func() { _ = exec.Command("nft", "delete", "table", "inet", tableName).Run() })
 
 	tr := proxy.NewTracker(pt.NodeName, proxy.ServiceOptions{})

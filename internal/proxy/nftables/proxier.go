@@ -29,8 +29,9 @@ type Proxier struct {
 	cfg Config
 	nft knftables.Interface
 	log *slog.Logger
-	// chunk is the most service-level chains one transaction rewrites.
-	chunk int
+	// splitAbove and chunk are the splitAbove and defaultChunk constants
+	// (tests lower them).
+	splitAbove, chunk int
 
 	// committed holds what the last successful transactions wrote, per
 	// Service; it is nil until the first full sync succeeds.
@@ -55,7 +56,7 @@ func New(cfg Config) (*Proxier, error) {
 			return nil, fmt.Errorf("nftables: %w", err)
 		}
 	}
-	return &Proxier{cfg: cfg, nft: nft, log: cfg.Logger, chunk: defaultChunk}, nil
+	return &Proxier{cfg: cfg, nft: nft, log: cfg.Logger, splitAbove: splitAbove, chunk: defaultChunk}, nil
 }
 
 // Factory builds a real Proxier; it is the proxy.BackendFactory for mode "nftables".
@@ -148,7 +149,7 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 		}
 	}
 	var txs []*knftables.Transaction
-	if len(ph.rewrite) > p.chunk {
+	if len(ph.rewrite) > p.splitAbove {
 		txs = p.splitTransactions(ph, full)
 	} else {
 		tx := p.nft.NewTransaction()
@@ -174,9 +175,15 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 	return nil
 }
 
-// defaultChunk is the most service, external and firewall chains one
-// transaction rewrites; syncs writing more are split.
-const defaultChunk = 1000
+// Syncs rewriting more than splitAbove service, external and firewall
+// chains are split (splitTransactions), into transactions of at most
+// defaultChunk of them. Each transaction costs nft a listing of every chain
+// of the table, so chunks are large; measurements are in
+// docs/design/nftables-scaling.md.
+const (
+	splitAbove   = 500
+	defaultChunk = 2500
+)
 
 // splitTransactions splits a sync into transactions so that none binds
 // many anonymous sets: the kernel binds each anonymous set (the numgen vmap

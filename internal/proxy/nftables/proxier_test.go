@@ -239,7 +239,7 @@ func TestSplitTransactions(t *testing.T) {
 		tr.SetEndpointSlice(sl)
 	}
 	p, fake := newFakeProxier(t, testConfig())
-	p.chunk = 1
+	p.splitAbove, p.chunk = 0, 1
 	snap := tr.Snapshot(true)
 	syncState(t, p, snap.State)
 	tr.Synced(snap)
