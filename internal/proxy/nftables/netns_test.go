@@ -60,6 +60,7 @@ func TestRealNFT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p2.splitAbove, p2.chunk = 0, 2
 	if err := p2.Sync(ctx, tr.Snapshot(true).State); err != nil {
 		t.Fatalf("full sync over existing table: %v", err)
 	}
