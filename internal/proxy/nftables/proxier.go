@@ -195,9 +195,10 @@ const (
 // chains) and writes the endpoint chains; then the service, external and
 // firewall chains are written p.chunk at a time; the last transaction
 // writes the static objects (full sync) and the map elements, which is what
-// makes new chains carry traffic, and deletes stale objects. A chain is
-// only written once every chain it jumps to holds its final rules, so each
-// state in between is a consistent mix of old and new Services.
+// makes new chains carry traffic, and deletes stale objects. Endpoint
+// chains are final before any chain jumping to them is written, and nothing
+// is deleted before the last transaction, so every jump in the states in
+// between reaches an existing chain holding its old or its new rules.
 func (p *Proxier) splitTransactions(ph *txPhases, full bool) []*knftables.Transaction {
 	prepare := p.nft.NewTransaction()
 	if full {
