@@ -6,7 +6,8 @@ import (
 
 // Names of the static objects of the table.
 const (
-	tableName = "svcnet"
+	tableName    = "svcnet"
+	tableComment = "svcnet service proxy rules"
 
 	natPreroutingChain  = "nat-prerouting"
 	natOutputChain      = "nat-output"
@@ -113,28 +114,16 @@ func (p *Proxier) staticRules() map[string][]string {
 	return r
 }
 
-// writeBase adds the table and every static object, flushes the static
-// chains and all maps and non-affinity sets, and refills the static ones.
-func (p *Proxier) writeBase(tx *knftables.Transaction) {
-	tx.Add(&knftables.Table{Comment: knftables.PtrTo("svcnet service proxy rules")})
-	for _, bc := range baseChains {
-		tx.Add(&knftables.Chain{Name: bc.name, Type: knftables.PtrTo(bc.typ), Hook: knftables.PtrTo(bc.hook), Priority: knftables.PtrTo(bc.priority)})
-	}
-	rules := p.staticRules()
-	for _, name := range staticChains {
-		tx.Add(&knftables.Chain{Name: name})
-	}
+// staticMapsAndSets returns the maps and non-affinity sets of the table.
+func (p *Proxier) staticMapsAndSets() ([]*knftables.Map, []*knftables.Set) {
 	verdictMap := "ipv4_addr . inet_proto . inet_service : verdict"
 	portMap := "inet_proto . inet_service : verdict"
-	for _, m := range []*knftables.Map{
+	maps := []*knftables.Map{
 		{Name: serviceIPsMap, Type: verdictMap},
 		{Name: noEndpointServicesMap, Type: verdictMap},
 		{Name: serviceNodePortsMap, Type: portMap},
 		{Name: noEndpointNodePortsMap, Type: portMap},
 		{Name: firewallIPsMap, Type: verdictMap},
-	} {
-		tx.Add(m)
-		tx.Flush(m)
 	}
 	sets := []*knftables.Set{{Name: clusterIPsSet, Type: "ipv4_addr"}}
 	if len(p.cfg.ServiceCIDRs) > 0 {
@@ -142,6 +131,25 @@ func (p *Proxier) writeBase(tx *knftables.Transaction) {
 	}
 	if len(p.cfg.NodePortAddresses) > 0 {
 		sets = append(sets, &knftables.Set{Name: nodePortIPsSet, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
+	}
+	return maps, sets
+}
+
+// writeBase adds the table and every static object, flushes the static
+// chains and all maps and non-affinity sets, and refills the static ones.
+func (p *Proxier) writeBase(tx *knftables.Transaction) {
+	tx.Add(&knftables.Table{Comment: knftables.PtrTo(tableComment)})
+	for _, bc := range baseChains {
+		tx.Add(&knftables.Chain{Name: bc.name, Type: knftables.PtrTo(bc.typ), Hook: knftables.PtrTo(bc.hook), Priority: knftables.PtrTo(bc.priority)})
+	}
+	rules := p.staticRules()
+	for _, name := range staticChains {
+		tx.Add(&knftables.Chain{Name: name})
+	}
+	maps, sets := p.staticMapsAndSets()
+	for _, m := range maps {
+		tx.Add(m)
+		tx.Flush(m)
 	}
 	for _, s := range sets {
 		tx.Add(s)

@@ -29,6 +29,9 @@ type Proxier struct {
 	cfg Config
 	nft knftables.Interface
 	log *slog.Logger
+	// splitAbove and chunk are the splitAbove and defaultChunk constants
+	// (tests lower them).
+	splitAbove, chunk int
 
 	// committed holds what the last successful transactions wrote, per
 	// Service; it is nil until the first full sync succeeds.
@@ -53,7 +56,7 @@ func New(cfg Config) (*Proxier, error) {
 			return nil, fmt.Errorf("nftables: %w", err)
 		}
 	}
-	return &Proxier{cfg: cfg, nft: nft, log: cfg.Logger}, nil
+	return &Proxier{cfg: cfg, nft: nft, log: cfg.Logger, splitAbove: splitAbove, chunk: defaultChunk}, nil
 }
 
 // Factory builds a real Proxier; it is the proxy.BackendFactory for mode "nftables".
@@ -64,21 +67,36 @@ func Factory(cfg proxy.BackendConfig) (proxy.Backend, error) {
 // txPhases orders operations so that nothing is deleted while still
 // referenced and nothing is referenced before it exists.
 type txPhases struct {
-	create   []knftables.Object // sets and chains to add
-	rewrite  []func(*knftables.Transaction)
-	delElems []*knftables.Element
-	addElems []*knftables.Element
-	flush    []string // stale chains to flush before deletion
-	delete   []knftables.Object
+	create    []knftables.Object             // sets and chains to add
+	rewriteEP []func(*knftables.Transaction) // endpoint chains
+	rewrite   []func(*knftables.Transaction) // service, external and firewall chains
+	delElems  []*knftables.Element
+	addElems  []*knftables.Element
+	flush     []string // stale chains to flush before deletion
+	delete    []knftables.Object
 }
 
 func (ph *txPhases) apply(tx *knftables.Transaction) {
-	for _, o := range ph.create {
-		tx.Add(o)
-	}
+	ph.applyPrepare(tx)
 	for _, f := range ph.rewrite {
 		f(tx)
 	}
+	ph.applyCommit(tx)
+}
+
+// applyPrepare creates the new chains and sets and writes the endpoint
+// chains.
+func (ph *txPhases) applyPrepare(tx *knftables.Transaction) {
+	for _, o := range ph.create {
+		tx.Add(o)
+	}
+	for _, f := range ph.rewriteEP {
+		f(tx)
+	}
+}
+
+// applyCommit changes the map and set elements and deletes what is stale.
+func (ph *txPhases) applyCommit(tx *knftables.Transaction) {
 	for _, e := range ph.delElems {
 		tx.Delete(e)
 	}
@@ -96,12 +114,10 @@ func (ph *txPhases) apply(tx *knftables.Transaction) {
 // Sync implements proxy.Backend.
 func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 	full := state.Full || p.committed == nil
-	tx := p.nft.NewTransaction()
 	ph := &txPhases{}
 	next := map[types.NamespacedName]*svcObjects{}
 	var scope []types.NamespacedName
 	if full {
-		p.writeBase(tx)
 		for name := range state.Services {
 			scope = append(scope, name)
 		}
@@ -132,16 +148,90 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 			return err
 		}
 	}
-	ph.apply(tx)
-	if tx.NumOperations() == 0 {
-		return nil
+	var txs []*knftables.Transaction
+	if len(ph.rewrite) > p.splitAbove {
+		txs = p.splitTransactions(ph, full)
+	} else {
+		tx := p.nft.NewTransaction()
+		if full {
+			p.writeBase(tx)
+		}
+		ph.apply(tx)
+		txs = append(txs, tx)
 	}
-	if err := p.nft.Run(ctx, tx); err != nil {
-		p.committed = nil
-		return fmt.Errorf("nftables: run transaction (full=%v, services=%d): %w", full, len(scope), err)
+	for i, tx := range txs {
+		if tx.NumOperations() == 0 {
+			continue
+		}
+		if err := p.nft.Run(ctx, tx); err != nil {
+			p.committed = nil
+			return fmt.Errorf("nftables: run transaction %d of %d (full=%v, services=%d): %w", i+1, len(txs), full, len(scope), err)
+		}
+	}
+	if len(txs) > 1 {
+		p.log.Debug("Synced nftables rules in several transactions", "transactions", len(txs), "full", full, "services", len(scope))
 	}
 	p.committed = next
 	return nil
+}
+
+// Syncs rewriting more than splitAbove service, external and firewall
+// chains are split (splitTransactions), into transactions of at most
+// defaultChunk of them. Each transaction costs nft a listing of every chain
+// of the table, so chunks are large; measurements are in
+// docs/design/nftables-scaling.md.
+const (
+	splitAbove   = 500
+	defaultChunk = 2500
+)
+
+// splitTransactions splits a sync into transactions so that none binds
+// many anonymous sets: the kernel binds each anonymous set (the numgen vmap
+// of a service chain, the source ranges of a firewall chain) by walking
+// every operation queued before it in the same transaction, which made one
+// big transaction quadratic in the number of Services
+// (docs/design/nftables-scaling.md). The first transaction creates every
+// new chain and set (and, for a full sync, the table and the static
+// chains) and writes the endpoint chains; then the service, external and
+// firewall chains are written p.chunk at a time; the last transaction
+// writes the static objects (full sync) and the map elements, which is what
+// makes new chains carry traffic, and deletes stale objects. Endpoint
+// chains are final before any chain jumping to them is written, and nothing
+// is deleted before the last transaction, so every jump in the states in
+// between reaches an existing chain holding its old or its new rules.
+func (p *Proxier) splitTransactions(ph *txPhases, full bool) []*knftables.Transaction {
+	prepare := p.nft.NewTransaction()
+	if full {
+		prepare.Add(&knftables.Table{Comment: knftables.PtrTo(tableComment)})
+		for _, name := range staticChains {
+			prepare.Add(&knftables.Chain{Name: name})
+		}
+		// The kernel finds a set by walking the table's sets in creation
+		// order; creating the static ones before the anonymous sets of the
+		// service chains keeps the many element additions to them cheap.
+		maps, sets := p.staticMapsAndSets()
+		for _, m := range maps {
+			prepare.Add(m)
+		}
+		for _, s := range sets {
+			prepare.Add(s)
+		}
+	}
+	ph.applyPrepare(prepare)
+	txs := []*knftables.Transaction{prepare}
+	for start := 0; start < len(ph.rewrite); start += p.chunk {
+		tx := p.nft.NewTransaction()
+		for _, f := range ph.rewrite[start:min(start+p.chunk, len(ph.rewrite))] {
+			f(tx)
+		}
+		txs = append(txs, tx)
+	}
+	commit := p.nft.NewTransaction()
+	if full {
+		p.writeBase(commit)
+	}
+	ph.applyCommit(commit)
+	return append(txs, commit)
 }
 
 // diff appends the operations turning old into desired (either may be
@@ -173,12 +263,17 @@ func (p *Proxier) diff(ph *txPhases, old, desired *svcObjects, full bool) {
 		if !existed || full {
 			ph.create = append(ph.create, &knftables.Chain{Name: chain})
 		}
-		ph.rewrite = append(ph.rewrite, func(tx *knftables.Transaction) {
+		rewrite := func(tx *knftables.Transaction) {
 			tx.Flush(&knftables.Chain{Name: chain})
 			for _, r := range rules {
 				tx.Add(&knftables.Rule{Chain: chain, Rule: r})
 			}
-		})
+		}
+		if strings.HasPrefix(chain, endpointPrefix) {
+			ph.rewriteEP = append(ph.rewriteEP, rewrite)
+		} else {
+			ph.rewrite = append(ph.rewrite, rewrite)
+		}
 	}
 	for _, k := range sortedElemKeys(old.elems) {
 		ov := old.elems[k]

@@ -126,6 +126,13 @@ func TestPartialSync(t *testing.T) {
 		{"endpoints back", webKeys, func() {
 			tr.SetEndpointSlice(s.Slices[0])
 		}},
+		{"endpoint added", webKeys, func() {
+			tr.SetEndpointSlice(pt.Slice("ns1", "web", "web-1", []pt.SlicePort{{Name: "p80", Port: 8080}},
+				pt.EP{IP: "10.244.0.5", Node: pt.NodeName}, pt.EP{IP: "10.244.1.5", Node: "node-b"}, pt.EP{IP: "10.244.1.15", Node: "node-b"}))
+		}},
+		{"endpoints restored", webKeys, func() {
+			tr.SetEndpointSlice(s.Slices[0])
+		}},
 		{"node port added", webKeys, func() {
 			web.Spec.Type = v1.ServiceTypeNodePort
 			web.Spec.Ports[0].NodePort = 30099
@@ -218,3 +225,49 @@ func sortedLines(s string) []string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSplitTransactions checks that syncs split into several transactions
+// (as large ones are) leave the same table as one transaction would.
+func TestSplitTransactions(t *testing.T) {
+	s := pt.Flows()
+	tr := proxy.NewTracker(pt.NodeName, proxy.ServiceOptions{})
+	tr.SetNodeZone(pt.NodeZone)
+	for _, svc := range s.Services {
+		tr.SetService(svc)
+	}
+	for _, sl := range s.Slices {
+		tr.SetEndpointSlice(sl)
+	}
+	p, fake := newFakeProxier(t, testConfig())
+	p.splitAbove, p.chunk = 0, 1
+	snap := tr.Snapshot(true)
+	syncState(t, p, snap.State)
+	tr.Synced(snap)
+	fake.RLock()
+	last := fake.LastTransaction.String()
+	fake.RUnlock()
+	if strings.Contains(last, "numgen") || !strings.Contains(last, "add element inet svcnet service-ips") {
+		t.Errorf("got last transaction of a split full sync:\n%s\nwant the map elements without the service chains", last)
+	}
+	compare := func(t *testing.T) {
+		t.Helper()
+		one, oneFake := newFakeProxier(t, testConfig())
+		syncState(t, one, tr.Snapshot(true).State)
+		if diff := cmp.Diff(sortedLines(oneFake.Dump()), sortedLines(fake.Dump())); diff != "" {
+			t.Errorf("split sync differs from one transaction (-one +split):\n%s", diff)
+		}
+	}
+	compare(t)
+
+	// A partial sync of several Services: one deleted, one with new
+	// endpoints, one new.
+	tr.DeleteService("ns3", "affinity")
+	tr.SetEndpointSlice(pt.Slice("ns1", "web", "web-1", []pt.SlicePort{{Name: "p80", Port: 8080}},
+		pt.EP{IP: "10.244.1.5", Node: "node-b"}, pt.EP{IP: "10.244.1.15", Node: "node-b"}))
+	tr.SetService(pt.Service("ns9", "new", "10.96.9.9", []int32{80}))
+	tr.SetEndpointSlice(pt.Slice("ns9", "new", "new-1", []pt.SlicePort{{Name: "p80", Port: 8080}}, pt.EP{IP: "10.244.9.9"}))
+	snap = tr.Snapshot(false)
+	syncState(t, p, snap.State)
+	tr.Synced(snap)
+	compare(t)
+}
