@@ -73,10 +73,14 @@ func (b *bucket) wait(now time.Time) time.Duration {
 	return time.Duration((1 - b.tokens) * float64(b.interval))
 }
 
+// failureRetry is the shortest wait before a failed sync is retried, even
+// with a zero MinInterval.
+const failureRetry = time.Second
+
 // Run syncs until ctx is done.
 func (r *Runner) Run(ctx context.Context) {
 	pending, full := true, true
-	var lastFull time.Time
+	var lastFull, retryAt time.Time
 	tokens := &bucket{tokens: float64(r.burst), burst: float64(r.burst), interval: r.minInterval, at: time.Now()}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -84,7 +88,7 @@ func (r *Runner) Run(ctx context.Context) {
 		now := time.Now()
 		var wait time.Duration
 		if pending {
-			wait = tokens.wait(now)
+			wait = max(tokens.wait(now), retryAt.Sub(now))
 		} else {
 			wait = lastFull.Add(r.maxInterval).Sub(now)
 		}
@@ -101,16 +105,19 @@ func (r *Runner) Run(ctx context.Context) {
 		if !pending && now.Sub(lastFull) >= r.maxInterval {
 			pending, full = true, true
 		}
-		if !pending || tokens.wait(now) > 0 {
+		if !pending || tokens.wait(now) > 0 || now.Before(retryAt) {
 			continue
 		}
 		tokens.tokens--
 		err := r.fn(ctx, full)
 		if err != nil {
 			full = true
-			// A failed sync is retried after MinInterval, not at once
-			// from the burst.
+			// A failed sync is retried after MinInterval (counted from
+			// its end, not its start), and never sooner than
+			// failureRetry, so a persistent error is no busy loop.
+			tokens.refill(time.Now())
 			tokens.tokens = min(tokens.tokens, 0)
+			retryAt = time.Now().Add(failureRetry)
 			continue
 		}
 		if full {
