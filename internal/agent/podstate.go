@@ -38,7 +38,7 @@ type podMeta struct {
 }
 
 func writePodMeta(dir string, p *v1.Pod) error {
-	if err := os.MkdirAll(filepath.Join(dir, containersSubdir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, containersSubdir), 0o750); err != nil {
 		return fmt.Errorf("creating pod dir: %w", err)
 	}
 	b, _ := json.Marshal(podMeta{Namespace: p.Namespace, Name: p.Name})

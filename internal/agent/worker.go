@@ -405,6 +405,15 @@ func (w *podWorker) stop(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+	// Processes this agent never supervised (the pod was deleted while no
+	// agent ran, or before its containers were re-adopted) are known only
+	// from their records: kill them before the records go.
+	records, _ := filepath.Glob(filepath.Join(w.dir(), containersSubdir, "*.json"))
+	for _, r := range records {
+		if _, err := runtime.KillRecorded(r, 10*time.Second); err != nil {
+			w.a.log.Warn("Failed killing a container process", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+		}
+	}
 	if err := w.a.net.TeardownPod(string(pod.UID)); err != nil {
 		w.a.log.Warn("Failed tearing down pod network", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 	}

@@ -20,11 +20,9 @@ const (
 	DefaultLeaseDuration = 15 * time.Second
 	DefaultRenewDeadline = 10 * time.Second
 	DefaultRetryPeriod   = 2 * time.Second
-	// DefaultStopTimeout bounds how long the work may take to return once
-	// the lease is lost. Past it the work may still be writing while
-	// another process leads, so Run gives up with an error (the process
-	// exits, as kube-controller-manager always does on a lost lease).
-	DefaultStopTimeout = 30 * time.Second
+	// minStopTimeout is the shortest StopTimeout defaulting gives (see
+	// Config.StopTimeout).
+	minStopTimeout = time.Second
 	// releaseTimeout bounds giving the lease up on a clean stop.
 	releaseTimeout = 2 * time.Second
 )
@@ -42,7 +40,13 @@ type Config struct {
 	// LeaseDuration, RenewDeadline and RetryPeriod are client-go's leader
 	// election timings; the Default* values when zero.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
-	// StopTimeout is DefaultStopTimeout when zero.
+	// StopTimeout bounds how long the work may take to return once the
+	// lease is lost. Past it the work may still be writing while another
+	// process leads, so Run gives up with an error (the process exits, as
+	// kube-controller-manager always does on a lost lease). Zero means the
+	// time a standby still has to wait once this process stopped renewing:
+	// LeaseDuration - RenewDeadline - RetryPeriod (3s with the defaults),
+	// at least a second.
 	StopTimeout time.Duration
 	// Lead is the work. It runs while the lease is held and must return
 	// soon after its context is done; returning earlier is a failure that
@@ -77,7 +81,7 @@ func New(cfg Config) (*Elector, error) {
 		cfg.RetryPeriod = DefaultRetryPeriod
 	}
 	if cfg.StopTimeout == 0 {
-		cfg.StopTimeout = DefaultStopTimeout
+		cfg.StopTimeout = max(cfg.LeaseDuration-cfg.RenewDeadline-cfg.RetryPeriod, minStopTimeout)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -328,31 +328,52 @@ func Mounts(c *v1.Container, vols map[string]Volume) ([]runtime.Mount, error) {
 			}
 			src = filepath.Join(vol.Path, vm.SubPath)
 			if _, err := os.Lstat(src); errors.Is(err, os.ErrNotExist) && vol.Owned && !vol.ReadOnly {
+				// The container may have planted symlinks in its volume:
+				// what exists of the path must resolve inside the volume
+				// before anything is created along it.
+				if _, err := within(vol.Path, existingAncestor(src)); err != nil {
+					return nil, fmt.Errorf("volumeMount %q: %w", vm.Name, err)
+				}
 				if err := os.MkdirAll(src, 0o777); err != nil {
 					return nil, err
 				}
 			}
-			if err := within(vol.Path, src); err != nil {
+			resolved, err := within(vol.Path, src)
+			if err != nil {
 				return nil, fmt.Errorf("volumeMount %q: %w", vm.Name, err)
 			}
+			// Mount the resolved path, so a symlink swapped in later is
+			// not followed when the helper mounts it again.
+			src = resolved
 		}
 		ms = append(ms, runtime.Mount{Source: src, Target: vm.MountPath, ReadOnly: vm.ReadOnly || vol.ReadOnly})
 	}
 	return ms, nil
 }
 
-// within checks that p, with symlinks resolved, lies inside root.
-func within(root, p string) error {
+// within checks that p, with symlinks resolved, lies inside root, and
+// returns p resolved.
+func within(root, p string) (string, error) {
 	r, err := filepath.EvalSymlinks(root)
 	if err != nil {
-		return err
+		return "", err
 	}
 	q, err := filepath.EvalSymlinks(p)
 	if err != nil {
-		return fmt.Errorf("subPath: %w", err)
+		return "", fmt.Errorf("subPath: %w", err)
 	}
 	if q != r && !strings.HasPrefix(q, r+"/") {
-		return fmt.Errorf("subPath %s resolves outside its volume", p)
+		return "", fmt.Errorf("subPath %s resolves outside its volume", p)
 	}
-	return nil
+	return q, nil
+}
+
+// existingAncestor returns p or its nearest ancestor that exists.
+func existingAncestor(p string) string {
+	for {
+		if _, err := os.Lstat(p); err == nil || p == filepath.Dir(p) {
+			return p
+		}
+		p = filepath.Dir(p)
+	}
 }

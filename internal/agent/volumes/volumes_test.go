@@ -184,6 +184,10 @@ func TestMounts(t *testing.T) {
 	if err := os.Symlink("/etc", filepath.Join(empty, "escape")); err != nil {
 		t.Fatal(err)
 	}
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(empty, "planted")); err != nil {
+		t.Fatal(err)
+	}
 	vols := map[string]Volume{
 		"secret": {Path: "/pods/u/volumes/kubernetes.io~secret/secret", ReadOnly: true, Owned: true},
 		"empty":  {Path: empty, Owned: true},
@@ -200,11 +204,16 @@ func TestMounts(t *testing.T) {
 			want: []runtime.Mount{{Source: filepath.Join(empty, "sub"), Target: "/data", ReadOnly: true}}},
 		{name: "subPath escaping through a symlink", mounts: []v1.VolumeMount{{Name: "empty", MountPath: "/x", SubPath: "escape"}},
 			wantErr: "outside its volume"},
+		{name: "missing subPath under a planted symlink", mounts: []v1.VolumeMount{{Name: "empty", MountPath: "/x", SubPath: "planted/new"}},
+			wantErr: "outside its volume"},
 		{name: "unknown volume", mounts: []v1.VolumeMount{{Name: "nope", MountPath: "/x"}}, wantErr: "no volume"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Mounts(&v1.Container{VolumeMounts: tc.mounts}, vols)
+			if _, err := os.Stat(filepath.Join(outside, "new")); err == nil {
+				t.Fatal("a directory was created outside the volume through a symlink")
+			}
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("got error %v, want %q", err, tc.wantErr)

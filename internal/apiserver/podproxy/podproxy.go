@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -35,6 +36,10 @@ type Config struct {
 	EndpointSlices func(ctx context.Context, ns, name string) ([]discoveryv1.EndpointSlice, error)
 	// Transport reaches the pods; nil dials them directly.
 	Transport http.RoundTripper
+	// AllowAddress reports whether requests may be proxied to an address;
+	// nil refuses loopback, link-local and unspecified ones, as
+	// kube-apiserver does. Tests with loopback backends replace it.
+	AllowAddress func(netip.Addr) bool
 }
 
 // Proxy proxies requests to pods.
@@ -54,6 +59,9 @@ func New(cfg Config) *Proxy {
 			MaxIdleConnsPerHost: 2,
 			IdleConnTimeout:     30 * time.Second,
 		}
+	}
+	if cfg.AllowAddress == nil {
+		cfg.AllowAddress = proxyableAddr
 	}
 	return &Proxy{cfg: cfg}
 }
@@ -108,9 +116,37 @@ func (p *Proxy) PodConnector() registry.Connector {
 		if err != nil {
 			return err
 		}
+		if err := p.proxyable(host); err != nil {
+			return err
+		}
 		p.forward(w, r, t, host)
 		return nil
 	}
+}
+
+// proxyableAddr refuses, as kube-apiserver does, loopback and link-local
+// addresses: a hand-written Endpoints or a pod IP must not turn the API
+// server into a way to reach its own host's services or a cloud metadata
+// endpoint.
+func proxyableAddr(ip netip.Addr) bool {
+	return !ip.IsLoopback() && !ip.IsLinkLocalUnicast() && !ip.IsLinkLocalMulticast() &&
+		!ip.IsInterfaceLocalMulticast() && !ip.IsUnspecified()
+}
+
+// proxyable answers 400 for a host whose address may not be proxied to.
+func (p *Proxy) proxyable(host string) error {
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = host
+	}
+	ip, err := netip.ParseAddr(h)
+	if err != nil {
+		return apierrors.NewBadRequest(fmt.Sprintf("address not allowed: %q is not an IP address", h))
+	}
+	if !p.cfg.AllowAddress(ip.Unmap()) {
+		return apierrors.NewBadRequest("address not allowed")
+	}
+	return nil
 }
 
 // podHost is the pod's IP joined with port, resolved against the
@@ -170,7 +206,11 @@ func (p *Proxy) ServiceConnector() registry.Connector {
 		if len(hosts) == 0 {
 			return apierrors.NewServiceUnavailable(fmt.Sprintf("no endpoints available for service %q", svc.Name))
 		}
-		p.forward(w, r, t, hosts[rand.IntN(len(hosts))])
+		host := hosts[rand.IntN(len(hosts))]
+		if err := p.proxyable(host); err != nil {
+			return err
+		}
+		p.forward(w, r, t, host)
 		return nil
 	}
 }

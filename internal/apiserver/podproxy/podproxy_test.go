@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 )
@@ -127,7 +129,7 @@ func TestConnectors(t *testing.T) {
 		return []discoveryv1.EndpointSlice{{AddressType: discoveryv1.AddressTypeIPv4,
 			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{host}}},
 			Ports:     []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(int32(mustAtoi(t, port)))}}}}, nil
-	}})
+	}, AllowAddress: func(netip.Addr) bool { return true }})
 	tests := []struct {
 		name, method, path, body, want string
 		wantCode                       int
@@ -158,6 +160,20 @@ func TestConnectors(t *testing.T) {
 	r := httptest.NewRequest(http.MethodGet, "https://apiserver/api/v1/namespaces/ns/services/web:metrics/proxy/", nil)
 	if err := p.ServiceConnector()(httptest.NewRecorder(), r, svc); err == nil || !strings.Contains(err.Error(), `no endpoints available for service "web"`) {
 		t.Errorf("service without endpoints for the port got %v, want no endpoints available", err)
+	}
+}
+
+func TestRefusesLoopbackAndLinkLocal(t *testing.T) {
+	p := New(Config{})
+	for _, ip := range []string{"127.0.0.1", "169.254.169.254", "::1", "fe80::1", "0.0.0.0"} {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"},
+			Spec:   corev1.PodSpec{Containers: []corev1.Container{{Ports: []corev1.ContainerPort{{ContainerPort: 80}}}}},
+			Status: corev1.PodStatus{PodIP: ip}}
+		r := httptest.NewRequest(http.MethodGet, "https://apiserver/api/v1/namespaces/ns/pods/web/proxy/", nil)
+		err := p.PodConnector()(httptest.NewRecorder(), r, pod)
+		if !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "address not allowed") {
+			t.Errorf("pod IP %s: got %v, want 400 address not allowed", ip, err)
+		}
 	}
 }
 

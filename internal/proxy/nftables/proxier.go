@@ -69,7 +69,8 @@ func Factory(cfg proxy.BackendConfig) (proxy.Backend, error) {
 type txPhases struct {
 	create    []knftables.Object             // sets and chains to add
 	rewriteEP []func(*knftables.Transaction) // endpoint chains
-	rewrite   []func(*knftables.Transaction) // service, external and firewall chains
+	rewriteSv []func(*knftables.Transaction) // service chains (they jump to endpoint chains only)
+	rewrite   []func(*knftables.Transaction) // external, firewall and other chains (they may jump to service chains)
 	delElems  []*knftables.Element
 	addElems  []*knftables.Element
 	flush     []string // stale chains to flush before deletion
@@ -78,10 +79,17 @@ type txPhases struct {
 
 func (ph *txPhases) apply(tx *knftables.Transaction) {
 	ph.applyPrepare(tx)
-	for _, f := range ph.rewrite {
+	for _, f := range ph.chainRewrites() {
 		f(tx)
 	}
 	ph.applyCommit(tx)
+}
+
+// chainRewrites lists the rewrites of service chains, then of the chains
+// that may jump to them, so that a split sync never writes a jump to a
+// service chain that is still empty.
+func (ph *txPhases) chainRewrites() []func(*knftables.Transaction) {
+	return append(slices.Clip(ph.rewriteSv), ph.rewrite...)
 }
 
 // applyPrepare creates the new chains and sets and writes the endpoint
@@ -149,7 +157,7 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 		}
 	}
 	var txs []*knftables.Transaction
-	if len(ph.rewrite) > p.splitAbove {
+	if len(ph.rewriteSv)+len(ph.rewrite) > p.splitAbove {
 		txs = p.splitTransactions(ph, full)
 	} else {
 		tx := p.nft.NewTransaction()
@@ -219,9 +227,10 @@ func (p *Proxier) splitTransactions(ph *txPhases, full bool) []*knftables.Transa
 	}
 	ph.applyPrepare(prepare)
 	txs := []*knftables.Transaction{prepare}
-	for start := 0; start < len(ph.rewrite); start += p.chunk {
+	rewrites := ph.chainRewrites()
+	for start := 0; start < len(rewrites); start += p.chunk {
 		tx := p.nft.NewTransaction()
-		for _, f := range ph.rewrite[start:min(start+p.chunk, len(ph.rewrite))] {
+		for _, f := range rewrites[start:min(start+p.chunk, len(rewrites))] {
 			f(tx)
 		}
 		txs = append(txs, tx)
@@ -269,9 +278,12 @@ func (p *Proxier) diff(ph *txPhases, old, desired *svcObjects, full bool) {
 				tx.Add(&knftables.Rule{Chain: chain, Rule: r})
 			}
 		}
-		if strings.HasPrefix(chain, endpointPrefix) {
+		switch {
+		case strings.HasPrefix(chain, endpointPrefix):
 			ph.rewriteEP = append(ph.rewriteEP, rewrite)
-		} else {
+		case strings.HasPrefix(chain, servicePrefix):
+			ph.rewriteSv = append(ph.rewriteSv, rewrite)
+		default:
 			ph.rewrite = append(ph.rewrite, rewrite)
 		}
 	}

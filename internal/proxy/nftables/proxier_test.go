@@ -240,9 +240,26 @@ func TestSplitTransactions(t *testing.T) {
 	}
 	p, fake := newFakeProxier(t, testConfig())
 	p.splitAbove, p.chunk = 0, 1
+	rec := &recordingNFT{Interface: p.nft}
+	p.nft = rec
 	snap := tr.Snapshot(true)
 	syncState(t, p, snap.State)
 	tr.Synced(snap)
+	// Service chains are all written before any chain that may jump to
+	// them, so no intermediate state jumps to an empty service chain.
+	lastService, firstExternal := -1, -1
+	for i, tx := range rec.txs {
+		if strings.Contains(tx, "add rule inet svcnet "+servicePrefix) {
+			lastService = i
+		}
+		if firstExternal < 0 && strings.Contains(tx, "add rule inet svcnet "+externalPrefix) {
+			firstExternal = i
+		}
+	}
+	if lastService < 0 || firstExternal < 0 || firstExternal <= lastService {
+		t.Errorf("got service chains written last in transaction %d and external chains first in %d, want all service chains first",
+			lastService, firstExternal)
+	}
 	fake.RLock()
 	last := fake.LastTransaction.String()
 	fake.RUnlock()
@@ -270,4 +287,15 @@ func TestSplitTransactions(t *testing.T) {
 	syncState(t, p, snap.State)
 	tr.Synced(snap)
 	compare(t)
+}
+
+// recordingNFT keeps the text of every transaction it runs.
+type recordingNFT struct {
+	knftables.Interface
+	txs []string
+}
+
+func (r *recordingNFT) Run(ctx context.Context, tx *knftables.Transaction) error {
+	r.txs = append(r.txs, tx.String())
+	return r.Interface.Run(ctx, tx)
 }
