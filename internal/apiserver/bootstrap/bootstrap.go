@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -78,32 +79,26 @@ func (b *Bootstrap) Run(ctx context.Context) error {
 	}
 }
 
-// Reconcile creates or repairs every system object once.
+// Reconcile creates or repairs every system object once. A failing step
+// does not hold up the others: above all, the API server addresses (whose
+// etcd lease keeps this server in the kubernetes Endpoints) are refreshed
+// even while, say, the kube-dns ClusterIP cannot be had.
 func (b *Bootstrap) Reconcile(ctx context.Context) error {
+	var errs []error
 	for _, name := range systemNamespaces {
-		if err := b.ensureNamespace(ctx, name); err != nil {
-			return err
+		errs = append(errs, b.ensureNamespace(ctx, name))
+	}
+	errs = append(errs, b.ensureService(ctx), b.ensureDNSService(ctx))
+	// Endpoints may not hold loopback addresses (upstream validation); a
+	// server only reachable on loopback publishes none.
+	if !b.cfg.Address.IsLoopback() {
+		addrs, err := b.addresses(ctx)
+		if err == nil {
+			errs = append(errs, b.ensureEndpoints(ctx, addrs), b.ensureEndpointSlice(ctx, addrs))
 		}
+		errs = append(errs, err)
 	}
-	if err := b.ensureService(ctx); err != nil {
-		return err
-	}
-	if err := b.ensureDNSService(ctx); err != nil {
-		return err
-	}
-	if b.cfg.Address.IsLoopback() {
-		// Endpoints may not hold loopback addresses (upstream validation);
-		// a server only reachable on loopback publishes none.
-		return nil
-	}
-	addrs, err := b.addresses(ctx)
-	if err != nil {
-		return err
-	}
-	if err := b.ensureEndpoints(ctx, addrs); err != nil {
-		return err
-	}
-	return b.ensureEndpointSlice(ctx, addrs)
+	return errors.Join(errs...)
 }
 
 // addresses are the API server addresses to publish, sorted: Address and,
