@@ -162,14 +162,7 @@ func TestPacketFlows(t *testing.T) {
 // chains were written and (b) the tables equal a fresh full sync.
 func TestPartialSync(t *testing.T) {
 	s := pt.Flows()
-	tr := proxy.NewTracker(pt.NodeName, proxy.ServiceOptions{})
-	tr.SetNodeZone(pt.NodeZone)
-	for _, svc := range s.Services {
-		tr.SetService(svc)
-	}
-	for _, sl := range s.Slices {
-		tr.SetEndpointSlice(sl)
-	}
+	tr := s.Tracker(proxy.ServiceOptions{})
 	p, fake := newFakeProxier(t, testConfig())
 	snap := tr.Snapshot(false)
 	syncState(t, p, snap.State)

@@ -84,14 +84,7 @@ func TestPacketFlows(t *testing.T) {
 // (b) the table equals a fresh full sync of the same state.
 func TestPartialSync(t *testing.T) {
 	s := pt.Flows()
-	tr := proxy.NewTracker(pt.NodeName, proxy.ServiceOptions{})
-	tr.SetNodeZone(pt.NodeZone)
-	for _, svc := range s.Services {
-		tr.SetService(svc)
-	}
-	for _, sl := range s.Slices {
-		tr.SetEndpointSlice(sl)
-	}
+	tr := s.Tracker(proxy.ServiceOptions{})
 	p, fake := newFakeProxier(t, testConfig())
 	snap := tr.Snapshot(false)
 	syncState(t, p, snap.State)
@@ -230,14 +223,7 @@ func ptr[T any](v T) *T { return &v }
 // (as large ones are) leave the same table as one transaction would.
 func TestSplitTransactions(t *testing.T) {
 	s := pt.Flows()
-	tr := proxy.NewTracker(pt.NodeName, proxy.ServiceOptions{})
-	tr.SetNodeZone(pt.NodeZone)
-	for _, svc := range s.Services {
-		tr.SetService(svc)
-	}
-	for _, sl := range s.Slices {
-		tr.SetEndpointSlice(sl)
-	}
+	tr := s.Tracker(proxy.ServiceOptions{})
 	p, fake := newFakeProxier(t, testConfig())
 	p.splitAbove, p.chunk = 0, 1
 	rec := &recordingNFT{Interface: p.nft}

@@ -91,6 +91,13 @@ type Scenario struct {
 
 // State builds the proxy State for the scenario as node NodeName in zone NodeZone.
 func (s Scenario) State(opts proxy.ServiceOptions) *proxy.State {
+	return s.Tracker(opts).Snapshot(true).State
+}
+
+// Tracker returns a change tracker of node NodeName in zone NodeZone that
+// holds the scenario's Services and EndpointSlices, for tests that go on
+// changing them.
+func (s Scenario) Tracker(opts proxy.ServiceOptions) *proxy.Tracker {
 	tr := proxy.NewTracker(NodeName, opts)
 	tr.SetNodeZone(NodeZone)
 	for _, svc := range s.Services {
@@ -99,7 +106,7 @@ func (s Scenario) State(opts proxy.ServiceOptions) *proxy.State {
 	for _, sl := range s.Slices {
 		tr.SetEndpointSlice(sl)
 	}
-	return tr.Snapshot(true).State
+	return tr
 }
 
 // Run checks every case against the tracer.
