@@ -39,7 +39,7 @@ func (a *Agent) AttachHandler() http.Handler {
 			http.Error(w, exec.ErrNoStreams.Error(), http.StatusBadRequest)
 			return
 		}
-		rc, spec, ok := a.attachTarget(parts[0], parts[1], parts[2])
+		rc, spec, ok := a.runningContainer(parts[0], parts[1], parts[2])
 		if !ok {
 			http.Error(w, fmt.Sprintf("container not found (%q)", parts[2]), http.StatusNotFound)
 			return
@@ -51,23 +51,6 @@ func (a *Agent) AttachHandler() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 		}
 	})
-}
-
-// attachTarget returns a running container and its spec.
-func (a *Agent) attachTarget(ns, name, container string) (*runtime.Container, runtime.ContainerSpec, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, w := range a.workers {
-		w.mu.Lock()
-		p, deleted := w.pod, w.deleted
-		spec, ok := w.specs[container]
-		rc := w.containers[container]
-		w.mu.Unlock()
-		if p.Namespace == ns && p.Name == name && !deleted && ok && rc != nil && rc.State().Phase == runtime.Running {
-			return rc, spec, true
-		}
-	}
-	return nil, runtime.ContainerSpec{}, false
 }
 
 // attach streams one session until the current run of rc ends (its exit

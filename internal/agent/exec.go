@@ -40,13 +40,13 @@ func (a *Agent) ExecHandler() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		rt, spec, ok := a.execTarget(parts[0], parts[1], parts[2])
+		_, spec, ok := a.runningContainer(parts[0], parts[1], parts[2])
 		if !ok {
 			http.Error(w, fmt.Sprintf("container not found (%q)", parts[2]), http.StatusNotFound)
 			return
 		}
 		err = exec.Serve(w, r, opts, func(ctx context.Context, s exec.Streams) (int, error) {
-			return runExec(ctx, rt, spec, opts, s)
+			return runExec(ctx, a.rt, spec, opts, s)
 		})
 		if errors.Is(err, exec.ErrNotWebSocket) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -96,8 +96,9 @@ func (a *Agent) podIP(ns, name string) (string, bool) {
 	return "", false
 }
 
-// execTarget returns the runtime and the spec of a running container.
-func (a *Agent) execTarget(ns, name, container string) (*runtime.Runtime, runtime.ContainerSpec, bool) {
+// runningContainer returns a running container of pod ns/name and its
+// spec, for exec and attach.
+func (a *Agent) runningContainer(ns, name, container string) (*runtime.Container, runtime.ContainerSpec, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, w := range a.workers {
@@ -106,13 +107,9 @@ func (a *Agent) execTarget(ns, name, container string) (*runtime.Runtime, runtim
 		spec, ok := w.specs[container]
 		rc := w.containers[container]
 		w.mu.Unlock()
-		if p.Namespace != ns || p.Name != name || deleted || !ok || rc == nil {
-			continue
+		if p.Namespace == ns && p.Name == name && !deleted && ok && rc != nil && rc.State().Phase == runtime.Running {
+			return rc, spec, true
 		}
-		if rc.State().Phase != runtime.Running {
-			continue
-		}
-		return a.rt, spec, true
 	}
 	return nil, runtime.ContainerSpec{}, false
 }

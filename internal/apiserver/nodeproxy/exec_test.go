@@ -41,18 +41,7 @@ func TestExecConnector(t *testing.T) {
 			n.RegisterExec("node1", http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = r.URL.String() }))
 			r := httptest.NewRequest(http.MethodGet, "/api/v1/namespaces/ns/pods/p/exec?"+tc.query, nil)
 			err := n.ExecConnector()(httptest.NewRecorder(), r, tc.pod)
-			if tc.wantErr != "" {
-				if err == nil || err.Error() != tc.wantErr {
-					t.Fatalf("got %v, want error %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.wantURL {
-				t.Errorf("got URL %q, want %q", got, tc.wantURL)
-			}
+			checkForwarded(t, err, got, tc.wantURL, tc.wantErr)
 		})
 	}
 }
@@ -84,18 +73,25 @@ func TestAttachConnector(t *testing.T) {
 			n.RegisterAttach("node1", http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = r.URL.String() }))
 			r := httptest.NewRequest(http.MethodPost, "/api/v1/namespaces/ns/pods/p/attach?"+tc.query, nil)
 			err := n.AttachConnector()(httptest.NewRecorder(), r, tc.pod)
-			if tc.wantErr != "" {
-				if err == nil || err.Error() != tc.wantErr {
-					t.Fatalf("got %v, want error %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.wantURL {
-				t.Errorf("got URL %q, want %q", got, tc.wantURL)
-			}
+			checkForwarded(t, err, got, tc.wantURL, tc.wantErr)
 		})
+	}
+}
+
+// checkForwarded checks a connector's outcome: the error wantErr, or (with
+// wantErr empty) a request forwarded to the agent as wantURL.
+func checkForwarded(t *testing.T, err error, got, wantURL, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || err.Error() != wantErr {
+			t.Fatalf("got %v, want error %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != wantURL {
+		t.Errorf("got URL %q, want %q", got, wantURL)
 	}
 }
