@@ -1,13 +1,9 @@
 package iptables
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -115,54 +111,14 @@ func TestRealTraffic(t *testing.T) {
 		{"no endpoints is refused", func(t *testing.T) { pt.DialRefused(t, "10.98.0.52:80", 2*time.Second) }},
 		{"wrong port of cluster IP is refused", func(t *testing.T) { pt.DialRefused(t, "10.98.0.50:81", 2*time.Second) }},
 		{"unallocated service IP is dropped", func(t *testing.T) { pt.DialBlocked(t, "10.98.0.99:80", time.Second) }},
-		{"spread over both endpoints", func(t *testing.T) {
-			seen := map[string]bool{}
-			for i := 0; i < 100 && len(seen) < 2; i++ {
-				seen[pt.TCPGreeting(t, "10.98.0.54:80")] = true
-			}
-			if !seen["pod-a"] || !seen["pod-b"] {
-				t.Errorf("got endpoints %v over 100 connections, want pod-a and pod-b", seen)
-			}
-		}},
-		{"client IP affinity", func(t *testing.T) {
-			first := pt.TCPGreeting(t, "10.98.0.55:80")
-			for i := 0; i < 20; i++ {
-				if got := pt.TCPGreeting(t, "10.98.0.55:80"); got != first {
-					t.Fatalf("connection %d: got %s, want %s (affinity)", i, got, first)
-				}
-			}
-		}},
+		{"spread over both endpoints", func(t *testing.T) { pt.CheckSpread(t, "10.98.0.54:80", "pod-a", "pod-b") }},
+		{"client IP affinity", func(t *testing.T) { pt.CheckSticky(t, "10.98.0.55:80") }},
 		{"load balancer IP from allowed source", func(t *testing.T) { pt.DialTCP(t, "198.51.100.70:80", "pod-a") }},
 		{"load balancer IP from other source is dropped", func(t *testing.T) { pt.DialBlocked(t, "198.51.100.71:80", time.Second) }},
 		{"node port of firewalled service is open", func(t *testing.T) { pt.DialTCP(t, trafficNodeIP+":32092", "pod-a") }},
-		{"hairpin from the endpoint itself", func(t *testing.T) {
-			var got string
-			err := podA.Do(func() error {
-				var err error
-				got, err = greeting("10.98.0.50:80")
-				return err
-			})
-			if err != nil || got != "pod-a" {
-				t.Errorf("pod-a to its own service: got %q, %v, want pod-a", got, err)
-			}
-		}},
+		{"hairpin from the endpoint itself", func(t *testing.T) { pt.CheckHairpin(t, podA, "10.98.0.50:80") }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, tc.check)
 	}
-}
-
-// greeting connects once and returns the server's first line.
-func greeting(addr string) (string, error) {
-	c, err := net.DialTimeout("tcp4", addr, 2*time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return "", fmt.Errorf("read greeting: %w", err)
-	}
-	return strings.TrimSuffix(line, "\n"), nil
 }

@@ -36,6 +36,10 @@ const (
 	serviceCIDRsSet        = "service-cidrs"
 	nodePortIPsSet         = "nodeport-ips"
 	firewallIPsMap         = "firewall-ips"
+	// hairpinSet holds "ip . ip" for every endpoint IP: a DNATed packet
+	// whose source and destination form such a pair is a pod reaching
+	// itself through a Service, which must be masqueraded.
+	hairpinSet = "hairpin-endpoints"
 
 	// masqMark is the packet mark bit asking postrouting to masquerade
 	// (kube-proxy uses the same bit).
@@ -97,6 +101,7 @@ func (p *Proxier) staticRules() map[string][]string {
 		},
 		markMasqChain: {"mark set mark or " + masqMark},
 		masqueradingChain: {
+			"ct status dnat ip saddr . ip daddr @" + hairpinSet + " jump " + markMasqChain,
 			"mark and " + masqMark + " == 0 return",
 			"mark set mark xor " + masqMark,
 			"masquerade fully-random",
@@ -125,7 +130,7 @@ func (p *Proxier) staticMapsAndSets() ([]*knftables.Map, []*knftables.Set) {
 		{Name: noEndpointNodePortsMap, Type: portMap},
 		{Name: firewallIPsMap, Type: verdictMap},
 	}
-	sets := []*knftables.Set{{Name: clusterIPsSet, Type: "ipv4_addr"}}
+	sets := []*knftables.Set{{Name: clusterIPsSet, Type: "ipv4_addr"}, {Name: hairpinSet, Type: "ipv4_addr . ipv4_addr"}}
 	if len(p.cfg.ServiceCIDRs) > 0 {
 		sets = append(sets, &knftables.Set{Name: serviceCIDRsSet, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
 	}

@@ -25,14 +25,18 @@ type elemVal struct {
 
 // svcObjects are the chains, affinity sets and map/set elements one Service
 // owns. Chains map to their rule lines; sets map to their timeout (seconds).
+// endpointIPs are the IPs its chains may DNAT to: the hairpin-endpoints set
+// holds them for every Service at once (see Proxier.hairpinRefs).
 type svcObjects struct {
-	chains map[string][]string
-	sets   map[string]int32
-	elems  map[elemKey]elemVal
+	chains      map[string][]string
+	sets        map[string]int32
+	elems       map[elemKey]elemVal
+	endpointIPs map[string]bool
 }
 
 func newSvcObjects() *svcObjects {
-	return &svcObjects{chains: map[string][]string{}, sets: map[string]int32{}, elems: map[elemKey]elemVal{}}
+	return &svcObjects{chains: map[string][]string{}, sets: map[string]int32{}, elems: map[elemKey]elemVal{},
+		endpointIPs: map[string]bool{}}
 }
 
 func (o *svcObjects) addElem(container string, isMap bool, key, value []string, comment string) {
@@ -62,38 +66,10 @@ func (p *Proxier) buildServicePort(o *svcObjects, sp *proxy.ServicePort, eps []p
 	comment := sp.Name.String()
 	svcChain, extChain := serviceChainName(sp.Name), externalChainName(sp.Name)
 
-	// Endpoint chains (and affinity sets) for every endpoint some traffic uses.
-	epChains := map[string]string{}
-	affinitySets := map[string]string{}
 	for _, ep := range sel.AllReachable {
-		chain := endpointChainName(sp.Name, ep)
-		epChains[ep.String()] = chain
-		rules := []string{fmt.Sprintf("ip saddr %s jump %s", ep.IP, markMasqChain)}
-		if sp.AffinityTimeoutSeconds > 0 {
-			set := affinitySetName(sp.Name, ep, sp.AffinityTimeoutSeconds)
-			affinitySets[ep.String()] = set
-			o.sets[set] = sp.AffinityTimeoutSeconds
-			rules = append(rules, fmt.Sprintf("update @%s { ip saddr }", set))
-		}
-		rules = append(rules, fmt.Sprintf("meta l4proto %s dnat ip to %s", proto, ep.String()))
-		o.chains[chain] = rules
+		o.endpointIPs[ep.IP] = true
 	}
-	lb := func(eps []proxy.Endpoint) []string {
-		var rules []string
-		if sp.AffinityTimeoutSeconds > 0 {
-			for _, ep := range eps {
-				rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", affinitySets[ep.String()], epChains[ep.String()]))
-			}
-		}
-		if len(eps) == 1 {
-			return append(rules, "goto "+epChains[eps[0].String()])
-		}
-		var arms []string
-		for i, ep := range eps {
-			arms = append(arms, fmt.Sprintf("%d : goto %s", i, epChains[ep.String()]))
-		}
-		return append(rules, fmt.Sprintf("numgen random mod %d vmap { %s }", len(eps), strings.Join(arms, " , ")))
-	}
+	lb := p.loadBalance(o, sp, sel.AllReachable)
 
 	// Internal (ClusterIP) traffic.
 	if sp.ClusterIP != "" {
@@ -165,6 +141,57 @@ func (p *Proxier) buildServicePort(o *svcObjects, sp *proxy.ServicePort, eps []p
 			m = noEndpointNodePortsMap
 		}
 		o.addElem(m, true, []string{proto, strconv.Itoa(int(sp.NodePort))}, extVerdict, comment)
+	}
+}
+
+// loadBalance returns a function writing the rules that spread new
+// connections over eps and DNAT them. Without session affinity that is one
+// rule, a DNAT through an anonymous numgen map of endpoint addresses, so a
+// Service costs one chain however many endpoints it has (the number of
+// chains is what makes nft slow at scale, docs/design/nftables-scaling.md).
+// With ClientIP affinity each endpoint gets a chain that records the client
+// in the endpoint's affinity set before DNAT, and the service chain first
+// sends clients found in a set back to the same endpoint.
+func (p *Proxier) loadBalance(o *svcObjects, sp *proxy.ServicePort, reachable []proxy.Endpoint) func([]proxy.Endpoint) []string {
+	proto := protoName(*sp)
+	if sp.AffinityTimeoutSeconds <= 0 {
+		return func(eps []proxy.Endpoint) []string {
+			if len(eps) == 1 {
+				return []string{fmt.Sprintf("meta l4proto %s dnat ip to %s", proto, eps[0].String())}
+			}
+			arms := make([]string, len(eps))
+			for i, ep := range eps {
+				arms[i] = fmt.Sprintf("%d : %s . %d", i, ep.IP, ep.Port)
+			}
+			return []string{fmt.Sprintf("meta l4proto %s dnat ip to numgen random mod %d map { %s }", proto, len(eps), strings.Join(arms, " , "))}
+		}
+	}
+	epChains := map[string]string{}
+	affinitySets := map[string]string{}
+	for _, ep := range reachable {
+		chain := endpointChainName(sp.Name, ep)
+		set := affinitySetName(sp.Name, ep, sp.AffinityTimeoutSeconds)
+		epChains[ep.String()] = chain
+		affinitySets[ep.String()] = set
+		o.sets[set] = sp.AffinityTimeoutSeconds
+		o.chains[chain] = []string{
+			fmt.Sprintf("update @%s { ip saddr }", set),
+			fmt.Sprintf("meta l4proto %s dnat ip to %s", proto, ep.String()),
+		}
+	}
+	return func(eps []proxy.Endpoint) []string {
+		var rules []string
+		for _, ep := range eps {
+			rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", affinitySets[ep.String()], epChains[ep.String()]))
+		}
+		if len(eps) == 1 {
+			return append(rules, "goto "+epChains[eps[0].String()])
+		}
+		arms := make([]string, len(eps))
+		for i, ep := range eps {
+			arms[i] = fmt.Sprintf("%d : goto %s", i, epChains[ep.String()])
+		}
+		return append(rules, fmt.Sprintf("numgen random mod %d vmap { %s }", len(eps), strings.Join(arms, " , ")))
 	}
 }
 

@@ -3,11 +3,16 @@
 // It programs one table, "svcnet" in the inet family (IPv4 only for now),
 // through sigs.k8s.io/knftables transactions. The layout follows
 // kube-proxy's nftables mode: a service-ips verdict map and a
-// service-nodeports map dispatch to per-service chains, which spread new
-// connections over per-endpoint chains with "numgen random"; endpoint
-// chains DNAT to the pod. Services without usable endpoints are rejected
-// (or dropped, for Local policies) from filter chains, and unallocated IPs
-// of the service CIDRs are dropped.
+// service-nodeports map dispatch to per-service chains. Unlike kube-proxy,
+// a service chain DNATs itself, through "numgen random" over an anonymous
+// map of endpoint addresses, so a Service costs one chain (two when
+// reachable from outside) instead of one more per endpoint; only Services
+// with ClientIP affinity keep per-endpoint chains, which record clients in
+// per-endpoint affinity sets. Hairpin traffic (a pod reaching itself) is
+// found in postrouting by the hairpin-endpoints set of "ip . ip" pairs and
+// masqueraded. Services without usable endpoints are rejected (or dropped,
+// for Local policies) from filter chains, and unallocated IPs of the
+// service CIDRs are dropped.
 //
 // The proxier keeps the last committed ruleset in memory and, on a partial
 // sync, rewrites only the chains, sets and map elements of Services that

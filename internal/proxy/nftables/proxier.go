@@ -36,6 +36,10 @@ type Proxier struct {
 	// committed holds what the last successful transactions wrote, per
 	// Service; it is nil until the first full sync succeeds.
 	committed map[types.NamespacedName]*svcObjects
+	// hairpinRefs counts, per endpoint IP, the committed Services that may
+	// DNAT to it; an IP is in the hairpin-endpoints set while its count is
+	// positive, since many Services often share the same pods.
+	hairpinRefs map[string]int
 }
 
 var _ proxy.Backend = (*Proxier)(nil)
@@ -138,6 +142,7 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 		}
 	}
 	sort.Slice(scope, func(i, j int) bool { return scope[i].String() < scope[j].String() })
+	hairpinDelta := map[string]int{}
 	for _, name := range scope {
 		desired := p.buildService(state.Services[name], state.Node)
 		var old *svcObjects
@@ -145,12 +150,19 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 			old = p.committed[name]
 		}
 		p.diff(ph, old, desired, full)
+		countEndpointIPs(hairpinDelta, old, -1)
+		countEndpointIPs(hairpinDelta, desired, 1)
 		if desired != nil {
 			next[name] = desired
 		} else {
 			delete(next, name)
 		}
 	}
+	hairpinRefs := p.hairpinRefs
+	if full {
+		hairpinRefs = nil // the set is flushed and refilled
+	}
+	hairpinChanged := p.diffHairpin(ph, hairpinRefs, hairpinDelta)
 	if full {
 		if err := p.deleteLeftovers(ctx, ph, next); err != nil {
 			return err
@@ -180,7 +192,55 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 		p.log.Debug("Synced nftables rules in several transactions", "transactions", len(txs), "full", full, "services", len(scope))
 	}
 	p.committed = next
+	if full || p.hairpinRefs == nil {
+		p.hairpinRefs = map[string]int{}
+	}
+	for ip, n := range hairpinChanged {
+		if n > 0 {
+			p.hairpinRefs[ip] = n
+		} else {
+			delete(p.hairpinRefs, ip)
+		}
+	}
 	return nil
+}
+
+// countEndpointIPs adds sign to the count of every endpoint IP of o.
+func countEndpointIPs(counts map[string]int, o *svcObjects, sign int) {
+	if o == nil {
+		return
+	}
+	for ip := range o.endpointIPs {
+		counts[ip] += sign
+	}
+}
+
+// diffHairpin appends the hairpin-endpoints elements to add and delete when
+// the per-IP Service counts refs change by delta, and returns the new
+// counts of the IPs that changed (refs itself is not modified, so a failed
+// sync leaves it as committed).
+func (p *Proxier) diffHairpin(ph *txPhases, refs, delta map[string]int) map[string]int {
+	ips := make([]string, 0, len(delta))
+	for ip, d := range delta {
+		if d != 0 {
+			ips = append(ips, ip)
+		}
+	}
+	sort.Strings(ips)
+	changed := make(map[string]int, len(ips))
+	for _, ip := range ips {
+		before := refs[ip]
+		after := before + delta[ip]
+		e := &knftables.Element{Set: hairpinSet, Key: []string{ip, ip}}
+		switch {
+		case before == 0 && after > 0:
+			ph.addElems = append(ph.addElems, e)
+		case before > 0 && after <= 0:
+			ph.delElems = append(ph.delElems, e)
+		}
+		changed[ip] = after
+	}
+	return changed
 }
 
 // Syncs rewriting more than splitAbove service, external and firewall

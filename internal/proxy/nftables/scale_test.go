@@ -32,13 +32,14 @@ func scaleScenario(n, eps int) pt.Scenario {
 }
 
 // BenchmarkRealSync times a fresh proxier's full sync of N Services (10
-// endpoints each) and then a partial sync of one changed Service, against
+// endpoints each by default) and then a partial sync of one changed Service, against
 // the real nft binary. It runs only as root inside the throw-away
 // namespace made by hack/netns-run.sh:
 //
 //	hack/netns-run.sh go test -run '^$' -bench RealSync -benchtime 1x ./internal/proxy/nftables/
 //
-// SVCNET_BENCH_SERVICES=1000,10000 picks other sizes.
+// SVCNET_BENCH_SERVICES=1000,10000 picks other sizes and
+// SVCNET_BENCH_ENDPOINTS another number of endpoints per Service.
 func BenchmarkRealSync(b *testing.B) {
 	if os.Getenv("SVCNET_IN_NETNS") != "1" || os.Geteuid() != 0 {
 		b.Skip("needs root inside a fresh network namespace (SVCNET_IN_NETNS=1)")
@@ -58,8 +59,15 @@ func BenchmarkRealSync(b *testing.B) {
 			sizes = append(sizes, n)
 		}
 	}
+	eps := 10
+	if env := os.Getenv("SVCNET_BENCH_ENDPOINTS"); env != "" {
+		var err error
+		if eps, err = strconv.Atoi(env); err != nil || eps < 1 {
+			b.Fatalf("SVCNET_BENCH_ENDPOINTS=%q: want a positive number", env)
+		}
+	}
 	for _, n := range sizes {
-		s := scaleScenario(n, 10)
+		s := scaleScenario(n, eps)
 		tr := proxy.NewTracker(pt.NodeName, proxy.ServiceOptions{})
 		for _, svc := range s.Services {
 			tr.SetService(svc)

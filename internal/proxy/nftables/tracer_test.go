@@ -172,8 +172,13 @@ func (tr *tracer) runRule(t *testing.T, rule string, k *pkt, depth int) (string,
 		case "masquerade":
 			k.masq = true
 			return "accept", true
-		case "dnat": // dnat ip to A:P
+		case "dnat": // dnat ip to A:P, or dnat ip to numgen random mod N map { i : A . P , ... }
 			k.dnat = tok[i+3]
+			if k.dnat == "numgen" {
+				pick, n := tr.selector(t, tok[i+3:], k, rule)
+				k.dnat = tr.vmap(t, tok[i+3+n+1:], []string{pick}, rule)
+				k.dnat = strings.Replace(k.dnat, " . ", ":", 1)
+			}
 			ap, err := netip.ParseAddrPort(k.dnat)
 			if err != nil {
 				t.Fatalf("bad dnat in %q: %v", rule, err)
@@ -232,7 +237,7 @@ func (tr *tracer) runRule(t *testing.T, rule string, k *pkt, depth int) (string,
 			}
 			in := false
 			for _, e := range tok[i+1 : i+end] {
-				in = in || tr.matches(t, vals[0], strings.TrimSuffix(e, ","), rule)
+				in = in || tr.matches(t, vals, strings.TrimSuffix(e, ","), rule)
 			}
 			if in == neg {
 				return "", false
@@ -240,7 +245,7 @@ func (tr *tracer) runRule(t *testing.T, rule string, k *pkt, depth int) (string,
 			i += end + 1
 			continue
 		}
-		if tr.matches(t, vals[0], tok[i], rule) == neg {
+		if tr.matches(t, vals, tok[i], rule) == neg {
 			return "", false
 		}
 		i++
@@ -262,6 +267,11 @@ func (tr *tracer) selector(t *testing.T, tok []string, k *pkt, rule string) (str
 		return strconv.Itoa(k.port), 2
 	case tok[0] == "ct" && tok[1] == "state":
 		return "new", 2
+	case tok[0] == "ct" && tok[1] == "status":
+		if k.dnat != "" {
+			return "dnat", 2
+		}
+		return "", 2
 	case tok[0] == "fib" && tok[2] == "type":
 		ip := k.src
 		if tok[1] == "daddr" {
@@ -285,20 +295,34 @@ func (tr *tracer) selector(t *testing.T, tok []string, k *pkt, rule string) (str
 	return "", 0
 }
 
-func (tr *tracer) matches(t *testing.T, val, want, rule string) bool {
+// matches compares the values of a (possibly concatenated) selector with a
+// literal or with the elements of a named set.
+func (tr *tracer) matches(t *testing.T, vals []string, want, rule string) bool {
 	t.Helper()
 	if strings.HasPrefix(want, "@") {
 		name := want[1:]
-		if s := tr.fake.Table.Sets[name]; s != nil {
-			for _, e := range s.Elements {
-				if ipMatch(val, e.Key[0]) {
-					return true
-				}
-			}
-			return false
+		s := tr.fake.Table.Sets[name]
+		if s == nil {
+			t.Fatalf("tracer: no set %q in %q", name, rule)
 		}
-		t.Fatalf("tracer: no set %q in %q", name, rule)
+		for _, e := range s.Elements {
+			if len(e.Key) != len(vals) {
+				t.Fatalf("tracer: set %q has keys of %d fields, rule %q matches %d", name, len(e.Key), rule, len(vals))
+			}
+			in := true
+			for i := range vals {
+				in = in && ipMatch(vals[i], e.Key[i])
+			}
+			if in {
+				return true
+			}
+		}
+		return false
 	}
+	if len(vals) != 1 {
+		t.Fatalf("tracer: concatenation compared with a literal in %q", rule)
+	}
+	val := vals[0]
 	if strings.Contains(want, "/") || strings.Contains(val, ".") {
 		return ipMatch(val, want)
 	}

@@ -1,6 +1,7 @@
 package nftables
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -23,10 +24,17 @@ func TestRealTraffic(t *testing.T) {
 		t.Skip("nft not installed")
 	}
 	pod := pt.NewPod(t, pt.PodConfig{Name: "pod-a", HostVeth: "svcnft0", HostAddr: "10.246.0.1/24", PodAddr: "10.246.0.2/24"})
-	pod.ServeTCP(t, 8080)
-	pod.ServeUDP(t, 5353)
+	podB := pt.NewPod(t, pt.PodConfig{Name: "pod-b", HostVeth: "svcnft1", HostAddr: "10.246.1.1/24", PodAddr: "10.246.1.2/24"})
+	for _, p := range []*pt.Pod{pod, podB} {
+		p.ServeTCP(t, 8080)
+		p.ServeUDP(t, 5353)
+	}
 	pt.AddAddr(t, "lo", "192.168.0.2/32")
 	pt.AddRoute(t, "10.96.0.0/16", "svcnft0")
+	// Pod-originated (hairpin) traffic is routed through this namespace.
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
+		t.Fatalf("enable forwarding: %v", err)
+	}
 
 	udp := func(s *v1.Service) {
 		s.Spec.Ports = []v1.ServicePort{{Name: "dns", Port: 53, Protocol: v1.ProtocolUDP}}
@@ -39,12 +47,19 @@ func TestRealTraffic(t *testing.T) {
 		}),
 		pt.Service("ns", "noeps", "10.96.0.52", []int32{80}),
 		pt.Service("ns", "dns", "10.96.0.53", nil, udp),
+		pt.Service("ns", "spread", "10.96.0.54", []int32{80}),
+		pt.Service("ns", "sticky", "10.96.0.55", []int32{80}, func(s *v1.Service) {
+			s.Spec.SessionAffinity = v1.ServiceAffinityClientIP
+		}),
 	}
 	ep := pt.EP{IP: pod.IP, Node: pt.NodeName}
+	epB := pt.EP{IP: podB.IP, Node: "node-b"}
 	slices := []*discovery.EndpointSlice{
 		pt.Slice("ns", "web", "web-1", []pt.SlicePort{{Name: "p80", Port: 8080}}, ep),
 		pt.Slice("ns", "np", "np-1", []pt.SlicePort{{Name: "p80", Port: 8080}}, ep),
 		pt.Slice("ns", "dns", "dns-1", []pt.SlicePort{{Name: "dns", Port: 5353, Protocol: v1.ProtocolUDP}}, ep),
+		pt.Slice("ns", "spread", "spread-1", []pt.SlicePort{{Name: "p80", Port: 8080}}, ep, epB),
+		pt.Slice("ns", "sticky", "sticky-1", []pt.SlicePort{{Name: "p80", Port: 8080}}, ep, epB),
 	}
 	p, err := New(Config{BackendConfig: proxy.BackendConfig{
 		NodeName: pt.NodeName, ClusterCIDR: "10.246.0.0/16", ServiceCIDRs: []string{"10.96.0.0/16"},
@@ -69,6 +84,9 @@ func TestRealTraffic(t *testing.T) {
 		{"no endpoints is refused", func(t *testing.T) { pt.DialRefused(t, "10.96.0.52:80", 2*time.Second) }},
 		{"wrong port of cluster IP is refused", func(t *testing.T) { pt.DialRefused(t, "10.96.0.50:81", 2*time.Second) }},
 		{"pod reached directly", func(t *testing.T) { pt.DialTCP(t, "10.246.0.2:8080", "pod-a") }},
+		{"spread over both endpoints", func(t *testing.T) { pt.CheckSpread(t, "10.96.0.54:80", "pod-a", "pod-b") }},
+		{"client IP affinity", func(t *testing.T) { pt.CheckSticky(t, "10.96.0.55:80") }},
+		{"hairpin from the endpoint itself", func(t *testing.T) { pt.CheckHairpin(t, pod, "10.96.0.50:80") }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, tc.check)

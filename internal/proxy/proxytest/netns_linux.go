@@ -248,7 +248,7 @@ func DialTCP(t *testing.T, addr, want string) {
 	t.Helper()
 	var last error
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-		got, err := tcpRoundTrip(addr)
+		got, err := TCPRoundTrip(addr)
 		if err == nil {
 			if got != want {
 				t.Fatalf("%s: got greeting %q, want %q", addr, got, want)
@@ -267,7 +267,7 @@ func TCPGreeting(t *testing.T, addr string) string {
 	t.Helper()
 	var last error
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-		got, err := tcpRoundTrip(addr)
+		got, err := TCPRoundTrip(addr)
 		if err == nil {
 			return got
 		}
@@ -278,7 +278,9 @@ func TCPGreeting(t *testing.T, addr string) string {
 	return ""
 }
 
-func tcpRoundTrip(addr string) (string, error) {
+// TCPRoundTrip connects to addr once, reads the server's greeting, checks
+// a line is echoed and returns the greeting.
+func TCPRoundTrip(addr string) (string, error) {
 	c, err := net.DialTimeout("tcp4", addr, time.Second)
 	if err != nil {
 		return "", err
@@ -301,6 +303,51 @@ func tcpRoundTrip(addr string) (string, error) {
 		return "", fmt.Errorf("got echo %q, want %q", echo, "ping\n")
 	}
 	return strings.TrimSuffix(greeting, "\n"), nil
+}
+
+// CheckSpread connects to addr up to 100 times and fails unless every
+// server in want answered at least once.
+func CheckSpread(t *testing.T, addr string, want ...string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for i := 0; i < 100 && len(seen) < len(want); i++ {
+		seen[TCPGreeting(t, addr)] = true
+	}
+	for _, w := range want {
+		if !seen[w] {
+			t.Errorf("%s: got servers %v over 100 connections, want all of %v", addr, seen, want)
+			return
+		}
+	}
+}
+
+// CheckSticky connects to addr 20 times and fails unless one server
+// answered every connection (ClientIP affinity).
+func CheckSticky(t *testing.T, addr string) {
+	t.Helper()
+	first := TCPGreeting(t, addr)
+	for i := 0; i < 20; i++ {
+		if got := TCPGreeting(t, addr); got != first {
+			t.Fatalf("%s: connection %d answered by %s, want %s (affinity)", addr, i, got, first)
+		}
+	}
+}
+
+// CheckHairpin connects from inside pod to addr, a Service whose only
+// endpoint is that pod, and fails unless the pod answers. Without
+// masquerading the pod would see its own address as the source of a packet
+// arriving from outside and drop it.
+func CheckHairpin(t *testing.T, pod *Pod, addr string) {
+	t.Helper()
+	var got string
+	err := pod.Do(func() error {
+		var err error
+		got, err = TCPRoundTrip(addr)
+		return err
+	})
+	if err != nil || got != pod.Name {
+		t.Errorf("%s to its own Service %s: got %q, %v, want %s", pod.Name, addr, got, err, pod.Name)
+	}
 }
 
 // DialUDP sends "ping" to addr and checks the reply is want+":ping",
