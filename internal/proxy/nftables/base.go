@@ -40,6 +40,8 @@ const (
 	// whose source and destination form such a pair is a pod reaching
 	// itself through a Service, which must be masqueraded.
 	hairpinSet = "hairpin-endpoints"
+	// dnatMapPrefix starts the names of the dnat-targets maps (dnat.go).
+	dnatMapPrefix = "dnat-targets-"
 
 	// masqMark is the packet mark bit asking postrouting to masquerade
 	// (kube-proxy uses the same bit).

@@ -1,7 +1,9 @@
 package nftables
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,17 +28,38 @@ type elemVal struct {
 // svcObjects are the chains, affinity sets and map/set elements one Service
 // owns. Chains map to their rule lines; sets map to their timeout (seconds).
 // endpointIPs are the IPs its chains may DNAT to: the hairpin-endpoints set
-// holds them for every Service at once (see Proxier.hairpinRefs).
+// holds them for every Service at once (see Proxier.hairpinRefs). blocks
+// are the dnat-targets keys each chain spreads over, by chain name.
 type svcObjects struct {
 	chains      map[string][]string
 	sets        map[string]int32
 	elems       map[elemKey]elemVal
 	endpointIPs map[string]bool
+	blocks      map[string]dnatBlock
+}
+
+// dnatBlock is a chain's block of dnat-targets keys and the "ip . port"
+// targets written under them, in order.
+type dnatBlock struct {
+	slots   slotBlock
+	targets []string
 }
 
 func newSvcObjects() *svcObjects {
 	return &svcObjects{chains: map[string][]string{}, sets: map[string]int32{}, elems: map[elemKey]elemVal{},
-		endpointIPs: map[string]bool{}}
+		endpointIPs: map[string]bool{}, blocks: map[string]dnatBlock{}}
+}
+
+// builder computes the objects of the Services of one sync.
+type builder struct {
+	p    *Proxier
+	node proxy.NodeInfo
+	// gen is the dnat-targets generation the chains use; used collects the
+	// maps of it they refer to.
+	gen  *dnatGen
+	used map[string]bool
+	// err is the first allocation failure; the sync stops on it.
+	err error
 }
 
 func (o *svcObjects) addElem(container string, isMap bool, key, value []string, comment string) {
@@ -46,20 +69,26 @@ func (o *svcObjects) addElem(container string, isMap bool, key, value []string, 
 func protoName(p proxy.ServicePort) string { return strings.ToLower(string(p.Protocol)) }
 
 // buildService computes the objects of one Service (nil for a deleted or
-// ignored one).
-func (p *Proxier) buildService(svc *proxy.Service, node proxy.NodeInfo) *svcObjects {
+// ignored one). old, the Service's committed objects in the same
+// dnat-targets map (or nil), lends its key blocks to chains whose targets
+// did not change.
+func (b *builder) buildService(svc *proxy.Service, old *svcObjects) (*svcObjects, error) {
 	if svc == nil {
-		return nil
+		return nil, nil
 	}
 	o := newSvcObjects()
 	for _, sp := range svc.Ports {
-		p.buildServicePort(o, sp, svc.Endpoints[sp.Name], node)
+		b.buildServicePort(o, old, sp, svc.Endpoints[sp.Name])
 	}
-	return o
+	if b.err != nil {
+		return nil, b.err
+	}
+	return o, nil
 }
 
-func (p *Proxier) buildServicePort(o *svcObjects, sp *proxy.ServicePort, eps []proxy.Endpoint, node proxy.NodeInfo) {
-	sel := proxy.CategorizeEndpoints(eps, sp, node)
+func (b *builder) buildServicePort(o, old *svcObjects, sp *proxy.ServicePort, eps []proxy.Endpoint) {
+	p := b.p
+	sel := proxy.CategorizeEndpoints(eps, sp, b.node)
 	internal, external := sel.Internal(sp), sel.External(sp)
 	proto := protoName(*sp)
 	port := strconv.Itoa(int(sp.Port))
@@ -69,7 +98,7 @@ func (p *Proxier) buildServicePort(o *svcObjects, sp *proxy.ServicePort, eps []p
 	for _, ep := range sel.AllReachable {
 		o.endpointIPs[ep.IP] = true
 	}
-	lb := p.loadBalance(o, sp, sel.AllReachable)
+	lb := b.loadBalance(o, old, sp, sel.AllReachable)
 
 	// Internal (ClusterIP) traffic.
 	if sp.ClusterIP != "" {
@@ -83,7 +112,7 @@ func (p *Proxier) buildServicePort(o *svcObjects, sp *proxy.ServicePort, eps []p
 			case p.cfg.ClusterCIDR != "":
 				rules = append(rules, fmt.Sprintf("ip saddr != %s jump %s", p.cfg.ClusterCIDR, markMasqChain))
 			}
-			o.chains[svcChain] = append(rules, lb(internal)...)
+			o.chains[svcChain] = append(rules, lb(svcChain, internal)...)
 			o.addElem(serviceIPsMap, true, key, []string{"goto " + svcChain}, comment)
 		} else {
 			o.addElem(noEndpointServicesMap, true, key, []string{noEndpointVerdict(sel)}, comment)
@@ -109,7 +138,7 @@ func (p *Proxier) buildServicePort(o *svcObjects, sp *proxy.ServicePort, eps []p
 		} else {
 			rules = append(rules, "jump "+markMasqChain)
 		}
-		o.chains[extChain] = append(rules, lb(external)...)
+		o.chains[extChain] = append(rules, lb(extChain, external)...)
 	}
 	extVerdict := []string{"goto " + extChain}
 	if len(external) == 0 {
@@ -144,26 +173,49 @@ func (p *Proxier) buildServicePort(o *svcObjects, sp *proxy.ServicePort, eps []p
 	}
 }
 
-// loadBalance returns a function writing the rules that spread new
-// connections over eps and DNAT them. Without session affinity that is one
-// rule, a DNAT through an anonymous numgen map of endpoint addresses, so a
-// Service costs one chain however many endpoints it has (the number of
-// chains is what makes nft slow at scale, docs/design/nftables-scaling.md).
-// With ClientIP affinity each endpoint gets a chain that records the client
-// in the endpoint's affinity set before DNAT, and the service chain first
+// loadBalance returns a function writing the rules of a chain that spread
+// new connections over eps and DNAT them.
+// Without session affinity that is one rule, a DNAT through "numgen random
+// mod n offset start" into one of the dnat-targets maps (dnat.go), whose
+// keys start..start+n-1 hold the endpoints' "ip . port": a Service costs
+// one chain however many endpoints it has and no anonymous set, the two
+// things that make nft slow at scale (docs/design/nftables-scaling.md). With
+// ClientIP affinity each endpoint gets a chain that records the client in
+// the endpoint's affinity set before DNAT, and the service chain first
 // sends clients found in a set back to the same endpoint.
-func (p *Proxier) loadBalance(o *svcObjects, sp *proxy.ServicePort, reachable []proxy.Endpoint) func([]proxy.Endpoint) []string {
+func (b *builder) loadBalance(o, old *svcObjects, sp *proxy.ServicePort, reachable []proxy.Endpoint) func(string, []proxy.Endpoint) []string {
 	proto := protoName(*sp)
 	if sp.AffinityTimeoutSeconds <= 0 {
-		return func(eps []proxy.Endpoint) []string {
+		return func(chain string, eps []proxy.Endpoint) []string {
 			if len(eps) == 1 {
 				return []string{fmt.Sprintf("meta l4proto %s dnat ip to %s", proto, eps[0].String())}
 			}
-			arms := make([]string, len(eps))
+			targets := make([]string, len(eps))
 			for i, ep := range eps {
-				arms[i] = fmt.Sprintf("%d : %s . %d", i, ep.IP, ep.Port)
+				targets[i] = ep.IP + " . " + strconv.Itoa(int(ep.Port))
 			}
-			return []string{fmt.Sprintf("meta l4proto %s dnat ip to numgen random mod %d map { %s }", proto, len(eps), strings.Join(arms, " , "))}
+			blk, ok := dnatBlock{}, false
+			if old != nil {
+				blk, ok = old.blocks[chain]
+				ok = ok && slices.Equal(blk.targets, targets)
+			}
+			if !ok {
+				slots, aerr := b.gen.slots.alloc(len(eps))
+				if aerr != nil {
+					b.err = cmp.Or(b.err, aerr)
+					return nil
+				}
+				blk = dnatBlock{slots: slots, targets: targets}
+			}
+			o.blocks[chain] = blk
+			m := b.gen.mapFor(chain, proto)
+			b.used[m] = true
+			for i, ep := range eps {
+				key := strconv.FormatUint(uint64(blk.slots.start)+uint64(i), 10)
+				o.addElem(m, true, []string{key}, []string{ep.IP, strconv.Itoa(int(ep.Port))}, sp.Name.String())
+			}
+			return []string{fmt.Sprintf("meta l4proto %s dnat ip to numgen random mod %d offset %d map @%s",
+				proto, len(eps), blk.slots.start, m)}
 		}
 	}
 	epChains := map[string]string{}
@@ -179,7 +231,7 @@ func (p *Proxier) loadBalance(o *svcObjects, sp *proxy.ServicePort, reachable []
 			fmt.Sprintf("meta l4proto %s dnat ip to %s", proto, ep.String()),
 		}
 	}
-	return func(eps []proxy.Endpoint) []string {
+	return func(_ string, eps []proxy.Endpoint) []string {
 		var rules []string
 		for _, ep := range eps {
 			rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", affinitySets[ep.String()], epChains[ep.String()]))

@@ -4,9 +4,10 @@
 // through sigs.k8s.io/knftables transactions. The layout follows
 // kube-proxy's nftables mode: a service-ips verdict map and a
 // service-nodeports map dispatch to per-service chains. Unlike kube-proxy,
-// a service chain DNATs itself, through "numgen random" over an anonymous
-// map of endpoint addresses, so a Service costs one chain (two when
-// reachable from outside) instead of one more per endpoint; only Services
+// a service chain DNATs itself, with "numgen random" picking a key of a
+// shared dnat-targets map that holds the endpoints' addresses (dnat.go), so
+// a Service costs one chain (two when reachable from outside) and no
+// anonymous set, instead of one more chain per endpoint; only Services
 // with ClientIP affinity keep per-endpoint chains, which record clients in
 // per-endpoint affinity sets. Hairpin traffic (a pod reaching itself) is
 // found in postrouting by the hairpin-endpoints set of "ip . ip" pairs and

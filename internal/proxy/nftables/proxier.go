@@ -40,6 +40,9 @@ type Proxier struct {
 	// DNAT to it; an IP is in the hairpin-endpoints set while its count is
 	// positive, since many Services often share the same pods.
 	hairpinRefs map[string]int
+	// dnat is the dnat-targets generation the committed chains use; a
+	// full sync moves to the other one.
+	dnat *dnatGen
 }
 
 var _ proxy.Backend = (*Proxier)(nil)
@@ -71,7 +74,9 @@ func Factory(cfg proxy.BackendConfig) (proxy.Backend, error) {
 // txPhases orders operations so that nothing is deleted while still
 // referenced and nothing is referenced before it exists.
 type txPhases struct {
-	create    []knftables.Object             // sets and chains to add
+	create    []knftables.Object             // sets, maps and chains to add
+	flushMaps []string                       // maps to empty before use (a full sync reusing a leftover dnat-targets map)
+	prepElems []*knftables.Element           // dnat-targets elements: written before any rule uses them
 	rewriteEP []func(*knftables.Transaction) // endpoint chains
 	rewriteSv []func(*knftables.Transaction) // service chains (they jump to endpoint chains only)
 	rewrite   []func(*knftables.Transaction) // external, firewall and other chains (they may jump to service chains)
@@ -102,6 +107,12 @@ func (ph *txPhases) applyPrepare(tx *knftables.Transaction) {
 	for _, o := range ph.create {
 		tx.Add(o)
 	}
+	for _, m := range ph.flushMaps {
+		tx.Flush(&knftables.Map{Name: m})
+	}
+	for _, e := range ph.prepElems {
+		tx.Add(e)
+	}
 	for _, f := range ph.rewriteEP {
 		f(tx)
 	}
@@ -128,8 +139,22 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 	full := state.Full || p.committed == nil
 	ph := &txPhases{}
 	next := map[types.NamespacedName]*svcObjects{}
+	b := &builder{p: p, node: state.Node, gen: p.dnat, used: map[string]bool{}}
+	var existing map[string][]string
 	var scope []types.NamespacedName
 	if full {
+		var err error
+		if existing, err = p.nft.ListAll(ctx); err != nil && !knftables.IsNotFound(err) {
+			return fmt.Errorf("nftables: list table: %w", err)
+		}
+		current, ports := "", 0
+		if p.dnat != nil {
+			current = p.dnat.name
+		}
+		for _, svc := range state.Services {
+			ports += len(svc.Ports)
+		}
+		b.gen = newDNATGen(nextDNATGen(existing["map"], current), ports)
 		for name := range state.Services {
 			scope = append(scope, name)
 		}
@@ -143,15 +168,21 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 	}
 	sort.Slice(scope, func(i, j int) bool { return scope[i].String() < scope[j].String() })
 	hairpinDelta := map[string]int{}
+	var freed []slotBlock
 	for _, name := range scope {
-		desired := p.buildService(state.Services[name], state.Node)
 		var old *svcObjects
 		if !full {
 			old = p.committed[name]
 		}
+		desired, err := b.buildService(state.Services[name], old)
+		if err != nil {
+			p.committed = nil // the next sync is full and starts the keys afresh
+			return fmt.Errorf("nftables: service %s: %w", name, err)
+		}
 		p.diff(ph, old, desired, full)
 		countEndpointIPs(hairpinDelta, old, -1)
 		countEndpointIPs(hairpinDelta, desired, 1)
+		freed = append(freed, unusedBlocks(old, desired)...)
 		if desired != nil {
 			next[name] = desired
 		} else {
@@ -163,10 +194,9 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 		hairpinRefs = nil // the set is flushed and refilled
 	}
 	hairpinChanged := p.diffHairpin(ph, hairpinRefs, hairpinDelta)
+	newMaps := b.gen.createMaps(ph, b.used, existing["map"])
 	if full {
-		if err := p.deleteLeftovers(ctx, ph, next); err != nil {
-			return err
-		}
+		p.deleteLeftovers(ph, existing, next, b.used)
 	}
 	var txs []*knftables.Transaction
 	if len(ph.rewriteSv)+len(ph.rewrite) > p.splitAbove {
@@ -192,6 +222,13 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 		p.log.Debug("Synced nftables rules in several transactions", "transactions", len(txs), "full", full, "services", len(scope))
 	}
 	p.committed = next
+	p.dnat = b.gen
+	for _, m := range newMaps {
+		p.dnat.created[m] = true
+	}
+	for _, blk := range freed {
+		p.dnat.slots.release(blk)
+	}
 	if full || p.hairpinRefs == nil {
 		p.hairpinRefs = map[string]int{}
 	}
@@ -361,6 +398,10 @@ func (p *Proxier) diff(ph *txPhases, old, desired *svcObjects, full bool) {
 		if ov, ok := old.elems[k]; ok && !full && slices.Equal(nv.value, ov.value) {
 			continue
 		}
+		if strings.HasPrefix(k.container, dnatMapPrefix) {
+			ph.prepElems = append(ph.prepElems, element(k, nv))
+			continue
+		}
 		ph.addElems = append(ph.addElems, element(k, nv))
 	}
 	if full {
@@ -380,8 +421,10 @@ func (p *Proxier) diff(ph *txPhases, old, desired *svcObjects, full bool) {
 }
 
 // deleteLeftovers deletes per-service chains and sets present in the table
-// but wanted by no Service (from an earlier run or lost state).
-func (p *Proxier) deleteLeftovers(ctx context.Context, ph *txPhases, next map[types.NamespacedName]*svcObjects) error {
+// but wanted by no Service (from an earlier run or lost state), and the
+// dnat-targets maps not in use (the other generation). Maps go last: stale
+// chains that still use them are flushed first.
+func (p *Proxier) deleteLeftovers(ph *txPhases, existing map[string][]string, next map[types.NamespacedName]*svcObjects, usedMaps map[string]bool) {
 	wantChains, wantSets := map[string]bool{}, map[string]bool{}
 	for _, o := range next {
 		for c := range o.chains {
@@ -391,28 +434,44 @@ func (p *Proxier) deleteLeftovers(ctx context.Context, ph *txPhases, next map[ty
 			wantSets[s] = true
 		}
 	}
-	chains, err := p.nft.List(ctx, "chains")
-	if err != nil && !knftables.IsNotFound(err) {
-		return fmt.Errorf("nftables: list chains: %w", err)
-	}
-	sets, err := p.nft.List(ctx, "sets")
-	if err != nil && !knftables.IsNotFound(err) {
-		return fmt.Errorf("nftables: list sets: %w", err)
-	}
-	sort.Strings(chains)
-	sort.Strings(sets)
-	for _, c := range chains {
+	for _, c := range sortedCopy(existing["chain"]) {
 		if isServiceObject(c) && !wantChains[c] {
 			ph.flush = append(ph.flush, c)
 			ph.delete = append(ph.delete, &knftables.Chain{Name: c})
 		}
 	}
-	for _, s := range sets {
+	for _, s := range sortedCopy(existing["set"]) {
 		if strings.HasPrefix(s, affinityPrefix) && !wantSets[s] {
 			ph.delete = append(ph.delete, &knftables.Set{Name: s})
 		}
 	}
-	return nil
+	for _, m := range sortedCopy(existing["map"]) {
+		if strings.HasPrefix(m, dnatMapPrefix) && !usedMaps[m] {
+			ph.delete = append(ph.delete, &knftables.Map{Name: m})
+		}
+	}
+}
+
+// unusedBlocks lists the dnat-targets key blocks of old that desired no
+// longer uses.
+func unusedBlocks(old, desired *svcObjects) []slotBlock {
+	if old == nil {
+		return nil
+	}
+	var unused []slotBlock
+	for _, chain := range sortedKeys(old.blocks) {
+		blk := old.blocks[chain]
+		if desired == nil || desired.blocks[chain].slots != blk.slots {
+			unused = append(unused, blk.slots)
+		}
+	}
+	return unused
+}
+
+func sortedCopy(s []string) []string {
+	s = slices.Clone(s)
+	sort.Strings(s)
+	return s
 }
 
 func element(k elemKey, v elemVal) *knftables.Element {

@@ -3,7 +3,10 @@ package nftables
 import (
 	"context"
 	"flag"
+	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -152,7 +155,10 @@ func TestPartialSync(t *testing.T) {
 			// hairpin-endpoints is shared by all Services; the comparison
 			// with a full sync below checks its elements (10.244.1.5 is
 			// also an endpoint of ns2/np, so it must outlive ns1/web).
-			allowed := append(slices.Clip(step.allowed), hairpinSet)
+			// Deleted dnat-targets elements are named by key alone; the
+			// comparison checks that none is left unused.
+			// A Service may also be the first user of a dnat-targets map.
+			allowed := append(slices.Clip(step.allowed), hairpinSet, "delete element inet svcnet "+dnatMapPrefix, "add map inet svcnet "+dnatMapPrefix)
 			for _, line := range strings.Split(strings.TrimSpace(txt), "\n") {
 				if !slices.ContainsFunc(allowed, func(s string) bool { return strings.Contains(line, s) }) {
 					t.Errorf("partial sync touched an unrelated object: %s", line)
@@ -161,7 +167,7 @@ func TestPartialSync(t *testing.T) {
 			fresh, freshFake := newFakeProxier(t, testConfig())
 			st := tr.Snapshot(true).State
 			syncState(t, fresh, st)
-			if diff := cmp.Diff(sortedLines(freshFake.Dump()), sortedLines(fake.Dump())); diff != "" {
+			if diff := cmp.Diff(canonical(t, freshFake.Dump()), canonical(t, fake.Dump())); diff != "" {
 				t.Errorf("partial result differs from a full sync (-full +partial):\n%s", diff)
 			}
 		})
@@ -215,8 +221,56 @@ func TestRefuseExternalIPs(t *testing.T) {
 	}
 }
 
-func sortedLines(s string) []string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
+// canonical returns the sorted lines of a dump with the dnat-targets keys,
+// which depend on the order of allocations, resolved: each "numgen ...
+// offset O map @dnat-targets-x" rule lists the targets it picks from, and
+// the maps' own lines go. It fails the test if an element is used by no
+// rule, or a rule's key has no element or its map does not exist.
+func canonical(t *testing.T, dump string) []string {
+	t.Helper()
+	elemRE := regexp.MustCompile(`^add element inet svcnet ` + dnatMapPrefix + `[\w-]+ \{ (\d+) comment "[^"]*" : (\S+ \. \d+) \}$`)
+	ruleRE := regexp.MustCompile(`numgen random mod (\d+) offset (\d+) map @` + dnatMapPrefix + `([\w-]+)`)
+	targets := map[int]string{}
+	maps := map[string]bool{}
+	var lines []string
+	for _, line := range strings.Split(strings.TrimSpace(dump), "\n") {
+		if m := elemRE.FindStringSubmatch(line); m != nil {
+			k, _ := strconv.Atoi(m[1])
+			targets[k] = m[2]
+			continue
+		}
+		if name, ok := strings.CutPrefix(line, "add map inet svcnet "+dnatMapPrefix); ok {
+			maps[strings.Fields(name)[0]] = true
+			continue // partial syncs leave maps empty that a full sync would not make
+		}
+		lines = append(lines, line)
+	}
+	used := map[int]bool{}
+	for i, line := range lines {
+		lines[i] = ruleRE.ReplaceAllStringFunc(line, func(expr string) string {
+			m := ruleRE.FindStringSubmatch(expr)
+			if !maps[m[3]] {
+				t.Errorf("rule %q uses a map that does not exist", line)
+			}
+			n, _ := strconv.Atoi(m[1])
+			off, _ := strconv.Atoi(m[2])
+			var list []string
+			for k := off; k < off+n; k++ {
+				tgt, ok := targets[k]
+				if !ok {
+					t.Errorf("rule %q: no dnat-targets element %d", line, k)
+				}
+				used[k] = true
+				list = append(list, tgt)
+			}
+			return fmt.Sprintf("numgen random mod %d map { %s }", n, strings.Join(list, " , "))
+		})
+	}
+	for k, tgt := range targets {
+		if !used[k] {
+			t.Errorf("dnat-targets element %d : %s is used by no rule", k, tgt)
+		}
+	}
 	slices.Sort(lines)
 	return lines
 }
@@ -256,11 +310,15 @@ func TestSplitTransactions(t *testing.T) {
 	if strings.Contains(last, "numgen") || !strings.Contains(last, "add element inet svcnet service-ips") {
 		t.Errorf("got last transaction of a split full sync:\n%s\nwant the map elements without the service chains", last)
 	}
+	// The dnat-targets elements exist before the rules picking them.
+	if !strings.Contains(rec.txs[0], "add element inet svcnet "+dnatMapPrefix) || strings.Contains(last, "add element inet svcnet "+dnatMapPrefix) {
+		t.Errorf("got dnat-targets elements outside the first transaction of a split sync:\n%s", strings.Join(rec.txs, "\n---\n"))
+	}
 	compare := func(t *testing.T) {
 		t.Helper()
 		one, oneFake := newFakeProxier(t, testConfig())
 		syncState(t, one, tr.Snapshot(true).State)
-		if diff := cmp.Diff(sortedLines(oneFake.Dump()), sortedLines(fake.Dump())); diff != "" {
+		if diff := cmp.Diff(canonical(t, oneFake.Dump()), canonical(t, fake.Dump())); diff != "" {
 			t.Errorf("split sync differs from one transaction (-one +split):\n%s", diff)
 		}
 	}

@@ -172,12 +172,15 @@ func (tr *tracer) runRule(t *testing.T, rule string, k *pkt, depth int) (string,
 		case "masquerade":
 			k.masq = true
 			return "accept", true
-		case "dnat": // dnat ip to A:P, or dnat ip to numgen random mod N map { i : A . P , ... }
+		case "dnat": // dnat ip to A:P, or dnat ip to numgen random mod N offset O map @dnat-targets-x
 			k.dnat = tok[i+3]
 			if k.dnat == "numgen" {
 				pick, n := tr.selector(t, tok[i+3:], k, rule)
-				k.dnat = tr.vmap(t, tok[i+3+n+1:], []string{pick}, rule)
-				k.dnat = strings.Replace(k.dnat, " . ", ":", 1)
+				target := strings.Fields(strings.ReplaceAll(tr.vmap(t, tok[i+3+n+1:], []string{pick}, rule), " . ", " "))
+				if len(target) != 2 {
+					t.Fatalf("tracer: no dnat target for key %s in %q", pick, rule)
+				}
+				k.dnat = target[0] + ":" + target[1]
 			}
 			ap, err := netip.ParseAddrPort(k.dnat)
 			if err != nil {
@@ -281,10 +284,14 @@ func (tr *tracer) selector(t *testing.T, tok []string, k *pkt, rule string) (str
 			return "local", 3
 		}
 		return "unicast", 3
-	case tok[0] == "numgen": // numgen random mod N
+	case tok[0] == "numgen": // numgen random mod N [offset O]
 		n, _ := strconv.Atoi(tok[3])
 		if n > k.choices {
 			k.choices = n
+		}
+		if len(tok) > 5 && tok[4] == "offset" {
+			off, _ := strconv.Atoi(tok[5])
+			return strconv.Itoa(off + k.pick%n), 6
 		}
 		return strconv.Itoa(k.pick % n), 4
 	case tok[0] == "mark" && len(tok) > 2 && tok[1] == "and":

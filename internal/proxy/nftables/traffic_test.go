@@ -68,10 +68,16 @@ func TestRealTraffic(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { _ = exec.Command("nft", "delete", "table", "inet", tableName).Run() })
-	st := pt.Scenario{Services: services, Slices: slices}.State(proxy.ServiceOptions{})
-	if err := p.Sync(t.Context(), st); err != nil {
-		t.Fatalf("Sync: %v", err)
+	tr := pt.Scenario{Services: services, Slices: slices}.Tracker(proxy.ServiceOptions{})
+	sync := func(full bool) {
+		t.Helper()
+		snap := tr.Snapshot(full)
+		if err := p.Sync(t.Context(), snap.State); err != nil {
+			t.Fatalf("Sync(full=%v): %v", full, err)
+		}
+		tr.Synced(snap)
 	}
+	sync(true)
 
 	tests := []struct {
 		name  string
@@ -87,6 +93,19 @@ func TestRealTraffic(t *testing.T) {
 		{"spread over both endpoints", func(t *testing.T) { pt.CheckSpread(t, "10.96.0.54:80", "pod-a", "pod-b") }},
 		{"client IP affinity", func(t *testing.T) { pt.CheckSticky(t, "10.96.0.55:80") }},
 		{"hairpin from the endpoint itself", func(t *testing.T) { pt.CheckHairpin(t, pod, "10.96.0.50:80") }},
+		{"partial sync moves a Service to other endpoints", func(t *testing.T) {
+			// spread's key block is replaced: new elements, new rule, old
+			// elements deleted, in the real kernel.
+			tr.SetEndpointSlice(pt.Slice("ns", "spread", "spread-1", []pt.SlicePort{{Name: "p80", Port: 8080}}, epB))
+			tr.SetEndpointSlice(pt.Slice("ns", "web", "web-1", []pt.SlicePort{{Name: "p80", Port: 8080}}, ep, epB))
+			sync(false)
+			for i := 0; i < 20; i++ {
+				if got := pt.TCPGreeting(t, "10.96.0.54:80"); got != "pod-b" {
+					t.Fatalf("connection %d to spread answered by %s, want pod-b only", i, got)
+				}
+			}
+			pt.CheckSpread(t, "10.96.0.50:80", "pod-a", "pod-b")
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, tc.check)
