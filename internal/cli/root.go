@@ -64,6 +64,8 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.ProxyMode, "proxy-mode", cfg.ProxyMode, proxyModeHelp)
 	f.DurationVar(&cfg.ProxyMinSyncPeriod, "proxy-min-sync-period", cfg.ProxyMinSyncPeriod,
 		"minimum interval between proxy rule syncs under churn (a lone change is programmed at once; 0 syncs on every change)")
+	f.DurationVar(&cfg.EventTTL, "event-ttl", cfg.EventTTL,
+		"how long Events are kept after their last write (0: forever)")
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", cfg.ClusterDNS, "ClusterIP of the kube-dns Service, written into pods' resolv.conf")
 	f.BoolVar(&cfg.RefuseExternalIPs, "refuse-external-ips", cfg.RefuseExternalIPs,
 		"ignore spec.externalIPs of Services (guards against CVE-2020-8554)")

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"net/http"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -41,6 +42,11 @@ type Resource struct {
 	Scale *ScaleAccessor
 	// Hooks, when non-nil, run inside the write path (allocation).
 	Hooks Hooks
+	// TTL, when positive, is how long an object lives after its last
+	// write: every create and update stores it with this TTL, and the
+	// store deletes it once that has passed (kube-apiserver's --event-ttl
+	// for events).
+	TTL time.Duration
 	// Connectors serve streaming subresources (pods/log) by name.
 	Connectors map[string]Connector
 	// Actions are POST-only subresources that change the stored object

@@ -83,7 +83,7 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 	podProxy := podproxy.New(podproxy.Config{EndpointSlices: endpointSlicesOf(store)})
 	resources, err := builtin.Resources(builtin.Config{Service: service.Config{
 		IPAllocators: ipAllocs, PortAllocator: ports, Store: store, Logger: s.logger.With("component", "service-allocator"),
-	}, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector(), PodAttach: s.nodes.AttachConnector(), PodPortForward: s.nodes.PortForwardConnector(),
+	}, EventTTL: s.cfg.EventTTL, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector(), PodAttach: s.nodes.AttachConnector(), PodPortForward: s.nodes.PortForwardConnector(),
 		PodProxy: podProxy.PodConnector(), ServiceProxy: podProxy.ServiceConnector()})
 	if err != nil {
 		return nil, nil, err

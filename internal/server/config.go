@@ -75,6 +75,9 @@ type Config struct {
 	// ProxyMinSyncPeriod bounds the proxy's sustained sync rate (0: a
 	// sync for every change).
 	ProxyMinSyncPeriod time.Duration
+	// EventTTL is kube-apiserver's --event-ttl: how long an Event (core/v1
+	// and events.k8s.io/v1) is kept after its last write (0: forever).
+	EventTTL time.Duration
 }
 
 // DefaultConfig returns the defaults of the command-line flags.
@@ -98,6 +101,7 @@ func DefaultConfig() Config {
 		NodeStartupGracePeriod:   nodelifecycle.DefaultStartupGracePeriod,
 		NodeMonitorPeriod:        nodelifecycle.DefaultMonitorPeriod,
 		ProxyMinSyncPeriod:       proxy.DefaultMinSyncPeriod,
+		EventTTL:                 time.Hour,
 	}
 }
 
@@ -166,6 +170,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ProxyMinSyncPeriod < 0 {
 		return fmt.Errorf("--proxy-min-sync-period %v must not be negative", c.ProxyMinSyncPeriod)
+	}
+	if c.EventTTL < 0 {
+		return fmt.Errorf("--event-ttl %v must not be negative", c.EventTTL)
 	}
 	for _, d := range c.Disable {
 		if i := sort.SearchStrings(componentNames, d); i == len(componentNames) || componentNames[i] != d {

@@ -65,3 +65,24 @@ func TestValidateNodeMonitorDurations(t *testing.T) {
 		t.Errorf("default --node-monitor-grace-period %v, want upstream's 50s", got)
 	}
 }
+
+func TestValidateEventTTL(t *testing.T) {
+	if got := DefaultConfig().EventTTL; got != time.Hour {
+		t.Errorf("default --event-ttl %v, want kube-apiserver's 1h", got)
+	}
+	for _, tc := range []struct {
+		ttl     time.Duration
+		wantErr bool
+	}{
+		{ttl: time.Hour},
+		{ttl: 0}, // events are kept forever
+		{ttl: -time.Second, wantErr: true},
+	} {
+		cfg := DefaultConfig()
+		cfg.EventTTL = tc.ttl
+		err := cfg.Validate()
+		if gotErr := err != nil; gotErr != tc.wantErr || (gotErr && !strings.Contains(err.Error(), "--event-ttl")) {
+			t.Errorf("--event-ttl %v: got %v, want error %v", tc.ttl, err, tc.wantErr)
+		}
+	}
+}

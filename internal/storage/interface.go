@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -93,6 +94,15 @@ type WriteOptions struct {
 	Reserve []string
 	// Release are keys deleted with the write (missing keys are ignored).
 	Release []string
+	// TTL, when positive, makes the store delete the written object on its
+	// own once TTL has passed since this write (kube-apiserver's
+	// --event-ttl): it is rounded up to whole seconds, and the store may
+	// keep the object a little longer (a few percent of TTL, at most a
+	// minute) so that many objects can share one expiry. The deletion
+	// reaches watchers as a DELETED event. Every write sets the TTL anew: a
+	// write without one makes the object permanent. Reservation keys never
+	// expire.
+	TTL time.Duration
 }
 
 // ListOptions selects what GetList returns.

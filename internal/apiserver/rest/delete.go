@@ -113,7 +113,7 @@ func (h *Handler) deleteObject(ctx context.Context, ns, name string, opts *metav
 			}
 			out := h.res.New()
 			err := h.cfg.Store.GuaranteedUpdate(ctx, key, out, false, pre, func(runtime.Object) (runtime.Object, storage.WriteOptions, error) {
-				return marked, storage.WriteOptions{}, nil
+				return marked, storage.WriteOptions{TTL: h.res.TTL}, nil
 			})
 			if isRace(err) {
 				continue

@@ -106,6 +106,7 @@ func (h *Handler) createObject(ctx context.Context, obj runtime.Object, wr write
 		if wr.dryRun {
 			return candidate, nil
 		}
+		opts.TTL = h.res.TTL
 		out := h.res.New()
 		err := h.cfg.Store.Create(ctx, key, candidate, out, opts)
 		if err == nil {
@@ -269,6 +270,9 @@ func (h *Handler) updateObjectTracked(ctx context.Context, info RequestInfo, wr 
 			if wr.dryRun {
 				return nil, opts, &errDryRun{obj: desired}
 			}
+			// Every update sets the TTL anew, as upstream's event
+			// strategy does: an event whose count goes up lives on.
+			opts.TTL = h.res.TTL
 			return desired, opts, nil
 		})
 		var dry *errDryRun

@@ -1,6 +1,8 @@
 package builtin
 
 import (
+	"time"
+
 	"github.com/svcnet/svcnet/internal/printers"
 	"github.com/svcnet/svcnet/internal/registry"
 	"github.com/svcnet/svcnet/internal/registry/apps/controllerrevision"
@@ -26,6 +28,9 @@ type Config struct {
 	// Service configures Service defaulting, validation and the ClusterIP
 	// and NodePort allocation hooks.
 	Service service.Config
+	// EventTTL is how long core/v1 and events.k8s.io/v1 events live after
+	// their last write (--event-ttl; 0: forever).
+	EventTTL time.Duration
 	// Printer renders Tables; the zero value uses the wall clock.
 	Printer printers.Printer
 	// PodLog serves pods/log (nil: not served).
@@ -57,7 +62,7 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		configmap.Resource(),
 		secret.Resource(),
 		serviceaccount.Resource(),
-		coreevent.Resource(),
+		coreevent.Resource(cfg.EventTTL),
 		// apps/v1
 		deployment.Resource(),
 		replicaset.Resource(),
@@ -66,7 +71,7 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		// discovery.k8s.io/v1, coordination.k8s.io/v1, events.k8s.io/v1
 		endpointslice.Resource(),
 		lease.Resource(),
-		eventsv1.Resource(),
+		eventsv1.Resource(cfg.EventTTL),
 	}
 	for i := range all {
 		var connectors map[string]registry.Connector

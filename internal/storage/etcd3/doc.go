@@ -5,5 +5,8 @@
 // the etcd ModRevision of its key as resourceVersion, and a list gets the
 // revision it was read at. Every change that touches several keys (an
 // object plus its reservation keys) is a single etcd transaction, so a
-// crash never leaves half of it written.
+// crash never leaves half of it written. An object written with a TTL
+// (events) is put under an etcd lease, shared with the other objects written
+// with the same TTL in a short window, so etcd deletes it (and watchers see
+// DELETED) once the TTL has passed.
 package etcd3

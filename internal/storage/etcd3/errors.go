@@ -53,6 +53,8 @@ func isCompacted(err error) bool { return errors.Is(err, rpctypes.ErrCompacted) 
 
 func isFutureRev(err error) bool { return errors.Is(err, rpctypes.ErrFutureRev) }
 
+func isLeaseNotFound(err error) bool { return errors.Is(err, rpctypes.ErrLeaseNotFound) }
+
 // preconditionError is storage.ErrInvalidPrecondition with upstream's
 // message.
 type preconditionError struct{ what, want, got string }

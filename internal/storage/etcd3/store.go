@@ -42,6 +42,7 @@ type Store struct {
 	codec            *codec
 	logger           *slog.Logger
 	bookmarkInterval time.Duration
+	leases           *leaseManager
 }
 
 var _ storage.Interface = (*Store)(nil)
@@ -65,6 +66,7 @@ func New(cfg Config) (*Store, error) {
 		codec:            newCodec(cfg.Scheme),
 		logger:           cfg.Logger,
 		bookmarkInterval: cfg.BookmarkInterval,
+		leases:           newLeaseManager(cfg.Client),
 	}, nil
 }
 
@@ -95,14 +97,9 @@ func (s *Store) Create(ctx context.Context, key string, obj, out runtime.Object,
 		return err
 	}
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}
-	ops := []clientv3.Op{clientv3.OpPut(key, string(data))}
 	w := newWriteOps(key, opts)
 	for {
-		resp, err := s.client.Txn(ctx).
-			If(append(cmps, w.cmps...)...).
-			Then(append(ops, w.ops...)...).
-			Else(w.checks()...).
-			Commit()
+		resp, err := s.commitPut(ctx, key, data, opts.TTL, append(cmps, w.cmps...), w.ops, w.checks())
 		if err != nil {
 			return fmt.Errorf("creating %s: %w", key, err)
 		}
@@ -160,11 +157,7 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, out runtime.Ob
 		if cur != nil {
 			cmp = clientv3.Compare(clientv3.ModRevision(key), "=", cur.ModRevision)
 		}
-		txn, err := s.client.Txn(ctx).
-			If(append([]clientv3.Cmp{cmp}, w.cmps...)...).
-			Then(append([]clientv3.Op{clientv3.OpPut(key, string(data))}, w.ops...)...).
-			Else(w.checks()...).
-			Commit()
+		txn, err := s.commitPut(ctx, key, data, opts.TTL, append([]clientv3.Cmp{cmp}, w.cmps...), w.ops, w.checks())
 		if err != nil {
 			return fmt.Errorf("updating %s: %w", key, err)
 		}
@@ -179,6 +172,38 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, out runtime.Ob
 		}
 		// Another writer got there first: compute again on its state.
 		kvs = now
+	}
+}
+
+// commitPut commits the transaction "if cmps then put data at key, ops
+// else elseOps". With a positive ttl the key is put under a shared lease
+// that expires it; without one any earlier lease is detached. A lease etcd
+// no longer knows (revoked behind the store's back) is forgotten and the
+// write tried once more under a new one.
+func (s *Store) commitPut(ctx context.Context, key string, data []byte, ttl time.Duration,
+	cmps []clientv3.Cmp, ops, elseOps []clientv3.Op) (*clientv3.TxnResponse, error) {
+	for attempt := 0; ; attempt++ {
+		var (
+			lease   clientv3.LeaseID
+			putOpts []clientv3.OpOption
+		)
+		if ttl > 0 {
+			var err error
+			if lease, err = s.leases.get(ctx, ttlSeconds(ttl)); err != nil {
+				return nil, fmt.Errorf("granting a lease of %v: %w", ttl, err)
+			}
+			putOpts = append(putOpts, clientv3.WithLease(lease))
+		}
+		resp, err := s.client.Txn(ctx).
+			If(cmps...).
+			Then(append([]clientv3.Op{clientv3.OpPut(key, string(data), putOpts...)}, ops...)...).
+			Else(elseOps...).
+			Commit()
+		if err != nil && lease != 0 && attempt == 0 && isLeaseNotFound(err) {
+			s.leases.forget(lease)
+			continue
+		}
+		return resp, err
 	}
 }
 

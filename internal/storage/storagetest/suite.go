@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Interface) {
 		{"WatchSingleKey", testWatchSingleKey},
 		{"WatchStop", testWatchStop},
 		{"Compaction", testCompaction},
+		{"TTL", testTTL},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newEnv(t, newStore))

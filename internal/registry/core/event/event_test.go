@@ -186,7 +186,7 @@ func TestValidateUpdate(t *testing.T) {
 }
 
 func TestFields(t *testing.T) {
-	r := Resource()
+	r := Resource(time.Hour)
 	if diff := cmp.Diff([]string{"ev"}, r.ShortNames); diff != "" {
 		t.Errorf("short names (-want +got):\n%s", diff)
 	}

@@ -1,6 +1,8 @@
 package event
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -8,8 +10,9 @@ import (
 	"github.com/svcnet/svcnet/internal/registry"
 )
 
-// Resource describes core/v1 events as upstream's discovery does.
-func Resource() registry.Resource {
+// Resource describes core/v1 events as upstream's discovery does. Every
+// write stores an event for ttl (kube-apiserver's --event-ttl; 0: forever).
+func Resource(ttl time.Duration) registry.Resource {
 	return registry.Resource{
 		Version:      "v1",
 		Resource:     "events",
@@ -23,6 +26,7 @@ func Resource() registry.Resource {
 		NewList:      func() runtime.Object { return &corev1.EventList{} },
 		Strategy:     Strategy{},
 		Fields:       Fields,
+		TTL:          ttl,
 	}
 }
 

@@ -91,7 +91,7 @@ func TestValidateUpdate(t *testing.T) {
 }
 
 func TestResource(t *testing.T) {
-	r := Resource()
+	r := Resource(time.Hour)
 	if r.Group != "events.k8s.io" || r.Resource != "events" {
 		t.Errorf("got %s/%s, want events.k8s.io/events", r.Group, r.Resource)
 	}

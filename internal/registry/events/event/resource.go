@@ -1,6 +1,8 @@
 package event
 
 import (
+	"time"
+
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -10,8 +12,8 @@ import (
 
 // Resource describes events.k8s.io/v1 events as upstream's discovery does.
 // Upstream stores them with core/v1 events; here they are a resource of
-// their own.
-func Resource() registry.Resource {
+// their own. Every write stores an event for ttl, as core/v1 events.
+func Resource(ttl time.Duration) registry.Resource {
 	return registry.Resource{
 		Group:        "events.k8s.io",
 		Version:      "v1",
@@ -26,6 +28,7 @@ func Resource() registry.Resource {
 		NewList:      func() runtime.Object { return &eventsv1.EventList{} },
 		Strategy:     Strategy{},
 		Fields:       Fields,
+		TTL:          ttl,
 	}
 }
 
