@@ -13,9 +13,11 @@ import (
 // TestMain lets the test binary act as the pod-exec helper.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == HelperCommand {
-		err := HelperMain(os.Args[2:])
-		fmt.Fprintln(os.Stderr, "pod-exec:", err)
-		os.Exit(127)
+		if err := HelperMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "pod-exec:", err)
+			os.Exit(127)
+		}
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
