@@ -27,11 +27,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case runtime.HelperCommand:
-			if err := runtime.HelperMain(os.Args[2:]); err != nil {
-				fmt.Fprintln(os.Stderr, "pod-exec:", err)
-				os.Exit(127)
-			}
-			os.Exit(0)
+			err := runtime.HelperMain(os.Args[2:])
+			fmt.Fprintln(os.Stderr, "pod-exec:", err)
+			os.Exit(127)
 		case images.AgnhostCommand:
 			if err := images.AgnhostMain(os.Args[2:], os.Stdout); err != nil {
 				fmt.Fprintln(os.Stderr, "agnhost:", err)

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -276,13 +277,19 @@ func TestAgentRestartExitStatus(t *testing.T) {
 		return p.Status.Phase, p.Status.ContainerStatuses[0]
 	}
 	running := func(name string) bool { _, cs := status(name); return cs.State.Running != nil }
-	// exit makes the container of pod name exit with code; its shell
-	// waits in open(2) for a writer, so a non-blocking open finds it.
+	// exit makes the container of pod name exit with code, once its
+	// shell waits in open(2) for a writer (before, a non-blocking open
+	// fails with ENXIO).
 	exit := func(name, code string) {
-		f, err := os.OpenFile(fifo(name), os.O_WRONLY|syscall.O_NONBLOCK, 0)
-		if err != nil {
-			t.Fatalf("opening the FIFO of %s: %v", name, err)
-		}
+		var f *os.File
+		poll(t, name+" reading its FIFO", func() bool {
+			var err error
+			f, err = os.OpenFile(fifo(name), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+			if err != nil && !errors.Is(err, syscall.ENXIO) {
+				t.Fatalf("opening the FIFO of %s: %v", name, err)
+			}
+			return err == nil
+		})
 		defer f.Close()
 		if _, err := f.WriteString(code + "\n"); err != nil {
 			t.Fatal(err)

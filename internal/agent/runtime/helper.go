@@ -73,8 +73,8 @@ func parseHelperArgs(args []string) (helperOptions, error) {
 // environment. It returns only on error.
 //
 // Given --exit-file, it is instead the supervising parent of a container
-// process (see supervisor.go) and returns once that process has ended and
-// its exit status is written; nil means success.
+// process (see supervisor.go): it exits once that process has ended and
+// its exit status is written.
 func HelperMain(args []string) error {
 	goruntime.LockOSThread()
 	o, err := parseHelperArgs(args)

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -160,7 +161,20 @@ func TestContainerReadoptedExitStatus(t *testing.T) {
 			if st := c2.State(); st.Phase != Running || st.Pid != pid {
 				t.Fatalf("resumed state got %+v, want the running pid %d re-adopted", st, pid)
 			}
-			if err := os.WriteFile(fifo, []byte(tc.code+"\n"), 0); err != nil {
+			// The shell waits in open(2) for a writer; before it does, a
+			// non-blocking open fails with ENXIO.
+			var f *os.File
+			waitFor(t, "the container reading its FIFO", func() bool {
+				var err error
+				f, err = os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+				if err != nil && !errors.Is(err, syscall.ENXIO) {
+					t.Fatal(err)
+				}
+				return err == nil
+			})
+			_, err := f.WriteString(tc.code + "\n")
+			f.Close()
+			if err != nil {
 				t.Fatal(err)
 			}
 			<-c2.Done()

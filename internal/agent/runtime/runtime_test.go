@@ -13,11 +13,9 @@ import (
 // TestMain lets the test binary act as the pod-exec helper.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == HelperCommand {
-		if err := HelperMain(os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, "pod-exec:", err)
-			os.Exit(127)
-		}
-		os.Exit(0)
+		err := HelperMain(os.Args[2:])
+		fmt.Fprintln(os.Stderr, "pod-exec:", err)
+		os.Exit(127)
 	}
 	os.Exit(m.Run())
 }

@@ -79,7 +79,8 @@ func (r *Runtime) supervisorCommand(cmd *exec.Cmd, exitFile string) *exec.Cmd {
 
 // supervise is the body of the helper run with --exit-file: it runs
 // o.argv (a helper command line) in new namespaces (o.cloneFlags), reports
-// its pid, waits for it and writes its exit status to o.exitFile.
+// its pid, waits for it, writes its exit status to o.exitFile and exits
+// with status 0. It returns only on error.
 func supervise(o helperOptions) error {
 	// Signals meant for the agent (a terminal's SIGINT or SIGHUP, a
 	// service manager's SIGTERM) must not end the supervisor before the
@@ -134,7 +135,14 @@ func supervise(o helperOptions) error {
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		st.Signal = int(ws.Signal())
 	}
-	return st.save(o.exitFile)
+	if err := st.save(o.exitFile); err != nil {
+		return err
+	}
+	// Its end tells a re-adopting agent that the exit file is written:
+	// exit at once, without exit hooks (a race-enabled build would sleep
+	// a second in them).
+	unix.Exit(0)
+	return nil
 }
 
 // save writes e to path atomically (write and rename); the directory must
