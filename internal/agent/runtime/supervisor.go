@@ -94,6 +94,9 @@ func supervise(o helperOptions) error {
 	}()
 	var report *os.File
 	if o.reportFD > 0 {
+		// Inherited without close-on-exec: the container must not inherit
+		// it in turn.
+		unix.CloseOnExec(o.reportFD)
 		report = os.NewFile(uintptr(o.reportFD), "report")
 	}
 	send := func(r startReport) {
