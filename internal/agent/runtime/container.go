@@ -290,7 +290,8 @@ func (c *Container) set(f func(*State)) {
 	rec := c.record()
 	c.mu.Unlock()
 	// Once ctx has ended the agent is going away: the record keeps
-	// describing the process it leaves behind (or lost).
+	// describing the process it leaves behind (or lost); one it killed
+	// is recorded by saveEnded.
 	if c.spec.StatePath != "" && c.ctx.Err() == nil {
 		if err := rec.save(c.spec.StatePath); err != nil {
 			c.r.log.Warn("Failed saving container state", "container", c.spec.Name, "err", err)

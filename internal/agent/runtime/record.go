@@ -141,8 +141,9 @@ func openProcess(pid int, procStart uint64) (int, error) {
 const pidfdPollInterval = time.Second
 
 // watchPidfd closes the returned channel when the process behind fd exits,
-// or when quit is closed; it closes fd. Exit codes of processes that are
-// not our children cannot be read, so none is delivered.
+// or when quit is closed; it closes fd. The exit status of a process that
+// is not our child cannot be read: a container's comes from the exit file
+// its supervisor writes before it exits.
 func watchPidfd(fd int, quit <-chan struct{}) <-chan struct{} {
 	exited := make(chan struct{})
 	go func() {
