@@ -531,6 +531,9 @@ func (c *Container) await(ctx context.Context, pid int, procStart uint64, starte
 		c.mu.Lock()
 		c.supPid, c.supStart = 0, 0
 		c.mu.Unlock()
+		if end == exited {
+			c.set(func(*State) {}) // the record loses the supervisor
+		}
 		quit := make(chan struct{})
 		defer close(quit)
 		gone := watchPidfd(fd, quit)

@@ -224,3 +224,41 @@ func TestContainerKilledOnStop(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestContainerSupervisorKilled kills a container's supervisor: the
+// process runs on, watched through its own pidfd, and its later end, with
+// no exit status recorded, counts as ContainerStatusUnknown.
+func TestContainerSupervisorKilled(t *testing.T) {
+	requireRoot(t)
+	spec := sandboxSpec(t, "c", "sleep", "1000")
+	spec.RestartPolicy = RestartAlways
+	spec.StatePath = filepath.Join(t.TempDir(), "c.json")
+	r, ctx, _ := startRuntime(t, false)
+	c := r.StartContainer(ctx, spec, nil)
+	waitFor(t, "running", func() bool { return c.State().Phase == Running })
+	pid := c.State().Pid
+	rec, err := loadRecord(spec.StatePath)
+	if err != nil || rec == nil || rec.Pid != pid || rec.Supervisor == 0 || rec.Supervisor == pid {
+		t.Fatalf("record got %+v (err %v), want pid %d and its supervisor", rec, err, pid)
+	}
+	if err := syscall.Kill(rec.Supervisor, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "record without supervisor", func() bool {
+		rec, _ := loadRecord(spec.StatePath)
+		return rec != nil && rec.Supervisor == 0
+	})
+	if st := c.State(); st.Phase != Running || st.Pid != pid || st.RestartCount != 0 || !ProcessAlive(pid, rec.ProcStart) {
+		t.Fatalf("state after the supervisor died got %+v, want pid %d running on", st, pid)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "restart", func() bool { st := c.State(); return st.RestartCount == 1 && st.Phase == Running })
+	if last := c.State().Last; last == nil || last.Reason != "ContainerStatusUnknown" || last.ExitCode != 137 {
+		t.Errorf("last termination got %+v, want ContainerStatusUnknown 137", last)
+	}
+	if err := c.Stop(ctx, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+}
