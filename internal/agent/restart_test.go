@@ -296,13 +296,27 @@ func TestAgentRestartExitStatus(t *testing.T) {
 		}
 	}
 
+	// started waits until an agent started at since has its caches synced
+	// (it renews the node lease only then): stopped before, Run returns
+	// the context's error.
+	started := func(since time.Time) {
+		poll(t, "agent started", func() bool {
+			l, err := client.CoordinationV1().Leases(NodeLeaseNS).Get(ctx, "node-x", metav1.GetOptions{})
+			return err == nil && l.Spec.RenewTime != nil && !l.Spec.RenewTime.Time.Before(since)
+		})
+	}
+
+	since := time.Now()
 	_, stop1 := startAgent(t, cfg)
 	poll(t, "containers running", func() bool { return running("ok") && running("fail") && running("always") })
+	started(since)
 	stop1()
 
 	// The next agent kills its pods when it stops.
 	cfg.KeepPodsOnExit = false
+	since = time.Now()
 	a2, stop2 := startAgent(t, cfg)
+	started(since)
 	for _, name := range []string{"ok", "fail", "always"} {
 		poll(t, name+" re-adopted", func() bool {
 			st, ok := containerState(a2, "uid-"+name, "c")
@@ -327,7 +341,9 @@ func TestAgentRestartExitStatus(t *testing.T) {
 	}
 
 	stop2()
+	since = time.Now()
 	_, _ = startAgent(t, cfg)
+	started(since)
 	poll(t, "always restarted", func() bool {
 		_, cs := status("always")
 		return cs.RestartCount == 1 && cs.State.Running != nil
