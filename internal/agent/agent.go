@@ -72,8 +72,10 @@ type Config struct {
 	InitialBackoff time.Duration
 	// KeepPodsOnExit leaves the pods' processes running when Run returns,
 	// as containers outlive a kubelet restart; the next agent re-adopts
-	// them. Otherwise they are killed then (and restarted by the next
-	// agent). A crashed agent always leaves them running.
+	// them. Otherwise they are killed then, their records noting how
+	// their runs ended, and the next agent applies the restart policy to
+	// those ends (restarting them unless Never). A crashed agent always
+	// leaves them running.
 	KeepPodsOnExit bool
 	// KubeletPort is published as status.daemonEndpoints.kubeletEndpoint
 	// of the Node: where the agent's kubelet API server listens (0: none).

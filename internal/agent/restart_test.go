@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -39,26 +40,7 @@ func TestAgentRestartReadoptsPods(t *testing.T) {
 		&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-r"}, Spec: v1.NodeSpec{PodCIDR: "10.244.9.0/24"}})
 	cfg := Config{Client: client, NodeName: "node-r", NodeIP: "192.0.2.11", DataDir: filepath.Join(dir, "data"),
 		NetnsDir: filepath.Join(dir, "netns"), InitialBackoff: 100 * time.Millisecond, KeepPodsOnExit: true}
-	start := func() (*Agent, func()) {
-		a, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx) }()
-		var once sync.Once
-		stop := func() {
-			once.Do(func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("Run() got %v, want nil", err)
-				}
-			})
-		}
-		t.Cleanup(stop)
-		return a, stop
-	}
+	start := func() (*Agent, func()) { return startAgent(t, cfg) }
 	ctx := context.Background()
 	pods := client.CoreV1().Pods("app")
 	for _, name := range []string{"keep", "gone"} {
@@ -207,6 +189,184 @@ watch:
 		_, err := os.Stat(filepath.Join(cfg.NetnsDir, "uid-keep"))
 		return os.IsNotExist(err)
 	})
+}
+
+// startAgent runs an agent with cfg until the returned stop is called.
+func startAgent(t *testing.T, cfg Config) (*Agent, func()) {
+	t.Helper()
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run() got %v, want nil", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return a, stop
+}
+
+// containerState returns the runtime state of container name of pod uid as
+// agent a supervises it, or false while it does not.
+func containerState(a *Agent, uid, name string) (runtime.State, bool) {
+	a.mu.Lock()
+	w := a.workers[types.UID(uid)]
+	a.mu.Unlock()
+	if w == nil {
+		return runtime.State{}, false
+	}
+	w.mu.Lock()
+	c := w.containers[name]
+	w.mu.Unlock()
+	if c == nil {
+		return runtime.State{}, false
+	}
+	return c.State(), true
+}
+
+// TestAgentRestartExitStatus checks the exit statuses an agent reports for
+// processes it did not start. Two restartPolicy: Never pods are re-adopted
+// after an agent restart and then exit by themselves, with 0 and 3: they
+// end Succeeded (Completed, 0) and Failed (Error, 3). A restartPolicy:
+// Always pod is killed by an agent's graceful stop (no keep-pods): the
+// next agent restarts it with that kill as its last state.
+func TestAgentRestartExitStatus(t *testing.T) {
+	if os.Getenv("SVCNET_IN_NETNS") != "1" || os.Geteuid() != 0 {
+		t.Skip("needs root inside a fresh network namespace (SVCNET_IN_NETNS=1)")
+	}
+	dir := t.TempDir()
+	client := fake.NewClientset(
+		&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-x"}, Spec: v1.NodeSpec{PodCIDR: "10.244.10.0/24"}})
+	cfg := Config{Client: client, NodeName: "node-x", NodeIP: "192.0.2.12", DataDir: filepath.Join(dir, "data"),
+		NetnsDir: filepath.Join(dir, "netns"), InitialBackoff: 100 * time.Millisecond, KeepPodsOnExit: true}
+	ctx := context.Background()
+	pods := client.CoreV1().Pods("app")
+	fifo := func(name string) string { return filepath.Join(dir, name+".code") }
+	for _, p := range []struct {
+		name   string
+		policy v1.RestartPolicy
+	}{{"ok", v1.RestartPolicyNever}, {"fail", v1.RestartPolicyNever}, {"always", v1.RestartPolicyAlways}} {
+		if err := syscall.Mkfifo(fifo(p.name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: p.name, UID: types.UID("uid-" + p.name)},
+			Spec: v1.PodSpec{NodeName: "node-x", RestartPolicy: p.policy, TerminationGracePeriodSeconds: ptr.To[int64](1),
+				Containers: []v1.Container{{Name: "c", Image: "busybox",
+					// Exits with the code written to its FIFO.
+					Command: []string{"sh", "-c", `read code < "$0"; exit "$code"`, fifo(p.name)}}}}}
+		if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func(name string) (v1.PodPhase, v1.ContainerStatus) {
+		p, err := pods.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Status.ContainerStatuses) != 1 {
+			return p.Status.Phase, v1.ContainerStatus{}
+		}
+		return p.Status.Phase, p.Status.ContainerStatuses[0]
+	}
+	running := func(name string) bool { _, cs := status(name); return cs.State.Running != nil }
+	// exit makes the container of pod name exit with code, once its
+	// shell waits in open(2) for a writer (before, a non-blocking open
+	// fails with ENXIO).
+	exit := func(name, code string) {
+		var f *os.File
+		poll(t, name+" reading its FIFO", func() bool {
+			var err error
+			f, err = os.OpenFile(fifo(name), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+			if err != nil && !errors.Is(err, syscall.ENXIO) {
+				t.Fatalf("opening the FIFO of %s: %v", name, err)
+			}
+			return err == nil
+		})
+		defer f.Close()
+		if _, err := f.WriteString(code + "\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// started waits until an agent started at since has its caches synced
+	// (it renews the node lease only then): stopped before, Run returns
+	// the context's error.
+	started := func(since time.Time) {
+		poll(t, "agent started", func() bool {
+			l, err := client.CoordinationV1().Leases(NodeLeaseNS).Get(ctx, "node-x", metav1.GetOptions{})
+			return err == nil && l.Spec.RenewTime != nil && !l.Spec.RenewTime.Time.Before(since)
+		})
+	}
+
+	since := time.Now()
+	_, stop1 := startAgent(t, cfg)
+	poll(t, "containers running", func() bool { return running("ok") && running("fail") && running("always") })
+	started(since)
+	stop1()
+
+	// The next agent kills its pods when it stops.
+	cfg.KeepPodsOnExit = false
+	since = time.Now()
+	a2, stop2 := startAgent(t, cfg)
+	started(since)
+	for _, name := range []string{"ok", "fail", "always"} {
+		poll(t, name+" re-adopted", func() bool {
+			st, ok := containerState(a2, "uid-"+name, "c")
+			return ok && st.Phase == runtime.Running
+		})
+	}
+	exit("ok", "0")
+	exit("fail", "3")
+	for _, tc := range []struct {
+		name   string
+		phase  v1.PodPhase
+		code   int32
+		reason string
+	}{{"ok", v1.PodSucceeded, 0, "Completed"}, {"fail", v1.PodFailed, 3, "Error"}} {
+		poll(t, tc.name+" terminated", func() bool { _, cs := status(tc.name); return cs.State.Terminated != nil })
+		phase, cs := status(tc.name)
+		if term := cs.State.Terminated; phase != tc.phase || term.ExitCode != tc.code || term.Reason != tc.reason ||
+			cs.RestartCount != 0 {
+			t.Errorf("%s got phase %s, restarts %d, terminated %+v, want %s, no restarts, %s with exit code %d",
+				tc.name, phase, cs.RestartCount, term, tc.phase, tc.reason, tc.code)
+		}
+	}
+
+	stop2()
+	since = time.Now()
+	_, _ = startAgent(t, cfg)
+	started(since)
+	poll(t, "always restarted", func() bool {
+		_, cs := status("always")
+		return cs.RestartCount == 1 && cs.State.Running != nil
+	})
+	if _, cs := status("always"); cs.LastTerminationState.Terminated == nil ||
+		cs.LastTerminationState.Terminated.Reason != "Error" || cs.LastTerminationState.Terminated.ExitCode != 137 {
+		t.Errorf("last state after the graceful stop got %+v, want terminated: Error with exit code 137",
+			cs.LastTerminationState)
+	}
+	if phase, cs := status("ok"); phase != v1.PodSucceeded || cs.State.Terminated == nil {
+		t.Errorf("ok after another restart got phase %s, state %+v, want Succeeded and terminated", phase, cs.State)
+	}
+
+	// Deleting the pods removes their networks (and namespace mounts).
+	for _, name := range []string{"ok", "fail", "always"} {
+		if err := pods.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		poll(t, name+" netns removed", func() bool {
+			_, err := os.Stat(filepath.Join(cfg.NetnsDir, "uid-"+name))
+			return os.IsNotExist(err)
+		})
+	}
 }
 
 // processGone reports whether pid has exited (a zombie counts as exited).

@@ -47,8 +47,11 @@ type ContainerSpec struct {
 	// process start time, restart count, terminations). StartContainer
 	// resumes from a record found there, as after an agent restart: a
 	// recorded process that still runs is re-adopted (not restarted), one
-	// that is gone counts as a run with an unknown exit code, and a
-	// terminated container stays terminated.
+	// that is gone counts as a run that ended as its exit file tells, and a
+	// terminated container stays terminated. With a StatePath, the process
+	// runs under a supervisor that records its exit status in
+	// <container>.exit beside the record (see supervisor.go), so the end of
+	// a re-adopted process is known as well as that of one started here.
 	StatePath string
 	// StdinPath, if set, is a FIFO that becomes the process's stdin
 	// (container stdin: true); Container.Stdin writes to it. StdinOnce
@@ -104,6 +107,10 @@ type Container struct {
 	mu        sync.Mutex
 	state     State
 	procStart uint64
+	// supPid and supStart identify the supervisor of the running process
+	// (0: none).
+	supPid   int
+	supStart uint64
 	// stdinW keeps the current run's stdin open (nil: none, or closed
 	// after a StdinOnce session).
 	stdinW *os.File
@@ -245,10 +252,25 @@ func (c *Container) resume(rec *record) {
 	switch {
 	case rec.Terminated != nil:
 		c.state.Phase, c.state.Reason, c.state.Terminated = Terminated, "", rec.Terminated
+	case rec.Ended != nil:
+		// supervise applies the restart policy to it.
 	case rec.Pid != 0:
-		fd, err := openProcess(rec.Pid, rec.ProcStart)
-		if err != nil {
+		if !ProcessAlive(rec.Pid, rec.ProcStart) {
 			return
+		}
+		// The supervisor's end tells that the exit status is written;
+		// without one (it was killed) the process itself is watched.
+		fd := -1
+		if rec.Supervisor != 0 {
+			if fd, _ = openProcess(rec.Supervisor, rec.SupervisorStart); fd >= 0 {
+				c.supPid, c.supStart = rec.Supervisor, rec.SupervisorStart
+			}
+		}
+		if fd < 0 {
+			var err error
+			if fd, err = openProcess(rec.Pid, rec.ProcStart); err != nil {
+				return
+			}
 		}
 		c.adoptFD, c.procStart = fd, rec.ProcStart
 		if c.spec.StdinPath != "" {
@@ -268,7 +290,8 @@ func (c *Container) set(f func(*State)) {
 	rec := c.record()
 	c.mu.Unlock()
 	// Once ctx has ended the agent is going away: the record keeps
-	// describing the process it leaves behind (or lost).
+	// describing the process it leaves behind (or lost); one it killed
+	// is recorded by saveEnded.
 	if c.spec.StatePath != "" && c.ctx.Err() == nil {
 		if err := rec.save(c.spec.StatePath); err != nil {
 			c.r.log.Warn("Failed saving container state", "container", c.spec.Name, "err", err)
@@ -282,7 +305,7 @@ func (c *Container) record() *record {
 	s := c.state
 	r := &record{Pid: s.Pid, StartedAt: s.StartedAt, RestartCount: s.RestartCount, Last: s.Last}
 	if s.Pid != 0 {
-		r.ProcStart = c.procStart
+		r.ProcStart, r.Supervisor, r.SupervisorStart = c.procStart, c.supPid, c.supStart
 	}
 	if s.Phase == Terminated {
 		r.Terminated = s.Terminated
@@ -296,15 +319,18 @@ type runEnd int
 const (
 	// exited: the process ended by itself (or by Kill).
 	exited runEnd = iota
-	// stopped: Stop or the end of ctx ended it.
+	// stopped: Stop ended it.
 	stopped
+	// killed: ctx ended without KeepOnExit; the agent killed it as it
+	// stops.
+	killed
 	// abandoned: ctx ended with KeepOnExit; the process runs on.
 	abandoned
 )
 
 // unknownExit is reported for a run whose exit status could not be read:
-// the exit code of a process that is not the agent's child (one re-adopted
-// after an agent restart) is not observable. As kubelet's
+// its supervisor was killed before it could write it, or it had none (a
+// process started by an agent that predates supervisors). As kubelet's
 // ContainerStatusUnknown it counts as a failure.
 func unknownExit(startedAt time.Time, msg string) *Termination {
 	return &Termination{ExitCode: 137, Reason: "ContainerStatusUnknown", Message: msg, StartedAt: startedAt,
@@ -323,6 +349,8 @@ func (c *Container) supervise(ctx context.Context) {
 			t := resume.Terminated
 			c.set(func(s *State) { s.Phase, s.Terminated, s.Pid, s.Reason = Terminated, t, 0, "" })
 			return
+		case resume != nil && resume.Ended != nil:
+			term, end = resume.Ended, exited
 		case resume != nil && resume.Pid != 0:
 			term, end = c.runAdopted(ctx, resume)
 		default:
@@ -333,10 +361,13 @@ func (c *Container) supervise(ctx context.Context) {
 		if end == abandoned {
 			return
 		}
-		if end == stopped {
+		if end == stopped || end == killed {
 			c.set(func(s *State) {
 				s.Phase, s.Terminated, s.Pid, s.Reason = Terminated, term, 0, ""
 			})
+			if end == killed {
+				c.saveEnded(term)
+			}
 			return
 		}
 		restart := c.spec.RestartPolicy == RestartAlways ||
@@ -384,27 +415,61 @@ func (c *Container) supervise(ctx context.Context) {
 	}
 }
 
+// saveEnded records term, the end of a run that the agent killed as it
+// stops, as not yet acted on: the next agent applies the restart policy to
+// it (with term as the last state), as kubelet does to the containers a
+// node's reboot ended, instead of finding a process gone without a trace.
+func (c *Container) saveEnded(term *Termination) {
+	if c.spec.StatePath == "" || term == nil {
+		return
+	}
+	c.mu.Lock()
+	rec := &record{RestartCount: c.state.RestartCount, Last: c.state.Last, Ended: term}
+	c.mu.Unlock()
+	if err := rec.save(c.spec.StatePath); err != nil {
+		c.r.log.Warn("Failed saving container state", "container", c.spec.Name, "err", err)
+	}
+}
+
 // runOnce starts one run and waits for its end.
 func (c *Container) runOnce(ctx context.Context) (*Termination, runEnd) {
 	start := time.Now()
-	cmd, logf, err := c.prepare()
-	if err == nil {
-		err = c.r.start(ctx, cmd)
-		logf.Close()
-	}
-	if err != nil {
+	startErr := func(err error) (*Termination, runEnd) {
 		if ctx.Err() != nil {
 			return &Termination{ExitCode: 128, Reason: "StartError", StartedAt: start, FinishedAt: time.Now()}, stopped
 		}
 		c.r.log.Warn("Failed starting container", "container", c.spec.Name, "err", err)
 		return &Termination{ExitCode: 128, Reason: "StartError", Message: err.Error(), StartedAt: start, FinishedAt: time.Now()}, exited
 	}
-	pid := cmd.Process.Pid
+	cmd, report, started, err := c.prepare()
+	if err == nil {
+		err = c.r.start(ctx, cmd)
+		started.Close()
+	}
+	if err != nil {
+		if report != nil {
+			report.Close()
+		}
+		return startErr(err)
+	}
 	// The start time survives the helper's exec: it identifies the
 	// container process for a later agent.
-	procStart, _ := procStartTime(pid)
+	pid, procStart, supPid, supStart := cmd.Process.Pid, uint64(0), 0, uint64(0)
+	if report != nil {
+		rep, err := readReport(report)
+		report.Close()
+		if err != nil {
+			_ = cmd.Wait()
+			return startErr(err)
+		}
+		pid, procStart = rep.Pid, rep.ProcStart
+		supPid = cmd.Process.Pid
+		supStart, _ = procStartTime(supPid)
+	} else {
+		procStart, _ = procStartTime(pid)
+	}
 	c.mu.Lock()
-	c.procStart = procStart
+	c.procStart, c.supPid, c.supStart = procStart, supPid, supStart
 	c.mu.Unlock()
 	c.set(func(s *State) {
 		s.Phase, s.Reason, s.Message, s.Pid, s.StartedAt, s.Terminated = Running, "", "", pid, start, nil
@@ -416,6 +481,9 @@ func (c *Container) runOnce(ctx context.Context) (*Termination, runEnd) {
 		ps = cmd.ProcessState
 		close(done)
 	}()
+	if report != nil {
+		return c.await(ctx, pid, procStart, start, done)
+	}
 	end, _ := c.wait(ctx, pid, done)
 	if end == abandoned {
 		return nil, end
@@ -429,22 +497,65 @@ func (c *Container) runOnce(ctx context.Context) (*Termination, runEnd) {
 }
 
 // runAdopted supervises the process of rec, left running by an earlier
-// agent and opened by resume, through its pidfd. A process that was gone
-// ends the run at once with an unknown exit code.
+// agent and opened by resume, through the pidfd of its supervisor (or of
+// the process itself, if that is gone). A process that was gone ends the
+// run at once, as its exit file tells.
 func (c *Container) runAdopted(ctx context.Context, rec *record) (*Termination, runEnd) {
 	if c.adoptFD < 0 {
-		return unknownExit(rec.StartedAt, "The container exited while no agent supervised it; its exit code is unknown"), exited
+		if t := readExit(c.spec.StatePath, rec.Pid, rec.ProcStart, rec.StartedAt); t != nil {
+			return t, exited
+		}
+		return unknownExit(rec.StartedAt, "The container exited while no agent supervised it; its exit status was not recorded"), exited
 	}
 	quit := make(chan struct{})
 	defer close(quit)
-	end, sig := c.wait(ctx, rec.Pid, watchPidfd(c.adoptFD, quit))
-	switch {
-	case end == abandoned:
+	return c.await(ctx, rec.Pid, rec.ProcStart, rec.StartedAt, watchPidfd(c.adoptFD, quit))
+}
+
+// await waits for the end of the container process pid (started at
+// procStart), signalled by done: the end of its supervisor, or, without
+// one, of the process itself. It returns the exit status that the
+// supervisor wrote. Without one (the supervisor was killed, or there was
+// none) the process may still run, nobody's child now: it is then watched
+// through its own pidfd, and its exit status is unknown.
+func (c *Container) await(ctx context.Context, pid int, procStart uint64, startedAt time.Time, done <-chan struct{}) (*Termination, runEnd) {
+	end, sig := c.wait(ctx, pid, done)
+	if end == abandoned {
 		return nil, end
-	case sig != 0:
-		return &Termination{ExitCode: 128 + int(sig), Reason: "Error", StartedAt: rec.StartedAt, FinishedAt: time.Now()}, end
 	}
-	return unknownExit(rec.StartedAt, "The exit code of a re-adopted container process is not observable"), end
+	if t := readExit(c.spec.StatePath, pid, procStart, startedAt); t != nil {
+		return t, end
+	}
+	if fd, err := openProcess(pid, procStart); err == nil {
+		c.r.log.Warn("Lost the supervisor of a container process", "container", c.spec.Name, "pid", pid)
+		c.mu.Lock()
+		c.supPid, c.supStart = 0, 0
+		c.mu.Unlock()
+		if end == exited {
+			c.set(func(*State) {}) // the record loses the supervisor
+		}
+		quit := make(chan struct{})
+		defer close(quit)
+		gone := watchPidfd(fd, quit)
+		if end == exited {
+			var s syscall.Signal
+			if end, s = c.wait(ctx, pid, gone); end == abandoned {
+				return nil, end
+			}
+			if s != 0 {
+				sig = s
+			}
+		} else {
+			// Stopping, and the wait for it is over: kill what is left.
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			<-gone
+			sig = syscall.SIGKILL
+		}
+	}
+	if sig != 0 {
+		return &Termination{ExitCode: 128 + int(sig), Reason: "Error", StartedAt: startedAt, FinishedAt: time.Now()}, end
+	}
+	return unknownExit(startedAt, "The exit status of the container process was not recorded"), end
 }
 
 // wait waits until the process pid (and its group) has ended, by itself
@@ -466,7 +577,7 @@ func (c *Container) wait(ctx context.Context, pid int, done <-chan struct{}) (en
 			}
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 			<-done
-			return stopped, syscall.SIGKILL
+			return killed, syscall.SIGKILL
 		}
 	}
 }
@@ -488,46 +599,68 @@ func terminate(pid int, grace time.Duration, done <-chan struct{}) syscall.Signa
 	}
 }
 
-// closeBoth closes two files.
-type closeBoth [2]*os.File
+// closeAll closes files.
+type closeAll []*os.File
 
-func (c *closeBoth) Close() error { return errors.Join(c[0].Close(), c[1].Close()) }
+func (c closeAll) Close() error {
+	var errs []error
+	for _, f := range c {
+		errs = append(errs, f.Close())
+	}
+	return errors.Join(errs...)
+}
 
-// prepare rotates the log file and builds the command of one run; the
-// returned closer is to be closed once the command has started.
-func (c *Container) prepare() (*exec.Cmd, io.Closer, error) {
+// prepare rotates the log file and builds the command of one run: the
+// helper, under a supervisor if the container has a record; then report is
+// the read end of the supervisor's report pipe. started is to be closed
+// once the command has started.
+func (c *Container) prepare() (cmd *exec.Cmd, report *os.File, started io.Closer, err error) {
 	if c.spec.LogPath == "" {
-		return nil, nil, errors.New("no log path")
+		return nil, nil, nil, errors.New("no log path")
 	}
 	if err := os.MkdirAll(filepath.Dir(c.spec.LogPath), 0o755); err != nil {
-		return nil, nil, fmt.Errorf("creating log dir: %w", err)
+		return nil, nil, nil, fmt.Errorf("creating log dir: %w", err)
 	}
 	if _, err := os.Stat(c.spec.LogPath); err == nil {
 		if err := os.Rename(c.spec.LogPath, c.spec.LogPath+".previous"); err != nil {
-			return nil, nil, fmt.Errorf("rotating log: %w", err)
+			return nil, nil, nil, fmt.Errorf("rotating log: %w", err)
 		}
 	}
 	logf, err := os.OpenFile(c.spec.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening log: %w", err)
+		return nil, nil, nil, fmt.Errorf("opening log: %w", err)
 	}
-	var f io.Closer = logf
-	cmd := c.r.Command(c.spec, c.spec.Argv)
+	closers := closeAll{logf}
+	cmd = c.r.Command(c.spec, c.spec.Argv)
+	// A container outlives the agent's process (a crash, an upgrade): the
+	// next agent re-adopts it, or kills it if its pod is gone.
+	cmd.SysProcAttr.Pdeathsig = 0
+	if c.spec.StatePath != "" {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closers.Close()
+			return nil, nil, nil, fmt.Errorf("creating report pipe: %w", err)
+		}
+		cmd = c.r.supervisorCommand(cmd, exitPath(c.spec.StatePath))
+		cmd.ExtraFiles = []*os.File{w}
+		report = r
+		closers = append(closers, w)
+	}
 	if c.spec.StdinPath != "" {
 		r, w, err := openStdin(c.spec.StdinPath)
 		if err != nil {
-			f.Close()
-			return nil, nil, err
+			closers.Close()
+			if report != nil {
+				report.Close()
+			}
+			return nil, nil, nil, err
 		}
 		cmd.Stdin = r
 		// The child gets its own copy of the read end: ours is closed
 		// with the log file once it has started.
-		f = &closeBoth{logf, r}
+		closers = append(closers, r)
 		c.setStdin(w)
 	}
-	// A container outlives the agent's process (a crash, an upgrade): the
-	// next agent re-adopts it, or kills it if its pod is gone.
-	cmd.SysProcAttr.Pdeathsig = 0
 	cmd.Stdout, cmd.Stderr = logf, logf
-	return cmd, f, nil
+	return cmd, report, closers, nil
 }

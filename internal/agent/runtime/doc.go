@@ -3,6 +3,17 @@
 // re-exec helper, and supervises them: restart policy with back-off,
 // graceful termination and exit codes.
 //
+// # Supervisors and exit files
+//
+// A container with a record (ContainerSpec.StatePath) runs under a
+// supervising parent, the helper run with --exit-file (supervisor.go), that
+// outlives the agent and writes the container process's exit status to
+// <container>.exit. The agent learns of a run's end from its supervisor's
+// end (by wait for its own child, through a pidfd after re-adopting it) and
+// takes the status from that file in both cases, so re-adopted processes
+// report real exit codes. A graceful stop that kills the containers records
+// their runs' ends for the next agent to apply the restart policy to.
+//
 // # Volume mounts
 //
 // The helper bind-mounts each of a container's volumes (ContainerSpec.Mounts)

@@ -26,6 +26,11 @@ type helperOptions struct {
 	mountProc                      bool
 	mounts                         []Mount
 	argv                           []string
+	// exitFile, cloneFlags and reportFD select the supervisor (see
+	// supervisor.go): argv is then a helper command line.
+	exitFile   string
+	cloneFlags uint64
+	reportFD   int
 }
 
 // HelperArgs returns the helper's arguments (after the subcommand name) for
@@ -47,6 +52,9 @@ func parseHelperArgs(args []string) (helperOptions, error) {
 	fs.StringVar(&o.hosts, "hosts", "", "file to bind-mount over /etc/hosts")
 	fs.BoolVar(&o.mountProc, "mount-proc", false, "mount a fresh /proc (for a new PID namespace)")
 	fs.Func(mountFlag, "bind mount (JSON of Mount), repeatable", parseMount(&o.mounts))
+	fs.StringVar(&o.exitFile, "exit-file", "", "supervise the helper command given as program, writing its exit status here")
+	fs.Uint64Var(&o.cloneFlags, "cloneflags", 0, "namespaces (clone flags) of the supervised command")
+	fs.IntVar(&o.reportFD, "report-fd", 0, "descriptor on which the supervisor reports the started pid")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -63,11 +71,18 @@ func parseHelperArgs(args []string) (helperOptions, error) {
 // container's volumes and the pod's resolv.conf and hosts, sets the
 // hostname and execs the program, found through the PATH of its
 // environment. It returns only on error.
+//
+// Given --exit-file, it is instead the supervising parent of a container
+// process (see supervisor.go): it exits once that process has ended and
+// its exit status is written.
 func HelperMain(args []string) error {
 	goruntime.LockOSThread()
 	o, err := parseHelperArgs(args)
 	if err != nil {
 		return err
+	}
+	if o.exitFile != "" {
+		return supervise(o)
 	}
 	if o.netns != "" {
 		fd, err := unix.Open(o.netns, unix.O_RDONLY|unix.O_CLOEXEC, 0)

@@ -22,9 +22,18 @@ type record struct {
 	Pid       int       `json:"pid,omitempty"`
 	ProcStart uint64    `json:"procStart,omitempty"`
 	StartedAt time.Time `json:"startedAt,omitzero"`
+	// Supervisor and SupervisorStart identify the supervising parent of
+	// the running process (see supervisor.go); 0 for a process without
+	// one.
+	Supervisor      int    `json:"supervisor,omitempty"`
+	SupervisorStart uint64 `json:"supervisorStart,omitempty"`
 	// RestartCount and Last carry the container's history.
 	RestartCount int          `json:"restartCount"`
 	Last         *Termination `json:"last,omitempty"`
+	// Ended is how the last run ended when the agent killed its process as
+	// it stopped: the restart policy has not acted on it yet, the next
+	// agent does.
+	Ended *Termination `json:"ended,omitempty"`
 	// Terminated is set once supervision has ended for good.
 	Terminated *Termination `json:"terminated,omitempty"`
 }
@@ -67,25 +76,36 @@ func (r *record) save(path string) error {
 // procStartTime returns the start time of live process pid in clock ticks
 // since boot (field 22 of /proc/<pid>/stat); a zombie counts as gone.
 func procStartTime(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	state, start, err := procStat(pid)
 	if err != nil {
 		return 0, err
+	}
+	if state == "Z" || state == "X" {
+		return 0, fmt.Errorf("process %d has exited", pid)
+	}
+	return start, nil
+}
+
+// procStat returns the state (field 3 of /proc/<pid>/stat) and the start
+// time (field 22) of process pid, a zombie included.
+func procStat(pid int) (state string, start uint64, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", 0, err
 	}
 	// The command name (field 2) may hold spaces and parentheses: the
 	// fields after it start past the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+		return "", 0, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
 	f := bytes.Fields(b[i+1:])
 	// f[0] is field 3 (state), so field 22 is f[19].
 	if len(f) < 20 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+		return "", 0, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
-	if string(f[0]) == "Z" || string(f[0]) == "X" {
-		return 0, fmt.Errorf("process %d has exited", pid)
-	}
-	return strconv.ParseUint(string(f[19]), 10, 64)
+	start, err = strconv.ParseUint(string(f[19]), 10, 64)
+	return string(f[0]), start, err
 }
 
 // ProcessAlive reports whether pid still runs the process that started at
@@ -121,8 +141,9 @@ func openProcess(pid int, procStart uint64) (int, error) {
 const pidfdPollInterval = time.Second
 
 // watchPidfd closes the returned channel when the process behind fd exits,
-// or when quit is closed; it closes fd. Exit codes of processes that are
-// not our children cannot be read, so none is delivered.
+// or when quit is closed; it closes fd. The exit status of a process that
+// is not our child cannot be read: a container's comes from the exit file
+// its supervisor writes before it exits.
 func watchPidfd(fd int, quit <-chan struct{}) <-chan struct{} {
 	exited := make(chan struct{})
 	go func() {
@@ -145,34 +166,42 @@ func watchPidfd(fd int, quit <-chan struct{}) <-chan struct{} {
 }
 
 // KillRecorded kills the process group of the container recorded at
-// statePath if its process still runs, and waits up to timeout for it to
-// exit. It is for cleaning up after pods that were deleted while no agent
-// ran; a missing record or process is not an error.
+// statePath if its process still runs, and waits up to timeout for it (and
+// its supervisor, which then writes its exit status) to exit. It is for
+// cleaning up after pods that were deleted while no agent ran; a missing
+// record or process is not an error.
 func KillRecorded(statePath string, timeout time.Duration) (killed bool, err error) {
 	rec, err := loadRecord(statePath)
 	if err != nil || rec == nil || rec.Pid == 0 {
 		return false, err
 	}
-	fd, err := openProcess(rec.Pid, rec.ProcStart)
-	if err != nil {
-		return false, nil
-	}
-	// The pidfd pins the identity: signalling through it cannot hit a
-	// process that reused the pid. The leader being alive, its group id is
-	// still its own; the group may hold more processes.
-	_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
-	_ = unix.Kill(-rec.Pid, unix.SIGKILL)
 	quit := make(chan struct{})
 	defer close(quit)
-	exited := watchPidfd(fd, quit)
+	var gone []<-chan struct{}
+	if rec.Supervisor != 0 {
+		if fd, err := openProcess(rec.Supervisor, rec.SupervisorStart); err == nil {
+			gone = append(gone, watchPidfd(fd, quit))
+		}
+	}
+	if fd, err := openProcess(rec.Pid, rec.ProcStart); err == nil {
+		// The pidfd pins the identity: signalling through it cannot hit a
+		// process that reused the pid. The leader being alive, its group
+		// id is still its own; the group may hold more processes.
+		_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		_ = unix.Kill(-rec.Pid, unix.SIGKILL)
+		killed = true
+		gone = append(gone, watchPidfd(fd, quit))
+	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	select {
-	case <-exited:
-		return true, nil
-	case <-t.C:
-		return true, fmt.Errorf("process %d did not exit within %s", rec.Pid, timeout)
+	for _, ch := range gone {
+		select {
+		case <-ch:
+		case <-t.C:
+			return killed, fmt.Errorf("process %d did not exit within %s", rec.Pid, timeout)
+		}
 	}
+	return killed, nil
 }
 
 // LivePid returns the pid of the container recorded at statePath if that

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -54,7 +55,8 @@ func TestContainerResume(t *testing.T) {
 	if st := c2.State(); st.Pid != pid || st.RestartCount != 1 || st.Last == nil || st.Last.ExitCode != 137 {
 		t.Fatalf("re-adopted state got %+v, want pid %d, restart count 1 and the last exit 137", st, pid)
 	}
-	// The adopted process is not our child: its end is seen through a pidfd.
+	// The adopted process is not our child: its end is seen through its
+	// supervisor's pidfd, its exit status in the supervisor's exit file.
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -62,8 +64,8 @@ func TestContainerResume(t *testing.T) {
 		st := c2.State()
 		return st.RestartCount == 2 && st.Phase == Running && st.Pid != pid
 	})
-	if last := c2.State().Last; last.Reason != "ContainerStatusUnknown" || last.ExitCode != 137 {
-		t.Errorf("last termination got %+v, want ContainerStatusUnknown 137", last)
+	if last := c2.State().Last; last.Reason != "Error" || last.ExitCode != 137 {
+		t.Errorf("last termination got %+v, want Error 137", last)
 	}
 	if err := c2.Stop(ctx2, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -121,5 +123,142 @@ func TestContainerStdin(t *testing.T) {
 	}
 	if got, want := string(b), "a=one\nb= rc=1\n"; got != want {
 		t.Errorf("output got %q, want %q", got, want)
+	}
+}
+
+// TestContainerReadoptedExitStatus re-adopts processes that then exit by
+// themselves: their supervisor's exit file gives the real exit status, so
+// a Never container that exits 0 completes and one that exits 3 fails
+// with 3, as if the runtime had started them.
+func TestContainerReadoptedExitStatus(t *testing.T) {
+	requireRoot(t)
+	tests := []struct {
+		code       string
+		wantCode   int
+		wantReason string
+	}{
+		{code: "0", wantCode: 0, wantReason: "Completed"},
+		{code: "3", wantCode: 3, wantReason: "Error"},
+	}
+	for _, tc := range tests {
+		t.Run("exit "+tc.code, func(t *testing.T) {
+			fifo := filepath.Join(t.TempDir(), "code")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			spec := sandboxSpec(t, "c", "sh", "-c", `read code < "$1"; exit "$code"`, "sh", fifo)
+			spec.StatePath = filepath.Join(t.TempDir(), "c.json")
+
+			r1, ctx1, stop1 := startRuntime(t, true)
+			c1 := r1.StartContainer(ctx1, spec, nil)
+			waitFor(t, "running", func() bool { return c1.State().Phase == Running })
+			pid := c1.State().Pid
+			stop1()
+			<-c1.Done()
+
+			r2, ctx2, _ := startRuntime(t, false)
+			c2 := r2.StartContainer(ctx2, spec, nil)
+			if st := c2.State(); st.Phase != Running || st.Pid != pid {
+				t.Fatalf("resumed state got %+v, want the running pid %d re-adopted", st, pid)
+			}
+			// The shell waits in open(2) for a writer; before it does, a
+			// non-blocking open fails with ENXIO.
+			var f *os.File
+			waitFor(t, "the container reading its FIFO", func() bool {
+				var err error
+				f, err = os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+				if err != nil && !errors.Is(err, syscall.ENXIO) {
+					t.Fatal(err)
+				}
+				return err == nil
+			})
+			_, err := f.WriteString(tc.code + "\n")
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-c2.Done()
+			st := c2.State()
+			if st.Phase != Terminated || st.Terminated.ExitCode != tc.wantCode || st.Terminated.Reason != tc.wantReason {
+				t.Errorf("state got %+v (terminated %+v), want Terminated %s with exit code %d", st, st.Terminated,
+					tc.wantReason, tc.wantCode)
+			}
+			if rec, _ := loadRecord(spec.StatePath); rec == nil || rec.Terminated == nil || rec.Terminated.ExitCode != tc.wantCode {
+				t.Errorf("record got %+v, want terminated with exit code %d", rec, tc.wantCode)
+			}
+		})
+	}
+}
+
+// TestContainerKilledOnStop stops a runtime without KeepOnExit: it kills
+// the process and records how the run ended, so the next runtime restarts
+// the container per its policy with that run as the last state, rather
+// than finding a process gone without a trace.
+func TestContainerKilledOnStop(t *testing.T) {
+	requireRoot(t)
+	spec := sandboxSpec(t, "c", "sleep", "1000")
+	spec.RestartPolicy = RestartAlways
+	spec.StatePath = filepath.Join(t.TempDir(), "c.json")
+
+	r1, ctx1, stop1 := startRuntime(t, false)
+	c1 := r1.StartContainer(ctx1, spec, nil)
+	waitFor(t, "running", func() bool { return c1.State().Phase == Running })
+	pid := c1.State().Pid
+	stop1()
+	<-c1.Done()
+	if ProcessAlive(pid, c1.procStart) {
+		t.Fatalf("process %d still runs after the runtime stopped", pid)
+	}
+	rec, err := loadRecord(spec.StatePath)
+	if err != nil || rec == nil || rec.Pid != 0 || rec.Ended == nil || rec.Ended.ExitCode != 137 {
+		t.Fatalf("record after the stop got %+v (err %v), want no pid and the run ended with 137", rec, err)
+	}
+
+	r2, ctx2, _ := startRuntime(t, false)
+	c2 := r2.StartContainer(ctx2, spec, nil)
+	waitFor(t, "restarted", func() bool { st := c2.State(); return st.Phase == Running && st.RestartCount == 1 })
+	if last := c2.State().Last; last == nil || last.Reason != "Error" || last.ExitCode != 137 {
+		t.Errorf("last termination got %+v, want Error 137", last)
+	}
+	if err := c2.Stop(ctx2, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestContainerSupervisorKilled kills a container's supervisor: the
+// process runs on, watched through its own pidfd, and its later end, with
+// no exit status recorded, counts as ContainerStatusUnknown.
+func TestContainerSupervisorKilled(t *testing.T) {
+	requireRoot(t)
+	spec := sandboxSpec(t, "c", "sleep", "1000")
+	spec.RestartPolicy = RestartAlways
+	spec.StatePath = filepath.Join(t.TempDir(), "c.json")
+	r, ctx, _ := startRuntime(t, false)
+	c := r.StartContainer(ctx, spec, nil)
+	waitFor(t, "running", func() bool { return c.State().Phase == Running })
+	pid := c.State().Pid
+	rec, err := loadRecord(spec.StatePath)
+	if err != nil || rec == nil || rec.Pid != pid || rec.Supervisor == 0 || rec.Supervisor == pid {
+		t.Fatalf("record got %+v (err %v), want pid %d and its supervisor", rec, err, pid)
+	}
+	if err := syscall.Kill(rec.Supervisor, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "record without supervisor", func() bool {
+		rec, _ := loadRecord(spec.StatePath)
+		return rec != nil && rec.Supervisor == 0
+	})
+	if st := c.State(); st.Phase != Running || st.Pid != pid || st.RestartCount != 0 || !ProcessAlive(pid, rec.ProcStart) {
+		t.Fatalf("state after the supervisor died got %+v, want pid %d running on", st, pid)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "restart", func() bool { st := c.State(); return st.RestartCount == 1 && st.Phase == Running })
+	if last := c.State().Last; last == nil || last.Reason != "ContainerStatusUnknown" || last.ExitCode != 137 {
+		t.Errorf("last termination got %+v, want ContainerStatusUnknown 137", last)
+	}
+	if err := c.Stop(ctx, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
 	}
 }

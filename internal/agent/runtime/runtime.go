@@ -42,8 +42,10 @@ type Config struct {
 	InitialBackoff, MaxBackoff time.Duration
 	// KeepOnExit leaves container processes running when the context of
 	// their supervision ends (the agent stopping), for the next agent to
-	// re-adopt; otherwise they are killed then. Either way they outlive
-	// a crash of the agent's process: they get no parent-death signal.
+	// re-adopt; otherwise they are killed then, and their records keep
+	// how the runs ended for the next agent's restart policy. Either way
+	// they outlive a crash of the agent's process: they (and their
+	// supervisors) get no parent-death signal.
 	KeepOnExit bool
 	Logger     *slog.Logger
 }
