@@ -25,7 +25,7 @@ import (
 // lease of that TTL, the event disappears once the TTL has passed, and a
 // watcher sees it DELETED, while other objects stay.
 func TestEventTTL(t *testing.T) {
-	const ttl = 5 * time.Second
+	const ttl = 8 * time.Second // long enough that the events outlive the lease checks on a loaded machine
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// An etcd of the test's own, so the test can look at the stored keys'
