@@ -160,7 +160,9 @@ func (p *Proxier) writeBase(tx *knftables.Transaction) {
 	}
 	for _, s := range sets {
 		tx.Add(s)
-		tx.Flush(s)
+		if s.Name != hairpinSet { // diffed against the kernel instead (diffHairpin)
+			tx.Flush(s)
+		}
 	}
 	for _, cidr := range p.cfg.ServiceCIDRs {
 		tx.Add(&knftables.Element{Set: serviceCIDRsSet, Key: []string{cidr}})

@@ -70,8 +70,8 @@ func protoName(p proxy.ServicePort) string { return strings.ToLower(string(p.Pro
 
 // buildService computes the objects of one Service (nil for a deleted or
 // ignored one). old, the Service's committed objects in the same
-// dnat-targets map (or nil), lends its key blocks to chains whose targets
-// did not change.
+// dnat-targets generation (nil on a full sync), lends its key blocks to
+// chains whose targets did not change.
 func (b *builder) buildService(svc *proxy.Service, old *svcObjects) (*svcObjects, error) {
 	if svc == nil {
 		return nil, nil

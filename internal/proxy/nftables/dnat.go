@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/knftables"
@@ -24,15 +24,16 @@ import (
 // protocol because nft 1.0.6 rejects a "th dport" map under a "meta
 // l4proto" match once it reads the map back from the kernel.
 //
-// Maps come in two generations, "a" and "b". A full sync writes the one
-// not in the table, sized for the Services of that sync, and deletes the
-// other at its end, so the keys start afresh and a full sync never edits
-// maps live rules still use; partial syncs add to the current generation
-// and create its maps as they are first needed.
+// Maps come in numbered generations. A full sync writes a new one, sized
+// for the Services of that sync, and deletes every other at its end, so the
+// keys start afresh and a full sync never edits maps that live rules still
+// use (even rules an interrupted sync left behind); partial syncs add to
+// the current generation and create its maps as they are first needed.
 
 // dnatGen is one generation of dnat-targets maps.
 type dnatGen struct {
-	name   string // dnatMapPrefix + "a" or "b"
+	name   string // dnatMapPrefix + number
+	number uint64
 	shards uint32
 	slots  *slotAllocator
 	// created are the maps of the generation made in the kernel.
@@ -42,13 +43,15 @@ type dnatGen struct {
 // maxDNATShards bounds the maps per protocol.
 const maxDNATShards = 256
 
-// newDNATGen returns generation name, sharded for about chains chains.
+// newDNATGen returns generation name (from nextDNATGen), sharded for about
+// chains chains.
 func newDNATGen(name string, chains int) *dnatGen {
 	shards := uint32(1)
 	for want := math.Sqrt(float64(chains)); float64(shards) < want && shards < maxDNATShards; {
 		shards *= 2
 	}
-	return &dnatGen{name: name, shards: shards, slots: newSlotAllocator(), created: map[string]bool{}}
+	number, _ := strconv.ParseUint(strings.TrimPrefix(name, dnatMapPrefix), 10, 64)
+	return &dnatGen{name: name, number: number, shards: shards, slots: newSlotAllocator(), created: map[string]bool{}}
 }
 
 // mapFor names the map holding the targets of chain for proto.
@@ -65,25 +68,30 @@ func dnatMap(name string) *knftables.Map {
 	return &knftables.Map{Name: name, TypeOf: "numgen random mod 1 : ip daddr . " + proto + " dport"}
 }
 
-// nextDNATGen picks the generation a full sync writes: one with no map in
-// the table (existing), preferring the one not current.
-func nextDNATGen(existing []string, current string) string {
-	gens := []string{dnatMapPrefix + "a", dnatMapPrefix + "b"}
-	if current == gens[0] {
-		gens[0], gens[1] = gens[1], gens[0]
+// nextDNATGen names the generation a full sync writes: one numbered above
+// every generation in the table (existing) and the current one, so no rule
+// uses its maps yet, whatever a failed or interrupted sync left behind.
+func nextDNATGen(existing []string, current *dnatGen) string {
+	var n uint64
+	if current != nil {
+		n = current.number
 	}
-	for _, g := range gens {
-		if !slices.ContainsFunc(existing, func(m string) bool { return strings.HasPrefix(m, g+"-") }) {
-			return g
+	for _, m := range existing {
+		rest, ok := strings.CutPrefix(m, dnatMapPrefix)
+		if !ok {
+			continue
+		}
+		num, _, _ := strings.Cut(rest, "-")
+		if v, err := strconv.ParseUint(num, 10, 64); err == nil && v > n {
+			n = v
 		}
 	}
-	return gens[0]
+	return dnatMapPrefix + strconv.FormatUint(n+1, 10)
 }
 
 // createMaps appends the creation of the maps in used that g does not have
-// yet (emptying those a crashed run left in the table, existing) and
-// returns their names.
-func (g *dnatGen) createMaps(ph *txPhases, used map[string]bool, existing []string) []string {
+// yet and returns their names.
+func (g *dnatGen) createMaps(ph *txPhases, used map[string]bool) []string {
 	var names []string
 	for name := range used {
 		if !g.created[name] {
@@ -93,9 +101,6 @@ func (g *dnatGen) createMaps(ph *txPhases, used map[string]bool, existing []stri
 	sort.Strings(names)
 	for _, name := range names {
 		ph.create = append(ph.create, dnatMap(name))
-		if slices.Contains(existing, name) {
-			ph.flushMaps = append(ph.flushMaps, name)
-		}
 	}
 	return names
 }

@@ -76,9 +76,9 @@ func TestRealNFT(t *testing.T) {
 	if strings.Contains(string(out), "ns3/affinity") {
 		t.Errorf("got ruleset still holding deleted service ns3/affinity")
 	}
-	// The restarted proxier wrote the other generation of dnat-targets
-	// maps and deleted the first.
-	if !strings.Contains(string(out), "map "+dnatMapPrefix+"b-tcp") || strings.Contains(string(out), dnatMapPrefix+"a-") {
-		t.Errorf("got dnat-targets maps other than generation b after the second full sync:\n%s", out)
+	// The restarted proxier wrote a new generation of dnat-targets maps
+	// and deleted the first.
+	if !strings.Contains(string(out), "map "+dnatMapPrefix+"2-tcp-") || strings.Contains(string(out), dnatMapPrefix+"1-") {
+		t.Errorf("got dnat-targets maps other than generation 2 after the second full sync:\n%s", out)
 	}
 }

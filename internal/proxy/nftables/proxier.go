@@ -75,7 +75,6 @@ func Factory(cfg proxy.BackendConfig) (proxy.Backend, error) {
 // referenced and nothing is referenced before it exists.
 type txPhases struct {
 	create    []knftables.Object             // sets, maps and chains to add
-	flushMaps []string                       // maps to empty before use (a full sync reusing a leftover dnat-targets map)
 	prepElems []*knftables.Element           // dnat-targets elements: written before any rule uses them
 	rewriteEP []func(*knftables.Transaction) // endpoint chains
 	rewriteSv []func(*knftables.Transaction) // service chains (they jump to endpoint chains only)
@@ -101,14 +100,12 @@ func (ph *txPhases) chainRewrites() []func(*knftables.Transaction) {
 	return append(slices.Clip(ph.rewriteSv), ph.rewrite...)
 }
 
-// applyPrepare creates the new chains and sets and writes the endpoint
-// chains.
+// applyPrepare creates the new chains, sets and maps, adds the elements
+// that must exist before a rule uses them (dnat-targets keys, hairpin
+// pairs) and writes the endpoint chains.
 func (ph *txPhases) applyPrepare(tx *knftables.Transaction) {
 	for _, o := range ph.create {
 		tx.Add(o)
-	}
-	for _, m := range ph.flushMaps {
-		tx.Flush(&knftables.Map{Name: m})
 	}
 	for _, e := range ph.prepElems {
 		tx.Add(e)
@@ -147,14 +144,11 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 		if existing, err = p.nft.ListAll(ctx); err != nil && !knftables.IsNotFound(err) {
 			return fmt.Errorf("nftables: list table: %w", err)
 		}
-		current, ports := "", 0
-		if p.dnat != nil {
-			current = p.dnat.name
-		}
+		ports := 0
 		for _, svc := range state.Services {
 			ports += len(svc.Ports)
 		}
-		b.gen = newDNATGen(nextDNATGen(existing["map"], current), ports)
+		b.gen = newDNATGen(nextDNATGen(existing["map"], p.dnat), ports)
 		for name := range state.Services {
 			scope = append(scope, name)
 		}
@@ -190,11 +184,17 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 		}
 	}
 	hairpinRefs := p.hairpinRefs
+	var hairpinPresent map[string]bool
 	if full {
-		hairpinRefs = nil // the set is flushed and refilled
+		// Counted afresh against what the kernel holds.
+		hairpinRefs = nil
+		var err error
+		if hairpinPresent, err = p.listHairpin(ctx); err != nil {
+			return err
+		}
 	}
-	hairpinChanged := p.diffHairpin(ph, hairpinRefs, hairpinDelta)
-	newMaps := b.gen.createMaps(ph, b.used, existing["map"])
+	hairpinChanged := diffHairpin(ph, hairpinRefs, hairpinDelta, hairpinPresent)
+	newMaps := b.gen.createMaps(ph, b.used)
 	if full {
 		p.deleteLeftovers(ph, existing, next, b.used)
 	}
@@ -255,8 +255,11 @@ func countEndpointIPs(counts map[string]int, o *svcObjects, sign int) {
 // diffHairpin appends the hairpin-endpoints elements to add and delete when
 // the per-IP Service counts refs change by delta, and returns the new
 // counts of the IPs that changed (refs itself is not modified, so a failed
-// sync leaves it as committed).
-func (p *Proxier) diffHairpin(ph *txPhases, refs, delta map[string]int) map[string]int {
+// sync leaves it as committed). A full sync passes the IPs the kernel's set
+// holds (present): those are not added again, and those no Service uses
+// are deleted. Additions are written before the chains that may DNAT to the
+// new endpoints, deletions after the chains that no longer do.
+func diffHairpin(ph *txPhases, refs, delta map[string]int, present map[string]bool) map[string]int {
 	ips := make([]string, 0, len(delta))
 	for ip, d := range delta {
 		if d != 0 {
@@ -265,19 +268,40 @@ func (p *Proxier) diffHairpin(ph *txPhases, refs, delta map[string]int) map[stri
 	}
 	sort.Strings(ips)
 	changed := make(map[string]int, len(ips))
+	pair := func(ip string) *knftables.Element { return &knftables.Element{Set: hairpinSet, Key: []string{ip, ip}} }
 	for _, ip := range ips {
 		before := refs[ip]
 		after := before + delta[ip]
-		e := &knftables.Element{Set: hairpinSet, Key: []string{ip, ip}}
 		switch {
-		case before == 0 && after > 0:
-			ph.addElems = append(ph.addElems, e)
+		case before == 0 && after > 0 && !present[ip]:
+			ph.prepElems = append(ph.prepElems, pair(ip))
 		case before > 0 && after <= 0:
-			ph.delElems = append(ph.delElems, e)
+			ph.delElems = append(ph.delElems, pair(ip))
 		}
 		changed[ip] = after
 	}
+	for _, ip := range sortedKeys(present) {
+		if changed[ip] <= 0 {
+			ph.delElems = append(ph.delElems, pair(ip))
+		}
+	}
 	return changed
+}
+
+// listHairpin returns the endpoint IPs in the kernel's hairpin-endpoints
+// set.
+func (p *Proxier) listHairpin(ctx context.Context) (map[string]bool, error) {
+	elems, err := p.nft.ListElements(ctx, "set", hairpinSet)
+	if err != nil && !knftables.IsNotFound(err) {
+		return nil, fmt.Errorf("nftables: list %s: %w", hairpinSet, err)
+	}
+	present := map[string]bool{}
+	for _, e := range elems {
+		if len(e.Key) == 2 && e.Key[0] == e.Key[1] {
+			present[e.Key[0]] = true
+		}
+	}
+	return present, nil
 }
 
 // Syncs rewriting more than splitAbove service, external and firewall
@@ -292,18 +316,21 @@ const (
 
 // splitTransactions splits a sync into transactions so that none binds
 // many anonymous sets: the kernel binds each anonymous set (the numgen vmap
-// of a service chain, the source ranges of a firewall chain) by walking
-// every operation queued before it in the same transaction, which made one
-// big transaction quadratic in the number of Services
+// of an affinity Service's chain, the source ranges of a firewall chain) by
+// walking every operation queued before it in the same transaction, which
+// made one big transaction quadratic in the number of Services
 // (docs/design/nftables-scaling.md). The first transaction creates every
-// new chain and set (and, for a full sync, the table and the static
-// chains) and writes the endpoint chains; then the service, external and
-// firewall chains are written p.chunk at a time; the last transaction
-// writes the static objects (full sync) and the map elements, which is what
-// makes new chains carry traffic, and deletes stale objects. Endpoint
-// chains are final before any chain jumping to them is written, and nothing
-// is deleted before the last transaction, so every jump in the states in
-// between reaches an existing chain holding its old or its new rules.
+// new chain, set and map (and, for a full sync, the table and the static
+// chains), adds the dnat-targets keys and hairpin pairs and writes the
+// endpoint chains; then the service, external and firewall chains are
+// written p.chunk at a time, each live as soon as its transaction commits
+// (its targets already exist); the last transaction writes the static
+// objects (full sync) and the other map elements, which is what makes new
+// chains carry traffic, and deletes stale objects. Endpoint chains are
+// final before any chain jumping to them is written, and nothing is
+// deleted before the last transaction, so every jump or map key in the
+// states in between reaches an existing chain or element holding its old
+// or its new targets.
 func (p *Proxier) splitTransactions(ph *txPhases, full bool) []*knftables.Transaction {
 	prepare := p.nft.NewTransaction()
 	if full {

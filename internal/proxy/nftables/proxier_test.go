@@ -228,24 +228,28 @@ func TestRefuseExternalIPs(t *testing.T) {
 // rule, or a rule's key has no element or its map does not exist.
 func canonical(t *testing.T, dump string) []string {
 	t.Helper()
-	elemRE := regexp.MustCompile(`^add element inet svcnet ` + dnatMapPrefix + `[\w-]+ \{ (\d+) comment "[^"]*" : (\S+ \. \d+) \}$`)
-	ruleRE := regexp.MustCompile(`numgen random mod (\d+) offset (\d+) map @` + dnatMapPrefix + `([\w-]+)`)
-	targets := map[int]string{}
+	elemRE := regexp.MustCompile(`^add element inet svcnet (` + dnatMapPrefix + `[\w-]+) \{ (\d+) comment "[^"]*" : (\S+ \. \d+) \}$`)
+	ruleRE := regexp.MustCompile(`numgen random mod (\d+) offset (\d+) map @(` + dnatMapPrefix + `[\w-]+)`)
+	type mapKey struct {
+		m string
+		k int
+	}
+	targets := map[mapKey]string{}
 	maps := map[string]bool{}
 	var lines []string
 	for _, line := range strings.Split(strings.TrimSpace(dump), "\n") {
 		if m := elemRE.FindStringSubmatch(line); m != nil {
-			k, _ := strconv.Atoi(m[1])
-			targets[k] = m[2]
+			k, _ := strconv.Atoi(m[2])
+			targets[mapKey{m[1], k}] = m[3]
 			continue
 		}
-		if name, ok := strings.CutPrefix(line, "add map inet svcnet "+dnatMapPrefix); ok {
+		if name, ok := strings.CutPrefix(line, "add map inet svcnet "); ok && strings.HasPrefix(name, dnatMapPrefix) {
 			maps[strings.Fields(name)[0]] = true
 			continue // partial syncs leave maps empty that a full sync would not make
 		}
 		lines = append(lines, line)
 	}
-	used := map[int]bool{}
+	used := map[mapKey]bool{}
 	for i, line := range lines {
 		lines[i] = ruleRE.ReplaceAllStringFunc(line, func(expr string) string {
 			m := ruleRE.FindStringSubmatch(expr)
@@ -256,19 +260,20 @@ func canonical(t *testing.T, dump string) []string {
 			off, _ := strconv.Atoi(m[2])
 			var list []string
 			for k := off; k < off+n; k++ {
-				tgt, ok := targets[k]
+				key := mapKey{m[3], k}
+				tgt, ok := targets[key]
 				if !ok {
-					t.Errorf("rule %q: no dnat-targets element %d", line, k)
+					t.Errorf("rule %q: no element %d in %s", line, k, m[3])
 				}
-				used[k] = true
+				used[key] = true
 				list = append(list, tgt)
 			}
 			return fmt.Sprintf("numgen random mod %d map { %s }", n, strings.Join(list, " , "))
 		})
 	}
-	for k, tgt := range targets {
-		if !used[k] {
-			t.Errorf("dnat-targets element %d : %s is used by no rule", k, tgt)
+	for key, tgt := range targets {
+		if !used[key] {
+			t.Errorf("element %d : %s of %s is used by no rule", key.k, tgt, key.m)
 		}
 	}
 	slices.Sort(lines)
@@ -332,18 +337,71 @@ func TestSplitTransactions(t *testing.T) {
 	tr.SetService(pt.Service("ns9", "new", "10.96.9.9", []int32{80}))
 	tr.SetEndpointSlice(pt.Slice("ns9", "new", "new-1", []pt.SlicePort{{Name: "p80", Port: 8080}}, pt.EP{IP: "10.244.9.9"}))
 	snap = tr.Snapshot(false)
+	rec.txs = nil
 	syncState(t, p, snap.State)
 	tr.Synced(snap)
 	compare(t)
+	// A new endpoint's hairpin pair is in place before any chain DNATs to
+	// it, so a pod reaching itself is masqueraded from the first packet.
+	if len(rec.txs) < 3 || !strings.Contains(rec.txs[0], "add element inet svcnet hairpin-endpoints { 10.244.9.9 . 10.244.9.9 }") {
+		t.Errorf("got a split partial sync whose first transaction does not add the new hairpin pair:\n%s", strings.Join(rec.txs, "\n---\n"))
+	}
 }
 
-// recordingNFT keeps the text of every transaction it runs.
+// TestInterruptedFullSync checks that a split full sync that fails midway,
+// leaving chains on a half-written generation of dnat-targets maps, is
+// repaired by the next full sync (of the same proxier, or of a restarted
+// one) without emptying any map a live rule may still use.
+func TestInterruptedFullSync(t *testing.T) {
+	s := pt.Flows()
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) {
+			p, fake := newFakeProxier(t, testConfig())
+			p.splitAbove, p.chunk = 0, 1
+			syncState(t, p, s.State(proxy.ServiceOptions{}))
+			failing := &recordingNFT{Interface: fake, failAt: 3}
+			p.nft = failing
+			if err := p.Sync(context.Background(), s.State(proxy.ServiceOptions{})); err == nil {
+				t.Fatalf("got no error from a sync whose third transaction failed")
+			}
+			if restart {
+				p, _ = newFakeProxier(t, testConfig())
+				p.nft = fake
+				p.splitAbove, p.chunk = 0, 1
+			}
+			rec := &recordingNFT{Interface: fake}
+			p.nft = rec
+			syncState(t, p, s.State(proxy.ServiceOptions{}))
+			for _, tx := range rec.txs {
+				if strings.Contains(tx, "flush map inet svcnet "+dnatMapPrefix) {
+					t.Errorf("got a dnat-targets map flushed:\n%s", tx)
+				}
+			}
+			fresh, freshFake := newFakeProxier(t, testConfig())
+			syncState(t, fresh, s.State(proxy.ServiceOptions{}))
+			if diff := cmp.Diff(canonical(t, freshFake.Dump()), canonical(t, fake.Dump())); diff != "" {
+				t.Errorf("repaired table differs from a fresh one (-fresh +repaired):\n%s", diff)
+			}
+			if dump := fake.Dump(); !strings.Contains(dump, dnatMapPrefix+"3-") || strings.Contains(dump, dnatMapPrefix+"1-") ||
+				strings.Contains(dump, dnatMapPrefix+"2-") {
+				t.Errorf("got dnat-targets generations other than 3 after the repair")
+			}
+		})
+	}
+}
+
+// recordingNFT keeps the text of every transaction it runs; with failAt
+// set, that transaction (counting from 1) fails without being applied.
 type recordingNFT struct {
 	knftables.Interface
-	txs []string
+	txs    []string
+	failAt int
 }
 
 func (r *recordingNFT) Run(ctx context.Context, tx *knftables.Transaction) error {
 	r.txs = append(r.txs, tx.String())
+	if len(r.txs) == r.failAt {
+		return fmt.Errorf("injected failure of transaction %d", r.failAt)
+	}
 	return r.Interface.Run(ctx, tx)
 }

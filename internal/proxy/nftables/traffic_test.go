@@ -1,6 +1,7 @@
 package nftables
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -29,6 +30,7 @@ func TestRealTraffic(t *testing.T) {
 		p.ServeTCP(t, 8080)
 		p.ServeUDP(t, 5353)
 	}
+	podB.ServeTCP(t, 8081)
 	pt.AddAddr(t, "lo", "192.168.0.2/32")
 	pt.AddRoute(t, "10.96.0.0/16", "svcnft0")
 	// Pod-originated (hairpin) traffic is routed through this namespace.
@@ -94,9 +96,11 @@ func TestRealTraffic(t *testing.T) {
 		{"client IP affinity", func(t *testing.T) { pt.CheckSticky(t, "10.96.0.55:80") }},
 		{"hairpin from the endpoint itself", func(t *testing.T) { pt.CheckHairpin(t, pod, "10.96.0.50:80") }},
 		{"partial sync moves a Service to other endpoints", func(t *testing.T) {
-			// spread's key block is replaced: new elements, new rule, old
-			// elements deleted, in the real kernel.
+			// spread moves from two endpoints to two others: a new key
+			// block, a new rule and the old block's elements deleted, in
+			// the real kernel. web grows from one endpoint to two.
 			tr.SetEndpointSlice(pt.Slice("ns", "spread", "spread-1", []pt.SlicePort{{Name: "p80", Port: 8080}}, epB))
+			tr.SetEndpointSlice(pt.Slice("ns", "spread", "spread-2", []pt.SlicePort{{Name: "p80", Port: 8081}}, epB))
 			tr.SetEndpointSlice(pt.Slice("ns", "web", "web-1", []pt.SlicePort{{Name: "p80", Port: 8080}}, ep, epB))
 			sync(false)
 			for i := 0; i < 20; i++ {
@@ -105,6 +109,24 @@ func TestRealTraffic(t *testing.T) {
 				}
 			}
 			pt.CheckSpread(t, "10.96.0.50:80", "pod-a", "pod-b")
+		}},
+		{"hairpin through a Service of two endpoints", func(t *testing.T) {
+			// Every connection from pod-a to web must work, whether it
+			// reaches pod-b or (masqueraded) pod-a itself.
+			seen := map[string]int{}
+			err := pod.Do(func() error {
+				for i := 0; i < 40 && seen["pod-a"] == 0 || i < 10; i++ {
+					got, err := pt.TCPRoundTrip("10.96.0.50:80")
+					if err != nil {
+						return fmt.Errorf("connection %d: %w", i, err)
+					}
+					seen[got]++
+				}
+				return nil
+			})
+			if err != nil || seen["pod-a"] == 0 {
+				t.Errorf("pod-a to web (pod-a, pod-b): got answers %v, %v; want every connection answered, some by pod-a", seen, err)
+			}
 		}},
 	}
 	for _, tc := range tests {
