@@ -32,14 +32,7 @@ import (
 // and never turns unready; the deleted one's process, netns and IP are
 // cleaned up.
 func TestAgentRestartReadoptsPods(t *testing.T) {
-	if os.Getenv("SVCNET_IN_NETNS") != "1" || os.Geteuid() != 0 {
-		t.Skip("needs root inside a fresh network namespace (SVCNET_IN_NETNS=1)")
-	}
-	dir := t.TempDir()
-	client := fake.NewClientset(
-		&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-r"}, Spec: v1.NodeSpec{PodCIDR: "10.244.9.0/24"}})
-	cfg := Config{Client: client, NodeName: "node-r", NodeIP: "192.0.2.11", DataDir: filepath.Join(dir, "data"),
-		NetnsDir: filepath.Join(dir, "netns"), InitialBackoff: 100 * time.Millisecond, KeepPodsOnExit: true}
+	_, client, cfg := restartTestConfig(t, "node-r", "10.244.9.0/24", "192.0.2.11")
 	start := func() (*Agent, func()) { return startAgent(t, cfg) }
 	ctx := context.Background()
 	pods := client.CoreV1().Pods("app")
@@ -191,6 +184,21 @@ watch:
 	})
 }
 
+// restartTestConfig skips unless root in a throw-away network namespace,
+// and returns a directory for the test, a fake API with Node node (pod CIDR
+// cidr) and the config of agents on it that keep their pods when stopped.
+func restartTestConfig(t *testing.T, node, cidr, nodeIP string) (string, *fake.Clientset, Config) {
+	t.Helper()
+	if os.Getenv("SVCNET_IN_NETNS") != "1" || os.Geteuid() != 0 {
+		t.Skip("needs root inside a fresh network namespace (SVCNET_IN_NETNS=1)")
+	}
+	dir := t.TempDir()
+	client := fake.NewClientset(&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}, Spec: v1.NodeSpec{PodCIDR: cidr}})
+	cfg := Config{Client: client, NodeName: node, NodeIP: nodeIP, DataDir: filepath.Join(dir, "data"),
+		NetnsDir: filepath.Join(dir, "netns"), InitialBackoff: 100 * time.Millisecond, KeepPodsOnExit: true}
+	return dir, client, cfg
+}
+
 // startAgent runs an agent with cfg until the returned stop is called.
 func startAgent(t *testing.T, cfg Config) (*Agent, func()) {
 	t.Helper()
@@ -239,14 +247,7 @@ func containerState(a *Agent, uid, name string) (runtime.State, bool) {
 // Always pod is killed by an agent's graceful stop (no keep-pods): the
 // next agent restarts it with that kill as its last state.
 func TestAgentRestartExitStatus(t *testing.T) {
-	if os.Getenv("SVCNET_IN_NETNS") != "1" || os.Geteuid() != 0 {
-		t.Skip("needs root inside a fresh network namespace (SVCNET_IN_NETNS=1)")
-	}
-	dir := t.TempDir()
-	client := fake.NewClientset(
-		&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-x"}, Spec: v1.NodeSpec{PodCIDR: "10.244.10.0/24"}})
-	cfg := Config{Client: client, NodeName: "node-x", NodeIP: "192.0.2.12", DataDir: filepath.Join(dir, "data"),
-		NetnsDir: filepath.Join(dir, "netns"), InitialBackoff: 100 * time.Millisecond, KeepPodsOnExit: true}
+	dir, client, cfg := restartTestConfig(t, "node-x", "10.244.10.0/24", "192.0.2.12")
 	ctx := context.Background()
 	pods := client.CoreV1().Pods("app")
 	fifo := func(name string) string { return filepath.Join(dir, name+".code") }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	goruntime "runtime"
 	"strings"
 	"syscall"
@@ -84,6 +85,9 @@ func HelperMain(args []string) error {
 	if o.exitFile != "" {
 		return supervise(o)
 	}
+	if os.Getpid() == 1 {
+		discardTerminationSignals()
+	}
 	if o.netns != "" {
 		fd, err := unix.Open(o.netns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -127,6 +131,18 @@ func HelperMain(args []string) error {
 		prog = p
 	}
 	return fmt.Errorf("executing %s: %w", prog, syscall.Exec(prog, o.argv, os.Environ()))
+}
+
+// discardTerminationSignals makes the helper, while it is the pid
+// namespace's init and before it execs the program, treat termination
+// signals as the kernel treats them for an init without a handler: they are
+// dropped. Without this the Go runtime would exit on a SIGTERM sent in that
+// window (a pod deleted just after it started) with a status of its own,
+// where the program would have ignored the signal and been killed after the
+// grace period. exec resets the handlers, so the program gets the default
+// dispositions.
+func discardTerminationSignals() {
+	signal.Notify(make(chan os.Signal, 1), unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 }
 
 // lookPath finds file in the directories of path.
