@@ -224,6 +224,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.podInf.Shutdown()
 			a.wg.Wait()
 			<-rtDone
+			// Containers are killed and recorded (or left running, with
+			// KeepPodsOnExit) before the agent is gone.
+			a.rt.WaitContainers()
 			return nil
 		case <-tick.C:
 			a.heartbeat(ctx)

@@ -90,7 +90,7 @@ func (a *Announcer) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), a.synced...) {
 		return ctx.Err()
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM, int(htons(unix.ETH_P_ARP)))
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ARP)))
 	if err != nil {
 		// Without CAP_NET_RAW the node still serves LB IPs routed to it.
 		a.log.Warn("Skipped announcing load-balancer IPs: no ARP socket", "err", err)

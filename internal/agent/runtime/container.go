@@ -148,7 +148,11 @@ func (r *Runtime) StartContainer(ctx context.Context, spec ContainerSpec, onChan
 			c.resume(rec)
 		}
 	}
-	go c.supervise(ctx)
+	r.containers.Add(1)
+	go func() {
+		defer r.containers.Done()
+		c.supervise(ctx)
+	}()
 	return c
 }
 
@@ -255,16 +259,19 @@ func (c *Container) resume(rec *record) {
 	case rec.Ended != nil:
 		// supervise applies the restart policy to it.
 	case rec.Pid != 0:
-		if !ProcessAlive(rec.Pid, rec.ProcStart) {
-			return
-		}
 		// The supervisor's end tells that the exit status is written;
-		// without one (it was killed) the process itself is watched.
+		// without one (it was killed) the process itself is watched. A
+		// process that has just ended while its supervisor still writes
+		// the exit file is awaited through the supervisor too.
+		alive := ProcessAlive(rec.Pid, rec.ProcStart)
 		fd := -1
 		if rec.Supervisor != 0 {
 			if fd, _ = openProcess(rec.Supervisor, rec.SupervisorStart); fd >= 0 {
 				c.supPid, c.supStart = rec.Supervisor, rec.SupervisorStart
 			}
+		}
+		if !alive && fd < 0 {
+			return
 		}
 		if fd < 0 {
 			var err error

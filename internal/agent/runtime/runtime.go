@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	goruntime "runtime"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -55,6 +56,8 @@ type Runtime struct {
 	cfg  Config
 	log  *slog.Logger
 	reqs chan spawnRequest
+	// containers counts the supervising goroutines of started containers.
+	containers sync.WaitGroup
 }
 
 type spawnRequest struct {
@@ -101,6 +104,14 @@ func (r *Runtime) Run(ctx context.Context) error {
 			req.reply <- req.cmd.Start()
 		}
 	}
+}
+
+// WaitContainers waits until every container started on r has ended its
+// supervision, which happens once the context it was started with ends:
+// a container is then killed and recorded as ended, unless KeepOnExit.
+// An agent stopping calls it so that it exits only after its containers.
+func (r *Runtime) WaitContainers() {
+	r.containers.Wait()
 }
 
 func (r *Runtime) start(ctx context.Context, cmd *exec.Cmd) error {

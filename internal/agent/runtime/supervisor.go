@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -129,15 +130,15 @@ func supervise(o helperOptions) error {
 		_ = unix.Dup3(null, 0, 0)
 		unix.Close(null)
 	}
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
+	// The container is not reaped: as a zombie it keeps its pid and process
+	// group, so an agent signalling them until this supervisor ends cannot
+	// reach another process that reused the pid; it is reaped once the
+	// supervisor is gone.
+	code, sig, err := waitNoReap(pid)
+	if err != nil {
 		return fmt.Errorf("waiting for container: %w", err)
 	}
-	st := exitStatus{Pid: pid, ProcStart: procStart, ExitCode: exitCode(cmd.ProcessState), FinishedAt: time.Now()}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		st.Signal = int(ws.Signal())
-	}
+	st := exitStatus{Pid: pid, ProcStart: procStart, ExitCode: code, Signal: sig, FinishedAt: time.Now()}
 	if err := st.save(o.exitFile); err != nil {
 		return err
 	}
@@ -146,6 +147,46 @@ func supervise(o helperOptions) error {
 	// a second in them).
 	unix.Exit(0)
 	return nil
+}
+
+// si_code values of SIGCHLD (<asm-generic/siginfo.h>).
+const (
+	cldExited = 1
+	cldKilled = 2
+	cldDumped = 3
+)
+
+// sigchldInfo is the siginfo_t of a child's state change on 64-bit Linux.
+type sigchldInfo struct {
+	Signo, Errno, Code, _ int32
+	Pid                   int32
+	UID                   uint32
+	Status                int32
+	_                     [100]byte
+}
+
+// waitNoReap waits for child pid to end, leaving it a zombie (WNOWAIT), and
+// returns its exit code (128+signal when a signal killed it) and signal.
+func waitNoReap(pid int) (code, sig int, err error) {
+	var info sigchldInfo
+	for {
+		_, _, errno := unix.Syscall6(unix.SYS_WAITID, unix.P_PID, uintptr(pid), uintptr(unsafe.Pointer(&info)),
+			unix.WEXITED|unix.WNOWAIT, 0, 0)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return 0, 0, errno
+		}
+		break
+	}
+	switch info.Code {
+	case cldExited:
+		return int(info.Status), 0, nil
+	case cldKilled, cldDumped:
+		return 128 + int(info.Status), int(info.Status), nil
+	}
+	return 0, 0, fmt.Errorf("unexpected child state change %d", info.Code)
 }
 
 // save writes e to path atomically (write and rename); the directory must
