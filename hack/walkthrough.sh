@@ -375,6 +375,11 @@ expect '^TargetPort: +https/TCP$'
 expect '^Endpoints: +10\.244\.0\.[0-9]+:8443,10\.244\.0\.[0-9]+:8443$'
 show kubectl get endpointslices -l kubernetes.io/service-name=http-whoami-srv
 expect '^http-whoami-srv-[a-z0-9]{5} +IPv4 +(8080,8443|8443,8080) +'
+# Endpoints in the API may run ahead of the proxy's rate-limited syncs.
+SEEN=()
+wait_for 30 "both http-whoami pods answering on port 80" \
+  seen_hostnames 2 '^http-whoami-' curl_client http://http-whoami-srv
+wait_for 30 "http-whoami answering on port 443" all_answers 1 '^http-whoami-' curl_client http://http-whoami-srv:443
 show kubectl exec client -- curl -s http://http-whoami-srv
 expect '^http-whoami-'
 show kubectl exec client -- curl -s http://http-whoami-srv:443

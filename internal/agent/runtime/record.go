@@ -56,21 +56,27 @@ func loadRecord(path string) (*record, error) {
 
 // save writes r to path atomically (write and rename).
 func (r *record) save(path string) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("creating state dir: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("writing container state: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := saveJSON(path, r); err != nil {
 		return fmt.Errorf("writing container state: %w", err)
 	}
 	return nil
+}
+
+// saveJSON writes v as JSON to path atomically (write and rename); the
+// directory must exist.
+func saveJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // procStartTime returns the start time of live process pid in clock ticks

@@ -192,15 +192,7 @@ func waitNoReap(pid int) (code, sig int, err error) {
 // save writes e to path atomically (write and rename); the directory must
 // exist (a pod removed meanwhile gets no file).
 func (e *exitStatus) save(path string) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("writing exit status: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := saveJSON(path, e); err != nil {
 		return fmt.Errorf("writing exit status: %w", err)
 	}
 	return nil
