@@ -64,6 +64,16 @@ func TestRealNFT(t *testing.T) {
 	if err := p2.Sync(ctx, tr.Snapshot(true).State); err != nil {
 		t.Fatalf("full sync over existing table: %v", err)
 	}
+	// A third full sync in one transaction (small tables are not split):
+	// the old generation's maps are deleted in the transaction that flushes
+	// the rules using them.
+	p3, err := New(Config{BackendConfig: testConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p3.Sync(ctx, tr.Snapshot(true).State); err != nil {
+		t.Fatalf("one-transaction full sync over existing table: %v", err)
+	}
 	out, err := exec.Command("nft", "list", "table", "inet", tableName).CombinedOutput()
 	if err != nil {
 		t.Fatalf("nft list table: %v\n%s", err, out)
@@ -76,9 +86,10 @@ func TestRealNFT(t *testing.T) {
 	if strings.Contains(string(out), "ns3/affinity") {
 		t.Errorf("got ruleset still holding deleted service ns3/affinity")
 	}
-	// The restarted proxier wrote a new generation of dnat-targets maps
-	// and deleted the first.
-	if !strings.Contains(string(out), "map "+dnatMapPrefix+"2-tcp-") || strings.Contains(string(out), dnatMapPrefix+"1-") {
-		t.Errorf("got dnat-targets maps other than generation 2 after the second full sync:\n%s", out)
+	// Each restarted proxier wrote a new generation of dnat-targets maps
+	// and deleted the earlier ones.
+	if !strings.Contains(string(out), "map "+dnatMapPrefix+"3-tcp-") || strings.Contains(string(out), dnatMapPrefix+"1-") ||
+		strings.Contains(string(out), dnatMapPrefix+"2-") {
+		t.Errorf("got dnat-targets maps other than generation 3 after the third full sync:\n%s", out)
 	}
 }
