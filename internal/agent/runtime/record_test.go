@@ -32,9 +32,7 @@ func startRuntime(t *testing.T, keep bool) (*Runtime, context.Context, func()) {
 // it) and that a process gone meanwhile counts as a run of unknown exit.
 func TestContainerResume(t *testing.T) {
 	requireRoot(t)
-	spec := sandboxSpec(t, "c", "sleep", "1000")
-	spec.RestartPolicy = RestartAlways
-	spec.StatePath = filepath.Join(t.TempDir(), "c.json")
+	spec := recordedSleeper(t)
 
 	r1, ctx1, stop1 := startRuntime(t, true)
 	c1 := r1.StartContainer(ctx1, spec, nil)
@@ -196,9 +194,7 @@ func TestContainerReadoptedExitStatus(t *testing.T) {
 // than finding a process gone without a trace.
 func TestContainerKilledOnStop(t *testing.T) {
 	requireRoot(t)
-	spec := sandboxSpec(t, "c", "sleep", "1000")
-	spec.RestartPolicy = RestartAlways
-	spec.StatePath = filepath.Join(t.TempDir(), "c.json")
+	spec := recordedSleeper(t)
 
 	r1, ctx1, stop1 := startRuntime(t, false)
 	c1 := r1.StartContainer(ctx1, spec, nil)
@@ -230,9 +226,7 @@ func TestContainerKilledOnStop(t *testing.T) {
 // no exit status recorded, counts as ContainerStatusUnknown.
 func TestContainerSupervisorKilled(t *testing.T) {
 	requireRoot(t)
-	spec := sandboxSpec(t, "c", "sleep", "1000")
-	spec.RestartPolicy = RestartAlways
-	spec.StatePath = filepath.Join(t.TempDir(), "c.json")
+	spec := recordedSleeper(t)
 	r, ctx, _ := startRuntime(t, false)
 	c := r.StartContainer(ctx, spec, nil)
 	waitFor(t, "running", func() bool { return c.State().Phase == Running })
@@ -261,4 +255,14 @@ func TestContainerSupervisorKilled(t *testing.T) {
 	if err := c.Stop(ctx, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// recordedSleeper returns the spec of a restartPolicy: Always container
+// that sleeps, with its record in a directory of the test's own.
+func recordedSleeper(t *testing.T) ContainerSpec {
+	t.Helper()
+	spec := sandboxSpec(t, "c", "sleep", "1000")
+	spec.RestartPolicy = RestartAlways
+	spec.StatePath = filepath.Join(t.TempDir(), "c.json")
+	return spec
 }

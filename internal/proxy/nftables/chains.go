@@ -55,9 +55,9 @@ type builder struct {
 	p    *Proxier
 	node proxy.NodeInfo
 	// gen is the dnat-targets generation the chains use; used collects the
-	// maps of it they refer to.
+	// maps of it they refer to, with the protocol of each.
 	gen  *dnatGen
-	used map[string]bool
+	used map[string]string
 	// err is the first allocation failure; the sync stops on it.
 	err error
 }
@@ -209,7 +209,7 @@ func (b *builder) loadBalance(o, old *svcObjects, sp *proxy.ServicePort, reachab
 			}
 			o.blocks[chain] = blk
 			m := b.gen.mapFor(chain, proto)
-			b.used[m] = true
+			b.used[m] = proto
 			for i, ep := range eps {
 				key := strconv.FormatUint(uint64(blk.slots.start)+uint64(i), 10)
 				o.addElem(m, true, []string{key}, []string{ep.IP, strconv.Itoa(int(ep.Port))}, sp.Name.String())

@@ -61,10 +61,9 @@ func (g *dnatGen) mapFor(chain, proto string) string {
 	return fmt.Sprintf("%s-%s-%d", g.name, proto, h.Sum32()%g.shards)
 }
 
-// dnatMap returns the object creating map name (one of mapFor's).
-func dnatMap(name string) *knftables.Map {
-	f := strings.Split(name, "-")
-	proto := f[len(f)-2]
+// dnatMap returns the object creating map name (one of mapFor's) for
+// proto.
+func dnatMap(name, proto string) *knftables.Map {
 	return &knftables.Map{Name: name, TypeOf: "numgen random mod 1 : ip daddr . " + proto + " dport"}
 }
 
@@ -89,9 +88,9 @@ func nextDNATGen(existing []string, current *dnatGen) string {
 	return dnatMapPrefix + strconv.FormatUint(n+1, 10)
 }
 
-// createMaps appends the creation of the maps in used that g does not have
-// yet and returns their names.
-func (g *dnatGen) createMaps(ph *txPhases, used map[string]bool) []string {
+// createMaps appends the creation of the maps in used (name: protocol)
+// that g does not have yet and returns their names.
+func (g *dnatGen) createMaps(ph *txPhases, used map[string]string) []string {
 	var names []string
 	for name := range used {
 		if !g.created[name] {
@@ -100,7 +99,7 @@ func (g *dnatGen) createMaps(ph *txPhases, used map[string]bool) []string {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		ph.create = append(ph.create, dnatMap(name))
+		ph.create = append(ph.create, dnatMap(name, used[name]))
 	}
 	return names
 }

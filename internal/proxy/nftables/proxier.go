@@ -136,7 +136,7 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 	full := state.Full || p.committed == nil
 	ph := &txPhases{}
 	next := map[types.NamespacedName]*svcObjects{}
-	b := &builder{p: p, node: state.Node, gen: p.dnat, used: map[string]bool{}}
+	b := &builder{p: p, node: state.Node, gen: p.dnat, used: map[string]string{}}
 	var existing map[string][]string
 	var scope []types.NamespacedName
 	if full {
@@ -451,7 +451,7 @@ func (p *Proxier) diff(ph *txPhases, old, desired *svcObjects, full bool) {
 // but wanted by no Service (from an earlier run or lost state), and the
 // dnat-targets maps not in use (the other generation). Maps go last: stale
 // chains that still use them are flushed first.
-func (p *Proxier) deleteLeftovers(ph *txPhases, existing map[string][]string, next map[types.NamespacedName]*svcObjects, usedMaps map[string]bool) {
+func (p *Proxier) deleteLeftovers(ph *txPhases, existing map[string][]string, next map[types.NamespacedName]*svcObjects, usedMaps map[string]string) {
 	wantChains, wantSets := map[string]bool{}, map[string]bool{}
 	for _, o := range next {
 		for c := range o.chains {
@@ -461,19 +461,19 @@ func (p *Proxier) deleteLeftovers(ph *txPhases, existing map[string][]string, ne
 			wantSets[s] = true
 		}
 	}
-	for _, c := range sortedCopy(existing["chain"]) {
+	for _, c := range slices.Sorted(slices.Values(existing["chain"])) {
 		if isServiceObject(c) && !wantChains[c] {
 			ph.flush = append(ph.flush, c)
 			ph.delete = append(ph.delete, &knftables.Chain{Name: c})
 		}
 	}
-	for _, s := range sortedCopy(existing["set"]) {
+	for _, s := range slices.Sorted(slices.Values(existing["set"])) {
 		if strings.HasPrefix(s, affinityPrefix) && !wantSets[s] {
 			ph.delete = append(ph.delete, &knftables.Set{Name: s})
 		}
 	}
-	for _, m := range sortedCopy(existing["map"]) {
-		if strings.HasPrefix(m, dnatMapPrefix) && !usedMaps[m] {
+	for _, m := range slices.Sorted(slices.Values(existing["map"])) {
+		if _, used := usedMaps[m]; strings.HasPrefix(m, dnatMapPrefix) && !used {
 			ph.delete = append(ph.delete, &knftables.Map{Name: m})
 		}
 	}
@@ -493,12 +493,6 @@ func unusedBlocks(old, desired *svcObjects) []slotBlock {
 		}
 	}
 	return unused
-}
-
-func sortedCopy(s []string) []string {
-	s = slices.Clone(s)
-	sort.Strings(s)
-	return s
 }
 
 func element(k elemKey, v elemVal) *knftables.Element {
