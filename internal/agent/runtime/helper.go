@@ -140,7 +140,8 @@ func HelperMain(args []string) error {
 // window (a pod deleted just after it started) with a status of its own,
 // where the program would have ignored the signal and been killed after the
 // grace period. exec resets the handlers, so the program gets the default
-// dispositions.
+// dispositions. A signal that arrives while the Go runtime is still
+// starting, before this runs, still ends the helper that way.
 func discardTerminationSignals() {
 	signal.Notify(make(chan os.Signal, 1), unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 }

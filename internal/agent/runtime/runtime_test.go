@@ -141,6 +141,12 @@ func TestContainerKillAndStop(t *testing.T) {
 		t.Errorf("last termination got %+v, want exit code 137", last)
 	}
 	// sleep as PID 1 ignores SIGTERM, so Stop must fall back to SIGKILL.
+	// Running starts with the pod-exec helper, which execs sleep a moment
+	// later: until then a SIGTERM meets the Go runtime, not sleep.
+	waitFor(t, "sleep exec'ed", func() bool {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c.State().Pid))
+		return strings.TrimSpace(string(comm)) == "sleep"
+	})
 	start := time.Now()
 	if err := c.Stop(ctx, 200*time.Millisecond); err != nil {
 		t.Fatal(err)
