@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,42 +49,92 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startProcess runs the control plane as a process of its own (so it can
-// be killed with SIGKILL) and returns it with a client.
-func startProcess(t *testing.T, bin, dir string, port int) (*exec.Cmd, kubernetes.Interface) {
+// serverProcess is a control plane running as a process of its own (so it
+// can be killed with SIGKILL).
+type serverProcess struct {
+	cmd    *exec.Cmd
+	log    *lockedBuffer
+	exited chan struct{} // closed once the process is gone and reaped
+}
+
+// lockedBuffer is the process's output, written by exec's copying
+// goroutines and read by the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startProcess runs the control plane on dir until the test ends and
+// returns it with a client once it serves. The API port is picked free
+// just before the start; the embedded etcd may take the same port in
+// between, so a start that fails with "address already in use" is retried
+// on another port.
+func startProcess(t *testing.T, bin, dir string) (*serverProcess, kubernetes.Interface) {
 	t.Helper()
-	cmd := exec.Command(bin, "server", "--data-dir", dir, "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port),
-		"--disable", "agent,proxy,dns,controllers")
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	for attempt := 1; ; attempt++ {
+		srv := &serverProcess{log: &lockedBuffer{}, exited: make(chan struct{})}
+		srv.cmd = exec.Command(bin, "server", "--data-dir", dir, "--bind-address", "127.0.0.1",
+			"--secure-port", strconv.Itoa(freePort(t)), "--disable", "agent,proxy,dns,controllers")
+		srv.cmd.Stdout, srv.cmd.Stderr = srv.log, srv.log
+		if err := srv.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = srv.cmd.Wait(); close(srv.exited) }()
+		t.Cleanup(func() {
+			_ = srv.cmd.Process.Kill()
+			<-srv.exited
+			if t.Failed() {
+				t.Logf("server log:\n%s", srv.log.String())
+			}
+		})
+		client, err := waitServing(dir, srv.exited)
+		if err == nil {
+			return srv, client
+		}
+		if attempt < 3 && strings.Contains(srv.log.String(), "address already in use") {
+			t.Logf("server start %d: %v; retrying on another port", attempt, err)
+			continue
+		}
+		t.Fatalf("server start %d: %v", attempt, err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_, _ = cmd.Process.Wait()
-		if t.Failed() {
-			t.Logf("server log:\n%s", log.String())
+}
+
+// waitServing polls, for at most a minute, until the server writing
+// dir/kubeconfig.yaml answers, and gives up at once if it exits.
+func waitServing(dir string, exited <-chan struct{}) (kubernetes.Interface, error) {
+	var last error
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("the server exited: %v", last)
+		default:
 		}
-	})
-	var client kubernetes.Interface
-	framework.Eventually(t, 60*time.Second, func() error {
 		cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig.yaml"))
-		if err != nil {
-			return err
+		if err == nil {
+			cfg.QPS, cfg.Burst = 500, 1000
+			var c kubernetes.Interface
+			if c, err = kubernetes.NewForConfig(cfg); err == nil {
+				if _, err = c.CoreV1().Services("default").Get(context.Background(), "kubernetes", metav1.GetOptions{}); err == nil {
+					return c, nil
+				}
+			}
 		}
-		cfg.QPS, cfg.Burst = 500, 1000
-		c, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return err
-		}
-		if _, err := c.CoreV1().Services("default").Get(context.Background(), "kubernetes", metav1.GetOptions{}); err != nil {
-			return err
-		}
-		client = c
-		return nil
-	})
-	return cmd, client
+		last = err
+		time.Sleep(100 * time.Millisecond) // poll pacing, not synchronisation
+	}
+	return nil, fmt.Errorf("not serving after 1m: %v", last)
 }
 
 // TestKillDuringWritesLosesNothing kills the server with SIGKILL while
@@ -91,8 +142,8 @@ func startProcess(t *testing.T, bin, dir string, port int) (*exec.Cmd, kubernete
 // checks that every acknowledged Service is there with a unique ClusterIP
 // and NodePort, and that allocation still works afterwards.
 func TestKillDuringWritesLosesNothing(t *testing.T) {
-	bin, dir, port := svcnetBinary(t), t.TempDir(), freePort(t)
-	cmd, client := startProcess(t, bin, dir, port)
+	bin, dir := svcnetBinary(t), t.TempDir()
+	srv, client := startProcess(t, bin, dir)
 	ctx := context.Background()
 	var mu sync.Mutex
 	acked := map[string]*corev1.Service{}
@@ -122,13 +173,13 @@ func TestKillDuringWritesLosesNothing(t *testing.T) {
 		}
 		return nil
 	})
-	if err := cmd.Process.Kill(); err != nil {
+	if err := srv.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	_, _ = cmd.Process.Wait()
+	<-srv.exited
 
-	_, client = startProcess(t, bin, dir, port)
+	_, client = startProcess(t, bin, dir)
 	list, err := client.CoreV1().Services("default").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
