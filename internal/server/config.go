@@ -78,6 +78,24 @@ type Config struct {
 	// EventTTL is kube-apiserver's --event-ttl: how long an Event (core/v1
 	// and events.k8s.io/v1) is kept after its last write (0: forever).
 	EventTTL time.Duration
+	// ServiceAccountIssuer is the iss claim of ServiceAccount tokens
+	// (kube-apiserver's --service-account-issuer; empty:
+	// https://kubernetes.default.svc.<cluster domain>).
+	ServiceAccountIssuer string
+	// APIAudiences are the token audiences the API server accepts
+	// (--api-audiences; empty: the issuer).
+	APIAudiences []string
+	// ServiceAccountMaxTokenExpiration caps the lifetime of requested
+	// tokens (--service-account-max-token-expiration; 0: no cap).
+	ServiceAccountMaxTokenExpiration time.Duration
+}
+
+// serviceAccountIssuer returns the configured issuer or its default.
+func (c *Config) serviceAccountIssuer() string {
+	if c.ServiceAccountIssuer != "" {
+		return c.ServiceAccountIssuer
+	}
+	return "https://kubernetes.default.svc." + strings.Trim(c.ClusterDomain, ".")
 }
 
 // DefaultConfig returns the defaults of the command-line flags.
@@ -141,6 +159,9 @@ func (c *Config) Validate() error {
 	}
 	if err := ValidateProxyMode(c.ProxyMode); err != nil {
 		return err
+	}
+	if m := c.ServiceAccountMaxTokenExpiration; m != 0 && (m < time.Hour || m > (1<<32)*time.Second) {
+		return fmt.Errorf("--service-account-max-token-expiration must be between 1 hour and 2^32 seconds")
 	}
 	if c.MaxEndpointsPerSlice < 1 || c.MaxEndpointsPerSlice > 1000 {
 		return fmt.Errorf("--max-endpoints-per-slice %d must be between 1 and 1000", c.MaxEndpointsPerSlice)
