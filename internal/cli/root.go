@@ -66,6 +66,10 @@ func newServerCommand() *cobra.Command {
 		"minimum interval between proxy rule syncs under churn (a lone change is programmed at once; 0 syncs on every change)")
 	f.DurationVar(&cfg.EventTTL, "event-ttl", cfg.EventTTL,
 		"how long Events are kept after their last write (0: forever)")
+	f.IntVar(&cfg.MaxRequestsInFlight, "max-requests-inflight", cfg.MaxRequestsInFlight,
+		"read-only requests served at once before the API server answers 429 (0: no limit; watches and streams not counted)")
+	f.IntVar(&cfg.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", cfg.MaxMutatingRequestsInFlight,
+		"mutating requests served at once before the API server answers 429 (0: no limit)")
 	f.StringVar(&cfg.ServiceAccountIssuer, "service-account-issuer", cfg.ServiceAccountIssuer,
 		"iss claim of ServiceAccount tokens (default: https://kubernetes.default.svc.<cluster-domain>)")
 	f.StringSliceVar(&cfg.APIAudiences, "api-audiences", cfg.APIAudiences,

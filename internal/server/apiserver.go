@@ -141,6 +141,7 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 			w.Header().Set("Content-Type", "application/x-pem-file")
 			_, _ = w.Write(certs.CAPEM())
 		})},
+		MaxRequestsInFlight: s.cfg.MaxRequestsInFlight, MaxMutatingRequestsInFlight: s.cfg.MaxMutatingRequestsInFlight,
 		Version: version, Logger: s.logger.With("component", "apiserver"),
 	})
 	if err != nil {

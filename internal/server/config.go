@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/version"
 
+	"github.com/svcnet/svcnet/internal/apiserver"
 	"github.com/svcnet/svcnet/internal/controller/loadbalancer"
 	"github.com/svcnet/svcnet/internal/controller/nodelifecycle"
 	"github.com/svcnet/svcnet/internal/proxy"
@@ -85,6 +86,9 @@ type Config struct {
 	// APIAudiences are the token audiences the API server accepts
 	// (--api-audiences; empty: the issuer).
 	APIAudiences []string
+	// MaxRequestsInFlight and MaxMutatingRequestsInFlight are
+	// kube-apiserver's flags of those names (0: no limit).
+	MaxRequestsInFlight, MaxMutatingRequestsInFlight int
 	// ServiceAccountMaxTokenExpiration caps the lifetime of requested
 	// tokens (--service-account-max-token-expiration; 0: no cap).
 	ServiceAccountMaxTokenExpiration time.Duration
@@ -120,6 +124,9 @@ func DefaultConfig() Config {
 		NodeMonitorPeriod:        nodelifecycle.DefaultMonitorPeriod,
 		ProxyMinSyncPeriod:       proxy.DefaultMinSyncPeriod,
 		EventTTL:                 time.Hour,
+
+		MaxRequestsInFlight:         apiserver.DefaultMaxRequestsInFlight,
+		MaxMutatingRequestsInFlight: apiserver.DefaultMaxMutatingRequestsInFlight,
 	}
 }
 
@@ -159,6 +166,9 @@ func (c *Config) Validate() error {
 	}
 	if err := ValidateProxyMode(c.ProxyMode); err != nil {
 		return err
+	}
+	if c.MaxRequestsInFlight < 0 || c.MaxMutatingRequestsInFlight < 0 {
+		return fmt.Errorf("--max-requests-inflight and --max-mutating-requests-inflight must not be negative")
 	}
 	if m := c.ServiceAccountMaxTokenExpiration; m != 0 && (m < time.Hour || m > (1<<32)*time.Second) {
 		return fmt.Errorf("--service-account-max-token-expiration must be between 1 hour and 2^32 seconds")
