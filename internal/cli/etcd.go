@@ -29,7 +29,7 @@ func newEtcdCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&cfg.Name, "name", cfg.Name, "member name, as in --initial-cluster")
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the member's WAL and database")
-	f.StringSliceVar(&cfg.ListenClientURLs, "listen-client-urls", nil, "URLs to serve clients on (default: loopback, kernel-chosen port)")
+	f.StringSliceVar(&cfg.ListenClientURLs, "listen-client-urls", nil, "URLs to serve clients on (default: unix socket client.sock in --data-dir, which only its owner can open)")
 	f.StringSliceVar(&cfg.AdvertiseClientURLs, "advertise-client-urls", nil, "client URLs told to the cluster (default: --listen-client-urls)")
 	f.StringSliceVar(&cfg.ListenPeerURLs, "listen-peer-urls", nil, "URLs to serve the other members on")
 	f.StringSliceVar(&cfg.AdvertisePeerURLs, "initial-advertise-peer-urls", nil, "peer URLs told to the cluster (default: --listen-peer-urls)")

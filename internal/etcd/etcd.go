@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -27,6 +31,15 @@ const (
 	DefaultStartTimeout = time.Minute
 	// dialTimeout bounds connecting to an etcd endpoint.
 	dialTimeout = 5 * time.Second
+)
+
+// Sockets of a single member, in its data directory.
+const (
+	clientSocket = "client.sock"
+	peerSocket   = "peer.sock"
+	// maxSocketPath is the longest path a unix socket can have on Linux
+	// (sun_path holds 108 bytes with the terminating NUL).
+	maxSocketPath = 107
 )
 
 // Config configures an embedded etcd member.
@@ -54,8 +67,9 @@ type Config struct {
 	StartTimeout time.Duration
 
 	// The fields below make the member one of a multi-member cluster
-	// (etcd's flags of the same names). All empty: a single member on
-	// loopback with kernel-chosen ports.
+	// (etcd's flags of the same names). All empty: a single member that
+	// serves only on unix sockets in DataDir (client.sock, peer.sock),
+	// which only DataDir's owner can open.
 
 	// ListenClientURLs and AdvertiseClientURLs: where clients connect
 	// (advertised = listened when empty).
@@ -73,7 +87,8 @@ type Config struct {
 	InitialClusterToken string
 }
 
-// Etcd is an embedded etcd member listening on loopback.
+// Etcd is an embedded etcd member (by default a single one on private unix
+// sockets in its data directory).
 type Etcd struct {
 	cfg    Config
 	logger *slog.Logger
@@ -165,7 +180,12 @@ func (e *Etcd) run(ctx context.Context) error {
 
 	endpoints := make([]string, 0, len(srv.Clients))
 	for _, l := range srv.Clients {
-		endpoints = append(endpoints, "http://"+l.Addr().String())
+		switch a := l.Addr().(type) {
+		case *net.UnixAddr:
+			endpoints = append(endpoints, "unix://"+a.Name)
+		default:
+			endpoints = append(endpoints, "http://"+a.String())
+		}
 	}
 	client, err := newClient(endpoints)
 	if err != nil {
@@ -196,18 +216,39 @@ func (e *Etcd) embedConfig() (*embed.Config, error) {
 	ecfg := embed.NewConfig()
 	ecfg.Name = e.cfg.Name
 	ecfg.Dir = e.cfg.DataDir
-	// Port 0: the kernel picks a free port, so members never collide. A
-	// single member never dials its own peer URL.
-	loopback := []url.URL{{Scheme: "http", Host: "127.0.0.1:0"}}
-	var err error
-	if ecfg.ListenClientUrls, err = parseURLs(e.cfg.ListenClientURLs, loopback); err != nil {
+	// A single member listens on unix sockets in its data directory,
+	// which etcd keeps private to its owner (0700): etcd holds the
+	// cluster's Secrets and CA key, and a loopback TCP port would let any
+	// local user read them. A single member never dials its own peer URL.
+	dir, err := filepath.Abs(e.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("etcd data dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("etcd data dir: %w", err)
+	}
+	clientSock, peerSock := filepath.Join(dir, clientSocket), filepath.Join(dir, peerSocket)
+	if len(clientSock) > maxSocketPath || len(peerSock) > maxSocketPath {
+		return nil, fmt.Errorf("etcd data dir %s: path too long for its sockets (at most %d bytes)", dir, maxSocketPath-len(peerSocket)-1)
+	}
+	for _, sock := range []string{clientSock, peerSock} {
+		// A socket left by a killed member would make the bind fail.
+		if err := os.Remove(sock); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("etcd: %w", err)
+		}
+	}
+	private := func(path string) []url.URL { return []url.URL{{Scheme: "unix", Path: path}} }
+	if ecfg.ListenClientUrls, err = parseURLs(e.cfg.ListenClientURLs, private(clientSock)); err != nil {
 		return nil, fmt.Errorf("etcd --listen-client-urls: %w", err)
 	}
 	// Advertised URLs default to the listened ones.
 	if ecfg.AdvertiseClientUrls, err = parseURLs(e.cfg.AdvertiseClientURLs, ecfg.ListenClientUrls); err != nil {
 		return nil, fmt.Errorf("etcd --advertise-client-urls: %w", err)
 	}
-	if ecfg.ListenPeerUrls, err = parseURLs(e.cfg.ListenPeerURLs, loopback); err != nil {
+	if ecfg.ListenPeerUrls, err = parseURLs(e.cfg.ListenPeerURLs, private(peerSock)); err != nil {
 		return nil, fmt.Errorf("etcd --listen-peer-urls: %w", err)
 	}
 	if ecfg.AdvertisePeerUrls, err = parseURLs(e.cfg.AdvertisePeerURLs, ecfg.ListenPeerUrls); err != nil {
