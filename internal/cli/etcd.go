@@ -36,6 +36,14 @@ func newEtcdCommand() *cobra.Command {
 	f.StringVar(&cfg.InitialCluster, "initial-cluster", "", "every member at bootstrap: name=peerURL,... (default: this member alone)")
 	f.StringVar(&cfg.InitialClusterState, "initial-cluster-state", "new", "new, or existing to join a running cluster")
 	f.StringVar(&cfg.InitialClusterToken, "initial-cluster-token", "", "token distinguishing clusters bootstrapped from the same member list")
+	f.StringVar(&cfg.ClientTLS.CertFile, "cert-file", "", "certificate for https client URLs")
+	f.StringVar(&cfg.ClientTLS.KeyFile, "key-file", "", "key of --cert-file")
+	f.StringVar(&cfg.ClientTLS.CAFile, "trusted-ca-file", "", "CA that client certificates must chain to")
+	f.BoolVar(&cfg.ClientTLS.ClientCertAuth, "client-cert-auth", false, "require a client certificate signed by --trusted-ca-file")
+	f.StringVar(&cfg.PeerTLS.CertFile, "peer-cert-file", "", "certificate for https peer URLs (also presented to other members)")
+	f.StringVar(&cfg.PeerTLS.KeyFile, "peer-key-file", "", "key of --peer-cert-file")
+	f.StringVar(&cfg.PeerTLS.CAFile, "peer-trusted-ca-file", "", "CA that peer certificates must chain to")
+	f.BoolVar(&cfg.PeerTLS.ClientCertAuth, "peer-client-cert-auth", false, "require peers to present a certificate signed by --peer-trusted-ca-file")
 	f.DurationVar(&cfg.CompactionRetention, "auto-compaction-retention", etcd.DefaultCompactionRetention,
 		"revisions older than this are compacted away (negative: never)")
 	return cmd

@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -85,6 +87,10 @@ type Config struct {
 	// InitialClusterToken distinguishes clusters bootstrapped from the same
 	// member list; etcd's default when empty.
 	InitialClusterToken string
+	// ClientTLS and PeerTLS serve https client and peer URLs (etcd's
+	// --cert-file, --key-file, --trusted-ca-file, --client-cert-auth and
+	// their --peer-* twins).
+	ClientTLS, PeerTLS TLSFiles
 }
 
 // Etcd is an embedded etcd member (by default a single one on private unix
@@ -184,10 +190,21 @@ func (e *Etcd) run(ctx context.Context) error {
 		case *net.UnixAddr:
 			endpoints = append(endpoints, "unix://"+a.Name)
 		default:
-			endpoints = append(endpoints, "http://"+a.String())
+			scheme := "http"
+			if e.cfg.ClientTLS.CertFile != "" {
+				scheme = "https"
+			}
+			endpoints = append(endpoints, scheme+"://"+a.String())
 		}
 	}
-	client, err := newClient(endpoints)
+	// The member's own client presents the member's certificate (etcd
+	// uses one certificate for both ends, as kubeadm issues it).
+	clientTLS, err := TLSFiles{CAFile: e.cfg.ClientTLS.CAFile, CertFile: e.cfg.ClientTLS.CertFile,
+		KeyFile: e.cfg.ClientTLS.KeyFile}.ClientTLS()
+	if err != nil {
+		return err
+	}
+	client, err := newClient(endpoints, clientTLS)
 	if err != nil {
 		return err
 	}
@@ -264,6 +281,25 @@ func (e *Etcd) embedConfig() (*embed.Config, error) {
 	if e.cfg.InitialClusterToken != "" {
 		ecfg.InitialClusterToken = e.cfg.InitialClusterToken
 	}
+	for _, t := range []struct {
+		name  string
+		files TLSFiles
+		info  *transport.TLSInfo
+		urls  []url.URL
+	}{
+		{"client", e.cfg.ClientTLS, &ecfg.ClientTLSInfo, ecfg.ListenClientUrls},
+		{"peer", e.cfg.PeerTLS, &ecfg.PeerTLSInfo, ecfg.ListenPeerUrls},
+	} {
+		if err := t.files.check(); err != nil {
+			return nil, fmt.Errorf("etcd %s TLS: %w", t.name, err)
+		}
+		for _, u := range t.urls {
+			if (u.Scheme == "https") != (t.files.CertFile != "") {
+				return nil, fmt.Errorf("etcd %s URL %s: https needs a certificate and key, and a certificate needs https", t.name, u.String())
+			}
+		}
+		*t.info = t.files.tlsInfo()
+	}
 	ecfg.EnableGRPCGateway = false
 	ecfg.AutoCompactionMode = embed.CompactorModePeriodic
 	ecfg.AutoCompactionRetention = "0"
@@ -292,8 +328,8 @@ func parseURLs(in []string, fallback []url.URL) ([]url.URL, error) {
 		if err != nil {
 			return nil, err
 		}
-		if u.Scheme != "http" || u.Host == "" {
-			return nil, fmt.Errorf("%q: want http://host:port", s)
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("%q: want http(s)://host:port", s)
 		}
 		out = append(out, *u)
 	}
@@ -332,14 +368,14 @@ func (e *Etcd) Client(ctx context.Context) (*clientv3.Client, error) {
 // Done is closed when Run has returned.
 func (e *Etcd) Done() <-chan struct{} { return e.done }
 
-// Dial connects to external etcd endpoints (the --etcd-servers flag) and
-// checks, within ctx, that the cluster answers a read. The caller closes
-// the client.
-func Dial(ctx context.Context, endpoints []string) (*clientv3.Client, error) {
+// Dial connects to external etcd endpoints (the --etcd-servers flag), over
+// tlsCfg when not nil (https endpoints), and checks, within ctx, that the
+// cluster answers a read. The caller closes the client.
+func Dial(ctx context.Context, endpoints []string, tlsCfg *tls.Config) (*clientv3.Client, error) {
 	if len(endpoints) == 0 {
 		return nil, errors.New("etcd: no endpoints")
 	}
-	client, err := newClient(endpoints)
+	client, err := newClient(endpoints, tlsCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -350,9 +386,10 @@ func Dial(ctx context.Context, endpoints []string) (*clientv3.Client, error) {
 	return client, nil
 }
 
-func newClient(endpoints []string) (*clientv3.Client, error) {
+func newClient(endpoints []string, tlsCfg *tls.Config) (*clientv3.Client, error) {
 	client, err := clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,
+		TLS:         tlsCfg,
 		DialTimeout: dialTimeout,
 		Logger:      zap.NewNop(),
 		// Large lists: kube-apiserver allows up to 2 GiB responses.

@@ -81,7 +81,7 @@ func TestTwoMembersSideBySide(t *testing.T) {
 	if a.Endpoints()[0] == b.Endpoints()[0] {
 		t.Errorf("both members listen on %s", a.Endpoints()[0])
 	}
-	c, err := Dial(ctx, b.Endpoints())
+	c, err := Dial(ctx, b.Endpoints(), nil)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}

@@ -33,7 +33,10 @@ type Config struct {
 	ClusterCIDR            string
 	ClusterDomain          string
 	EtcdServers            []string
-	Disable                []string
+	// EtcdCAFile, EtcdCertFile and EtcdKeyFile secure the connection to
+	// the external etcd (kube-apiserver's flags of these names).
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	Disable                               []string
 	// MaxEndpointsPerSlice bounds the endpoints of one EndpointSlice.
 	MaxEndpointsPerSlice int
 	// NodeName names this machine's Node (default: the hostname).

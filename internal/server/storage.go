@@ -20,7 +20,11 @@ func (s *Server) startStorage(ctx context.Context, g *errgroup.Group) (storage.I
 	var client *clientv3.Client
 	closeClient := func() {} // the embedded member closes its own client
 	if len(s.cfg.EtcdServers) > 0 {
-		c, err := etcd.Dial(ctx, s.cfg.EtcdServers)
+		tlsCfg, err := etcd.TLSFiles{CAFile: s.cfg.EtcdCAFile, CertFile: s.cfg.EtcdCertFile, KeyFile: s.cfg.EtcdKeyFile}.ClientTLS()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("--etcd-cafile/--etcd-certfile/--etcd-keyfile: %w", err)
+		}
+		c, err := etcd.Dial(ctx, s.cfg.EtcdServers, tlsCfg)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("etcd %v: %w", s.cfg.EtcdServers, err)
 		}
