@@ -35,6 +35,9 @@ const (
 	dialTimeout = 5 * time.Second
 )
 
+// defaultName is the member name when Config.Name is empty.
+const defaultName = "svcnet"
+
 // Sockets of a single member, in its data directory.
 const (
 	clientSocket = "client.sock"
@@ -115,7 +118,7 @@ func New(cfg Config) (*Etcd, error) {
 		return nil, errors.New("etcd: DataDir is required")
 	}
 	if cfg.Name == "" {
-		cfg.Name = "svcnet"
+		cfg.Name = defaultName
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -209,6 +212,19 @@ func (e *Etcd) run(ctx context.Context) error {
 		return err
 	}
 	defer client.Close()
+	// Reclaim the space of compacted revisions at every start, as k3s
+	// does: the database file only grows otherwise.
+	if len(endpoints) > 0 {
+		dctx, dcancel := context.WithTimeout(ctx, e.cfg.StartTimeout)
+		dstart := time.Now()
+		_, err := client.Defragment(dctx, endpoints[0])
+		dcancel()
+		if err != nil {
+			e.logger.Warn("Skipped defragmenting etcd", "err", err)
+		} else {
+			e.logger.Info("Defragmented etcd", "duration", time.Since(dstart))
+		}
+	}
 	e.mu.Lock()
 	e.client, e.endpoints = client, endpoints
 	e.mu.Unlock()
