@@ -33,6 +33,10 @@ type Config struct {
 	ClusterCIDR            string
 	ClusterDomain          string
 	EtcdServers            []string
+	// EtcdDiskReserve is the free space (bytes) under the embedded etcd's
+	// data below which API writes are refused (507) so etcd never hits a
+	// full disk; 0: spaceguard.DefaultReserve.
+	EtcdDiskReserve uint64
 	// EtcdCAFile, EtcdCertFile and EtcdKeyFile secure the connection to
 	// the external etcd (kube-apiserver's flags of these names).
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
