@@ -21,6 +21,10 @@ import (
 	"github.com/svcnet/svcnet/internal/registry/core/serviceaccount"
 	"github.com/svcnet/svcnet/internal/registry/discovery/endpointslice"
 	eventsv1 "github.com/svcnet/svcnet/internal/registry/events/event"
+	"github.com/svcnet/svcnet/internal/registry/networking/ingress"
+	"github.com/svcnet/svcnet/internal/registry/networking/ingressclass"
+	"github.com/svcnet/svcnet/internal/registry/networking/ipaddress"
+	"github.com/svcnet/svcnet/internal/registry/networking/servicecidr"
 )
 
 // Config carries what the resources with side effects need.
@@ -72,6 +76,11 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		endpointslice.Resource(),
 		lease.Resource(),
 		eventsv1.Resource(cfg.EventTTL),
+		// networking.k8s.io/v1
+		ingress.Resource(),
+		ingressclass.Resource(),
+		servicecidr.Resource(),
+		ipaddress.Resource(),
 	}
 	for i := range all {
 		var connectors map[string]registry.Connector
