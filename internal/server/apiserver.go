@@ -61,6 +61,13 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		ipAllocs = append(ipAllocs, a)
 		hosts = append(hosts, cidr.Masked().Addr().Next().String())
 	}
+	// Before anything allocates: ClusterIP reservations of earlier
+	// releases become IPAddress objects.
+	if n, err := ipallocator.MigrateLegacy(ctx, store, s.logger); err != nil {
+		return nil, nil, fmt.Errorf("migrating ClusterIP reservations: %w", err)
+	} else if n > 0 {
+		s.logger.Info("Migrated ClusterIP reservations to IPAddresses", "count", n)
+	}
 	portRange, err := portallocator.ParseRange(s.cfg.ServiceNodePortRange)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--service-node-port-range: %w", err)

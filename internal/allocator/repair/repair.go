@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,8 +19,9 @@ import (
 )
 
 // ServicePrefix is where Services are stored; the owner of a reservation
-// is the storage key of the Service holding it.
-const ServicePrefix = "/registry/services/specs/"
+// is the storage key of the Service holding it. Reservations with other
+// owners (IPAddresses clients created for other parents) are left alone.
+const ServicePrefix = ipallocator.ServicePrefix
 
 // defaultInterval is upstream's repair period for both allocators.
 const defaultInterval = 3 * time.Minute
@@ -157,6 +159,13 @@ func (r *Repair) RunOnce(ctx context.Context) error {
 	for _, k := range sortedKeys(have) {
 		owner := have[k]
 		if contains(want[k], owner) {
+			continue
+		}
+		if !strings.HasPrefix(owner, ServicePrefix) {
+			if owners := want[k]; len(owners) > 0 {
+				r.counts.Duplicates++
+				r.log.Error("Found a value a service uses held by another resource", "key", k, "holder", owner, "services", owners)
+			}
 			continue
 		}
 		if r.suspects[k] != owner {
