@@ -27,6 +27,7 @@ import (
 	"github.com/svcnet/svcnet/internal/controller/nodelifecycle"
 	"github.com/svcnet/svcnet/internal/controller/replicaset"
 	"github.com/svcnet/svcnet/internal/controller/scheduler"
+	"github.com/svcnet/svcnet/internal/controller/servicecidr"
 	"github.com/svcnet/svcnet/internal/controller/statefulset"
 )
 
@@ -128,6 +129,9 @@ func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client
 	if err := add(nodelifecycle.New(nodelifecycle.Config{Client: client, Informers: factory,
 		GracePeriod: s.cfg.NodeMonitorGracePeriod, StartupGracePeriod: s.cfg.NodeStartupGracePeriod,
 		MonitorPeriod: s.cfg.NodeMonitorPeriod, Recorder: recorder("node-controller"), Logger: logger("nodelifecycle")})); err != nil {
+		return err
+	}
+	if err := add(servicecidr.New(servicecidr.Config{Client: client, Informers: factory, Logger: logger("servicecidr")})); err != nil {
 		return err
 	}
 	factory.Start(ctx.Done())

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/ptr"
 
+	"github.com/svcnet/svcnet/internal/server"
 	"github.com/svcnet/svcnet/test/integration/framework"
 )
 
@@ -337,4 +339,53 @@ func TestIngressAndIngressClassAPI(t *testing.T) {
 	if err := classes.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "special-label=x"}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestServiceCIDRFinalizer(t *testing.T) {
+	ts := framework.Start(t, framework.Options{Modify: func(c *server.Config) { c.Disable = []string{"agent", "dns", "proxy"} }})
+	ctx := context.Background()
+	net := ts.Client.NetworkingV1()
+	if _, err := net.ServiceCIDRs().Create(ctx, &networkingv1.ServiceCIDR{ObjectMeta: metav1.ObjectMeta{Name: "extra"},
+		Spec: networkingv1.ServiceCIDRSpec{CIDRs: []string{"203.0.113.0/24"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, 30*time.Second, func() error {
+		sc, err := net.ServiceCIDRs().Get(ctx, "extra", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(sc.Finalizers, "networking.k8s.io/service-cidr-finalizer") ||
+			!meta.IsStatusConditionTrue(sc.Status.Conditions, networkingv1.ServiceCIDRConditionReady) {
+			return fmt.Errorf("got finalizers %v status %+v, want the finalizer and Ready", sc.Finalizers, sc.Status)
+		}
+		return nil
+	})
+	if _, err := net.IPAddresses().Create(ctx, &networkingv1.IPAddress{ObjectMeta: metav1.ObjectMeta{Name: "203.0.113.5"},
+		Spec: networkingv1.IPAddressSpec{ParentRef: &networkingv1.ParentReference{Group: "gateway.example.com", Resource: "gateways", Name: "gw"}}},
+		metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := net.ServiceCIDRs().Delete(ctx, "extra", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, 30*time.Second, func() error {
+		sc, err := net.ServiceCIDRs().Get(ctx, "extra", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(sc.Status.Conditions, networkingv1.ServiceCIDRConditionReady)
+		if sc.DeletionTimestamp == nil || c == nil || c.Reason != networkingv1.ServiceCIDRReasonTerminating {
+			return fmt.Errorf("got deletionTimestamp %v Ready %+v, want a held deletion, Terminating", sc.DeletionTimestamp, c)
+		}
+		return nil
+	})
+	if err := net.IPAddresses().Delete(ctx, "203.0.113.5", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, 30*time.Second, func() error {
+		if _, err := net.ServiceCIDRs().Get(ctx, "extra", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("got %v, want the ServiceCIDR gone", err)
+		}
+		return nil
+	})
 }
