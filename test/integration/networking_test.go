@@ -365,8 +365,24 @@ func TestServiceCIDRFinalizer(t *testing.T) {
 		metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// ClusterIPs may now come from the new range.
+	svcs := ts.Client.CoreV1().Services("default")
+	requested := func(name, ip string) error {
+		_, err := svcs.Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.ServiceSpec{ClusterIP: ip, Ports: []corev1.ServicePort{{Port: 80}}}}, metav1.CreateOptions{})
+		return err
+	}
+	if err := requested("in-extra", "203.0.113.10"); err != nil {
+		t.Fatalf("Service with a ClusterIP of the new ServiceCIDR: %v", err)
+	}
+	if ip, err := net.IPAddresses().Get(ctx, "203.0.113.10", metav1.GetOptions{}); err != nil || ip.Spec.ParentRef.Name != "in-extra" {
+		t.Errorf("IPAddress of in-extra: got %+v, %v", ip, err)
+	}
 	if err := net.ServiceCIDRs().Delete(ctx, "extra", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	if err := requested("late", "203.0.113.11"); !apierrors.IsInvalid(err) {
+		t.Errorf("ClusterIP of a ServiceCIDR being deleted: got %v, want 422", err)
 	}
 	framework.Eventually(t, 30*time.Second, func() error {
 		sc, err := net.ServiceCIDRs().Get(ctx, "extra", metav1.GetOptions{})
@@ -380,6 +396,9 @@ func TestServiceCIDRFinalizer(t *testing.T) {
 		return nil
 	})
 	if err := net.IPAddresses().Delete(ctx, "203.0.113.5", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svcs.Delete(ctx, "in-extra", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	framework.Eventually(t, 30*time.Second, func() error {
