@@ -243,6 +243,28 @@ func TestServiceCIDRAPI(t *testing.T) {
 func TestIngressAndIngressClassAPI(t *testing.T) {
 	ts := framework.Start(t, framework.Options{})
 	ctx := context.Background()
+
+	// Discovery lists the group's resources as kube-apiserver does.
+	rl, err := ts.Client.Discovery().ServerResourcesForGroupVersion("networking.k8s.io/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range rl.APIResources {
+		got[r.Name] = fmt.Sprintf("%s namespaced=%v short=%v", r.Kind, r.Namespaced, r.ShortNames)
+	}
+	for name, want := range map[string]string{
+		"ingresses":           "Ingress namespaced=true short=[ing]",
+		"ingresses/status":    "Ingress namespaced=true short=[]",
+		"ingressclasses":      "IngressClass namespaced=false short=[]",
+		"servicecidrs":        "ServiceCIDR namespaced=false short=[]",
+		"servicecidrs/status": "ServiceCIDR namespaced=false short=[]",
+		"ipaddresses":         "IPAddress namespaced=false short=[ip]",
+	} {
+		if got[name] != want {
+			t.Errorf("discovery of %s: got %q, want %q", name, got[name], want)
+		}
+	}
 	classes := ts.Client.NetworkingV1().IngressClasses()
 	class, err := classes.Create(ctx, &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "example", Labels: map[string]string{"special-label": "x"}},
 		Spec: networkingv1.IngressClassSpec{Controller: "example.com/controller",
@@ -323,6 +345,12 @@ func TestIngressAndIngressClassAPI(t *testing.T) {
 	if !strings.Contains(out, "CLASS") || !strings.Contains(out, "ADDRESS") || !strings.Contains(out, "169.1.1.2") {
 		t.Errorf("kubectl get ing: got\n%s\nwant upstream's columns", out)
 	}
+	t.Logf("kubectl get ing:\n%s", out)
+	out = ts.MustKubectl(t, framework.KubectlVersions[len(framework.KubectlVersions)-1], "", "get", "servicecidrs,ipaddresses,ingressclasses")
+	if !strings.Contains(out, "servicecidr.networking.k8s.io/kubernetes   10.96.0.0/12") || !strings.Contains(out, "services/default/kubernetes") {
+		t.Errorf("kubectl get servicecidrs,ipaddresses: got\n%s\nwant upstream's columns", out)
+	}
+	t.Logf("kubectl get servicecidrs,ipaddresses,ingressclasses:\n%s", out)
 
 	if err := ings.Delete(ctx, "ingress1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
