@@ -93,7 +93,7 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 	resources, err := builtin.Resources(builtin.Config{Service: service.Config{
 		IPAllocators: ipAllocs, PortAllocator: ports, Store: store, ServiceCIDRs: serviceCIDRs,
 		Logger: s.logger.With("component", "service-allocator"),
-	}, EventTTL: s.cfg.EventTTL, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector(), PodAttach: s.nodes.AttachConnector(), PodPortForward: s.nodes.PortForwardConnector(),
+	}, IngressClasses: ingressClassesOf(store), EventTTL: s.cfg.EventTTL, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector(), PodAttach: s.nodes.AttachConnector(), PodPortForward: s.nodes.PortForwardConnector(),
 		PodProxy: podProxy.PodConnector(), ServiceProxy: podProxy.ServiceConnector()})
 	if err != nil {
 		return nil, nil, err
@@ -193,5 +193,16 @@ func serviceCIDRsOf(store storage.Interface) func(ctx context.Context) ([]netip.
 			}
 		}
 		return out, nil
+	}
+}
+
+// ingressClassesOf lists the IngressClasses in store, for the default class
+// of new Ingresses.
+func ingressClassesOf(store storage.Interface) func(ctx context.Context) ([]networkingv1.IngressClass, error) {
+	prefix := apirest.StoragePrefix(&registry.Resource{Group: networkingv1.GroupName, Resource: "ingressclasses"}) + "/"
+	return func(ctx context.Context) ([]networkingv1.IngressClass, error) {
+		list := &networkingv1.IngressClassList{}
+		err := store.GetList(ctx, prefix, storage.ListOptions{}, list)
+		return list.Items, err
 	}
 }

@@ -367,6 +367,18 @@ func TestIngressAndIngressClassAPI(t *testing.T) {
 	if err := classes.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "special-label=x"}); err != nil {
 		t.Fatal(err)
 	}
+
+	// A new Ingress naming no class gets the default one.
+	if _, err := classes.Create(ctx, &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "default",
+		Annotations: map[string]string{networkingv1.AnnotationIsDefaultIngressClass: "true"}},
+		Spec: networkingv1.IngressClassSpec{Controller: "example.com/controller"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	plain := newIngress("plain")
+	plain.Spec.IngressClassName = nil
+	if ing, err := ings.Create(ctx, plain, metav1.CreateOptions{}); err != nil || ptr.Deref(ing.Spec.IngressClassName, "") != "default" {
+		t.Errorf("ingress without a class: got %v, %v, want the default class", ing, err)
+	}
 }
 
 func TestServiceCIDRFinalizer(t *testing.T) {

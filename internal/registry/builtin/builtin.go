@@ -1,7 +1,10 @@
 package builtin
 
 import (
+	"context"
 	"time"
+
+	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/svcnet/svcnet/internal/printers"
 	"github.com/svcnet/svcnet/internal/registry"
@@ -32,6 +35,9 @@ type Config struct {
 	// Service configures Service defaulting, validation and the ClusterIP
 	// and NodePort allocation hooks.
 	Service service.Config
+	// IngressClasses lists the stored IngressClasses, for the default
+	// class of new Ingresses (nil: no default).
+	IngressClasses func(ctx context.Context) ([]networkingv1.IngressClass, error)
 	// EventTTL is how long core/v1 and events.k8s.io/v1 events live after
 	// their last write (--event-ttl; 0: forever).
 	EventTTL time.Duration
@@ -77,7 +83,7 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		lease.Resource(),
 		eventsv1.Resource(cfg.EventTTL),
 		// networking.k8s.io/v1
-		ingress.Resource(),
+		ingress.Resource(ingress.Config{IngressClasses: cfg.IngressClasses}),
 		ingressclass.Resource(),
 		servicecidr.Resource(),
 		ipaddress.Resource(),

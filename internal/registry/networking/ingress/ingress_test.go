@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -252,10 +253,50 @@ func TestUpdateKeepsStoredLeniency(t *testing.T) {
 }
 
 func TestResource(t *testing.T) {
-	r := Resource()
+	r := Resource(Config{})
 	if r.Group != "networking.k8s.io" || r.Resource != "ingresses" || !r.Namespaced || r.StatusStrategy == nil ||
 		!cmp.Equal(r.ShortNames, []string{"ing"}) {
 		t.Errorf("got %s/%s namespaced=%v shortNames=%v, want networking.k8s.io/ingresses namespaced with status and short name ing",
 			r.Group, r.Resource, r.Namespaced, r.ShortNames)
+	}
+}
+
+func TestDefaultClass(t *testing.T) {
+	at := func(sec int64) metav1.Time { return metav1.NewTime(time.Unix(sec, 0)) }
+	class := func(name string, isDefault bool, created metav1.Time) networkingv1.IngressClass {
+		c := networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: created}}
+		if isDefault {
+			c.Annotations = map[string]string{networkingv1.AnnotationIsDefaultIngressClass: "true"}
+		}
+		return c
+	}
+	classes := []networkingv1.IngressClass{class("plain", false, at(50)), class("old", true, at(10)), class("b", true, at(20)), class("a", true, at(20))}
+	hooks := DefaultClassHooks{classes: func(context.Context) ([]networkingv1.IngressClass, error) { return classes, nil }}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*networkingv1.Ingress)
+		want   *string
+	}{
+		{name: "no class: newest default, first by name", want: ptr.To("a")},
+		{name: "class given", mutate: func(ing *networkingv1.Ingress) { ing.Spec.IngressClassName = ptr.To("plain") }, want: ptr.To("plain")},
+		{name: "annotation given", mutate: func(ing *networkingv1.Ingress) { ing.Annotations = map[string]string{ClassAnnotation: "x"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ing := created(func(ing *networkingv1.Ingress) {
+				ing.Spec.IngressClassName = nil
+				if tc.mutate != nil {
+					tc.mutate(ing)
+				}
+			})
+			if _, err := hooks.BeforeCreate(context.Background(), ing); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, ing.Spec.IngressClassName); diff != "" {
+				t.Errorf("ingressClassName (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, ok := DefaultClass(classes[:1]); ok {
+		t.Error("no default class: got one")
 	}
 }

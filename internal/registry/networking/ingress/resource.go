@@ -9,8 +9,12 @@ import (
 )
 
 // Resource describes networking.k8s.io/v1 ingresses as upstream's
-// discovery does.
-func Resource() registry.Resource {
+// discovery does, defaulting the ingress class when cfg can list classes.
+func Resource(cfg Config) registry.Resource {
+	var hooks registry.Hooks
+	if cfg.IngressClasses != nil {
+		hooks = DefaultClassHooks{classes: cfg.IngressClasses}
+	}
 	return registry.Resource{
 		Group:          networkingv1.GroupName,
 		Version:        "v1",
@@ -25,6 +29,7 @@ func Resource() registry.Resource {
 		NewList:        func() runtime.Object { return &networkingv1.IngressList{} },
 		Strategy:       Strategy{},
 		StatusStrategy: StatusStrategy{},
+		Hooks:          hooks,
 		Fields:         Fields,
 	}
 }
