@@ -368,6 +368,35 @@ func TestIngressAndIngressClassAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// kubectl apply validates against the served OpenAPI (strict).
+	const manifest = `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: applied
+spec:
+  ingressClassName: example
+  rules:
+  - host: web.example.com
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+`
+	kubectl := framework.KubectlVersions[len(framework.KubectlVersions)-1]
+	ts.MustKubectl(t, kubectl, manifest, "apply", "-n", "default", "-f", "-")
+	if _, err := ts.Kubectl(t, kubectl, strings.Replace(manifest, "pathType", "pathKind", 1), "apply", "-n", "default", "-f", "-"); err == nil ||
+		!strings.Contains(err.Error(), "pathKind") {
+		t.Errorf("kubectl apply with an unknown field: got %v, want it refused", err)
+	}
+	if out := ts.MustKubectl(t, kubectl, "", "get", "ing", "-n", "default", "applied"); !strings.Contains(out, "web.example.com") {
+		t.Errorf("kubectl get ing applied: got\n%s", out)
+	}
+
 	// A new Ingress naming no class gets the default one.
 	if _, err := classes.Create(ctx, &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "default",
 		Annotations: map[string]string{networkingv1.AnnotationIsDefaultIngressClass: "true"}},
