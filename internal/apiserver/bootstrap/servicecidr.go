@@ -16,7 +16,7 @@ import (
 const DefaultServiceCIDR = "kubernetes"
 
 // readyMessage is the Ready condition's message on the default
-// ServiceCIDR.
+// ServiceCIDR. Like upstream's, the condition has no reason.
 const readyMessage = "Kubernetes default Service CIDR is ready"
 
 // ensureServiceCIDR creates the default ServiceCIDR when it is missing and
@@ -58,7 +58,7 @@ func (b *Bootstrap) ensureServiceCIDR(ctx context.Context) error {
 		return nil
 	}
 	meta.SetStatusCondition(&cur.Status.Conditions, metav1.Condition{Type: networkingv1.ServiceCIDRConditionReady,
-		Status: metav1.ConditionTrue, Reason: "Ready", Message: readyMessage})
+		Status: metav1.ConditionTrue, Message: readyMessage})
 	if _, err := cidrs.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: "svcnet-bootstrap"}); err != nil {
 		return fmt.Errorf("servicecidr %s status: %w", DefaultServiceCIDR, err)
 	}
