@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -476,4 +477,49 @@ func TestServiceCIDRFinalizer(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestLegacyClusterIPReservationsMigrate checks that a ClusterIP
+// reservation of an earlier release (a bare key under
+// /registry/reservations/serviceips/) becomes the Service's IPAddress when
+// a server starts.
+func TestLegacyClusterIPReservationsMigrate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	etcdClient, endpoints := startTestEtcd(ctx, t)
+	withEtcd := func(c *server.Config) { c.EtcdServers = endpoints }
+	ts := framework.Start(t, framework.Options{Modify: withEtcd})
+	svc, err := ts.Client.CoreV1().Services("default").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "legacy"},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Stop()
+
+	// Store the address the way earlier releases did.
+	ip := svc.Spec.ClusterIP
+	legacyKey := "/registry/reservations/serviceips/" + ip
+	if _, err := etcdClient.Txn(ctx).Then(
+		clientv3.OpDelete("/registry/ipaddresses/"+ip),
+		clientv3.OpPut(legacyKey, "/registry/services/specs/default/legacy"),
+	).Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	ts = framework.Start(t, framework.Options{DataDir: ts.DataDir, Modify: withEtcd})
+	addr, err := ts.Client.NetworkingV1().IPAddresses().Get(ctx, ip, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("IPAddress after migration: %v", err)
+	}
+	if ref := addr.Spec.ParentRef; ref == nil || ref.Resource != "services" || ref.Namespace != "default" || ref.Name != "legacy" {
+		t.Errorf("got parentRef %+v, want services/default/legacy", ref)
+	}
+	if resp, err := etcdClient.Get(ctx, legacyKey); err != nil || len(resp.Kvs) != 0 {
+		t.Errorf("legacy key after migration: got %v, %v, want it gone", resp, err)
+	}
+	_, err = ts.Client.CoreV1().Services("default").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "thief"},
+		Spec: corev1.ServiceSpec{ClusterIP: ip, Ports: []corev1.ServicePort{{Port: 80}}}}, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) {
+		t.Errorf("migrated address requested again: got %v, want 422", err)
+	}
 }
