@@ -260,7 +260,8 @@ func (h *Hooks) allocClusterIPs(ctx context.Context, svc *corev1.Service, held m
 		case err == nil:
 			undo = func() { a.Release(ip) }
 		case !errors.Is(err, ipallocator.ErrAllocated):
-			// Outside the flag range: it may be in a ServiceCIDR.
+			// Outside the flag range (a marked bitmap, ErrAllocated, is
+			// only a hint: storage decides): it may be in a ServiceCIDR.
 			var ok bool
 			var xerr error
 			if undo, ok, xerr = h.extra.allocate(ctx, ip); xerr != nil {
@@ -269,7 +270,6 @@ func (h *Hooks) allocClusterIPs(ctx context.Context, svc *corev1.Service, held m
 			if ok {
 				break
 			}
-			// A marked bitmap is only a hint, storage decides.
 			return apierrors.NewInvalid(serviceKind, svc.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "clusterIPs"),
 				spec.ClusterIPs, fmt.Sprintf("failed to allocate IP %s: %v", s, err))})
 		}
