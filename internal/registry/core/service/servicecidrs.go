@@ -38,18 +38,33 @@ func (e *extraRanges) current(ctx context.Context) ([]*ipallocator.Allocator, er
 		return nil, err
 	}
 	var out []*ipallocator.Allocator
+	seen := map[netip.Prefix]bool{}
 	for _, p := range prefixes {
 		p = p.Masked()
-		if containsPrefix(e.skip, p) {
+		if containsPrefix(e.skip, p) || seen[p] {
 			continue
 		}
+		seen[p] = true
 		a, err := e.allocator(ctx, p)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, a)
 	}
+	e.prune(seen)
 	return out, nil
+}
+
+// prune forgets the bitmaps of ranges no longer listed (ServiceCIDRs
+// deleted or being deleted).
+func (e *extraRanges) prune(keep map[netip.Prefix]bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for p := range e.allocs {
+		if !keep[p] {
+			delete(e.allocs, p)
+		}
+	}
 }
 
 func containsPrefix(ps []netip.Prefix, p netip.Prefix) bool {

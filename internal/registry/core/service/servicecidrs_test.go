@@ -55,8 +55,26 @@ func TestServiceCIDRRanges(t *testing.T) {
 		t.Errorf("got clusterIPs %v, want the two flag addresses and one of the ServiceCIDR", seen)
 	}
 
+	if len(h.hooks.extra.allocs) != 1 {
+		t.Errorf("got %d extra bitmaps, want one (the flag range is not doubled)", len(h.hooks.extra.allocs))
+	}
 	h.delete("requested")
 	if _, err := h.create(svc("reuse", corev1.ServiceTypeClusterIP, requested("203.0.113.5"))); err != nil {
 		t.Errorf("released IP requested again: %v", err)
 	}
+}
+
+func TestServiceCIDRRangeRemoved(t *testing.T) {
+	h := newHarness(t, "10.96.0.0/24")
+	extra := []netip.Prefix{netip.MustParsePrefix("203.0.113.0/29")}
+	h.hooks.extra.list = func(context.Context) ([]netip.Prefix, error) { return extra, nil }
+	h.mustCreate(svc("in", corev1.ServiceTypeClusterIP, func(s *corev1.Service) { s.Spec.ClusterIP = "203.0.113.2" }))
+	extra = nil // the ServiceCIDR is being deleted
+	if _, err := h.create(svc("late", corev1.ServiceTypeClusterIP, func(s *corev1.Service) { s.Spec.ClusterIP = "203.0.113.3" })); !apierrors.IsInvalid(err) {
+		t.Errorf("address of a removed range: got %v, want 422", err)
+	}
+	if len(h.hooks.extra.allocs) != 0 {
+		t.Errorf("got %d extra bitmaps, want the removed range's forgotten", len(h.hooks.extra.allocs))
+	}
+	h.delete("in") // its address is released without the bitmap
 }
