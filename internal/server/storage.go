@@ -8,6 +8,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/svcnet/svcnet/internal/allocator/ipallocator"
 	"github.com/svcnet/svcnet/internal/etcd"
 	"github.com/svcnet/svcnet/internal/storage"
 	"github.com/svcnet/svcnet/internal/storage/etcd3"
@@ -43,7 +44,9 @@ func (s *Server) startStorage(ctx context.Context, g *errgroup.Group) (storage.I
 		}
 	}
 	var store storage.Interface
-	store, err := etcd3.New(etcd3.Config{Client: client, Logger: s.logger.With("component", "storage")})
+	store, err := etcd3.New(etcd3.Config{Client: client, Logger: s.logger.With("component", "storage"),
+		// ClusterIP reservations are the IPAddress objects clients see.
+		ReservationObjects: []storage.ReservationObjects{ipallocator.IPAddresses{}}})
 	if err != nil {
 		closeClient()
 		return nil, nil, nil, err

@@ -102,6 +102,10 @@ func StoragePrefix(res *registry.Resource) string {
 		return "/registry/minions"
 	case res.Group == "":
 		return "/registry/" + res.Resource
+	case res.Group == "networking.k8s.io" && res.Resource == "ingresses":
+		return "/registry/ingress" // sic: kube-apiserver's historical prefix
+	case res.Group == "networking.k8s.io":
+		return "/registry/" + res.Resource
 	default:
 		return "/registry/" + res.Group + "/" + res.Resource
 	}

@@ -35,6 +35,10 @@ type Config struct {
 	// Store, when set, is read to rebuild the allocators' bitmaps before the
 	// first allocation and whenever a bitmap says a range is full.
 	Store storage.Interface
+	// ServiceCIDRs, when set, returns the ranges of the networking.k8s.io
+	// ServiceCIDRs not being deleted: ClusterIPs may also come from those
+	// (requested ones, and dynamic ones once a flag range is full).
+	ServiceCIDRs func(ctx context.Context) ([]netip.Prefix, error)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -50,6 +54,7 @@ type Hooks struct {
 	store   storage.Interface
 	log     *slog.Logger
 	synced  atomic.Bool
+	extra   *extraRanges
 
 	// dynamic remembers, per candidate object, which of its reservation
 	// keys were chosen here (and may be retried) rather than requested by
@@ -68,6 +73,10 @@ func NewHooks(cfg Config) (*Hooks, error) {
 		store:   cfg.Store,
 		log:     cfg.Logger,
 		dynamic: map[weak.Pointer[corev1.Service]]map[string]bool{},
+		extra:   &extraRanges{list: cfg.ServiceCIDRs, store: cfg.Store},
+	}
+	for _, a := range cfg.IPAllocators {
+		h.extra.skip = append(h.extra.skip, a.CIDR())
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -220,11 +229,15 @@ func (h *Hooks) allocClusterIPs(ctx context.Context, svc *corev1.Service, held m
 				return apierrors.NewInternalError(fmt.Errorf("failed to allocate a serviceIP: %s is not configured", fam))
 			}
 			ip, err := h.nextIP(ctx, a)
+			undo := func() { a.Release(ip) }
+			if errors.Is(err, ipallocator.ErrFull) {
+				ip, undo, err = h.extra.next(ctx, fam)
+			}
 			if err != nil {
 				return apierrors.NewInternalError(fmt.Errorf("failed to allocate a serviceIP: %w", err))
 			}
 			spec.ClusterIPs[i] = ip.String()
-			p.add(ipallocator.Key(ip), true, func() { a.Release(ip) })
+			p.add(ipallocator.Key(ip), true, undo)
 			continue
 		}
 		ip, err := netip.ParseAddr(s)
@@ -247,7 +260,16 @@ func (h *Hooks) allocClusterIPs(ctx context.Context, svc *corev1.Service, held m
 		case err == nil:
 			undo = func() { a.Release(ip) }
 		case !errors.Is(err, ipallocator.ErrAllocated):
-			// Out of range; a marked bitmap is only a hint, storage decides.
+			// Outside the flag range (a marked bitmap, ErrAllocated, is
+			// only a hint: storage decides): it may be in a ServiceCIDR.
+			var ok bool
+			var xerr error
+			if undo, ok, xerr = h.extra.allocate(ctx, ip); xerr != nil {
+				return apierrors.NewInternalError(fmt.Errorf("failed to allocate IP %s: %w", s, xerr))
+			}
+			if ok {
+				break
+			}
 			return apierrors.NewInvalid(serviceKind, svc.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "clusterIPs"),
 				spec.ClusterIPs, fmt.Sprintf("failed to allocate IP %s: %v", s, err))})
 		}
@@ -465,6 +487,7 @@ func (h *Hooks) forget(key string) {
 		for _, a := range h.ips {
 			a.Release(ip)
 		}
+		h.extra.release(ip)
 		return
 	}
 	if port, ok := portallocator.ParseKey(key); ok {
