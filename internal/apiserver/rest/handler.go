@@ -73,7 +73,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.nowFunc == nil {
 		h.nowFunc = time.Now
 	}
-	if cfg.TypeConverter != nil {
+	if cfg.TypeConverter != nil && res.Review == nil {
 		subresources := []string{""}
 		if res.StatusStrategy != nil {
 			subresources = append(subresources, "status")
@@ -140,6 +140,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !h.namespace && info.Namespace != "" {
 		h.writeError(w, r, apierrors.NewNotFound(h.gr, ""), "")
+		return
+	}
+	if h.res.Review != nil {
+		h.serveReview(w, r, info)
 		return
 	}
 	if connect, ok := h.res.Connectors[connectorName(info.Subresource)]; ok && info.Subresource != "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/svcnet/svcnet/internal/registry/apps/deployment"
 	"github.com/svcnet/svcnet/internal/registry/apps/replicaset"
 	"github.com/svcnet/svcnet/internal/registry/apps/statefulset"
+	"github.com/svcnet/svcnet/internal/registry/authentication/selfsubjectreview"
 	"github.com/svcnet/svcnet/internal/registry/coordination/lease"
 	"github.com/svcnet/svcnet/internal/registry/core/configmap"
 	"github.com/svcnet/svcnet/internal/registry/core/endpoints"
@@ -87,6 +88,8 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		endpointslice.Resource(),
 		lease.Resource(),
 		eventsv1.Resource(cfg.EventTTL),
+		// authentication.k8s.io/v1
+		selfsubjectreview.Resource(),
 		// networking.k8s.io/v1
 		ingress.Resource(ingress.Config{IngressClasses: cfg.IngressClasses}),
 		ingressclass.Resource(),
