@@ -73,6 +73,8 @@ func newServerCommand() *cobra.Command {
 		"read-only requests served at once before the API server answers 429 (0: no limit; watches and streams not counted)")
 	f.IntVar(&cfg.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", cfg.MaxMutatingRequestsInFlight,
 		"mutating requests served at once before the API server answers 429 (0: no limit)")
+	f.IntVar(&cfg.MaxWatchesPerUser, "max-watches-per-user", cfg.MaxWatchesPerUser,
+		"watches one user may hold open before the API server answers 429 (0: no limit; system:masters exempt)")
 	f.StringVar(&cfg.ServiceAccountIssuer, "service-account-issuer", cfg.ServiceAccountIssuer,
 		"iss claim of ServiceAccount tokens (default: https://kubernetes.default.svc.<cluster-domain>)")
 	f.StringSliceVar(&cfg.APIAudiences, "api-audiences", cfg.APIAudiences,

@@ -152,7 +152,8 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 			_, _ = w.Write(certs.CAPEM())
 		})},
 		MaxRequestsInFlight: s.cfg.MaxRequestsInFlight, MaxMutatingRequestsInFlight: s.cfg.MaxMutatingRequestsInFlight,
-		Version: version, Logger: s.logger.With("component", "apiserver"),
+		MaxWatchesPerUser: s.cfg.MaxWatchesPerUser,
+		Version:           version, Logger: s.logger.With("component", "apiserver"),
 	})
 	if err != nil {
 		return nil, nil, err

@@ -96,6 +96,8 @@ type Config struct {
 	// MaxRequestsInFlight and MaxMutatingRequestsInFlight are
 	// kube-apiserver's flags of those names (0: no limit).
 	MaxRequestsInFlight, MaxMutatingRequestsInFlight int
+	// MaxWatchesPerUser bounds the watches one user holds open (0: none).
+	MaxWatchesPerUser int
 	// ServiceAccountMaxTokenExpiration caps the lifetime of requested
 	// tokens (--service-account-max-token-expiration; 0: no cap).
 	ServiceAccountMaxTokenExpiration time.Duration
@@ -134,6 +136,7 @@ func DefaultConfig() Config {
 
 		MaxRequestsInFlight:         apiserver.DefaultMaxRequestsInFlight,
 		MaxMutatingRequestsInFlight: apiserver.DefaultMaxMutatingRequestsInFlight,
+		MaxWatchesPerUser:           apiserver.DefaultMaxWatchesPerUser,
 	}
 }
 
@@ -174,8 +177,8 @@ func (c *Config) Validate() error {
 	if err := ValidateProxyMode(c.ProxyMode); err != nil {
 		return err
 	}
-	if c.MaxRequestsInFlight < 0 || c.MaxMutatingRequestsInFlight < 0 {
-		return fmt.Errorf("--max-requests-inflight and --max-mutating-requests-inflight must not be negative")
+	if c.MaxRequestsInFlight < 0 || c.MaxMutatingRequestsInFlight < 0 || c.MaxWatchesPerUser < 0 {
+		return fmt.Errorf("--max-requests-inflight, --max-mutating-requests-inflight and --max-watches-per-user must not be negative")
 	}
 	if m := c.ServiceAccountMaxTokenExpiration; m != 0 && (m < time.Hour || m > (1<<32)*time.Second) {
 		return fmt.Errorf("--service-account-max-token-expiration must be between 1 hour and 2^32 seconds")
