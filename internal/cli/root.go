@@ -82,6 +82,8 @@ func newServerCommand() *cobra.Command {
 	f.DurationVar(&cfg.ServiceAccountMaxTokenExpiration, "service-account-max-token-expiration", cfg.ServiceAccountMaxTokenExpiration,
 		"maximum lifetime of a requested ServiceAccount token (0: no maximum)")
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", cfg.ClusterDNS, "ClusterIP of the kube-dns Service, written into pods' resolv.conf")
+	f.BoolVar(&cfg.DenyExternalIPs, "deny-external-ips", cfg.DenyExternalIPs,
+		"refuse Services that add spec.externalIPs with 403 (kube-apiserver's DenyServiceExternalIPs admission; CVE-2020-8554)")
 	f.BoolVar(&cfg.RefuseExternalIPs, "refuse-external-ips", cfg.RefuseExternalIPs,
 		"ignore spec.externalIPs of Services (guards against CVE-2020-8554)")
 	f.StringSliceVar(&cfg.LoadBalancerIPPools, "loadbalancer-ip-pool", cfg.LoadBalancerIPPools,

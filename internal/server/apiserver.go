@@ -98,7 +98,7 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 	podProxy := podproxy.New(podproxy.Config{EndpointSlices: endpointSlicesOf(store)})
 	serviceCIDRs := serviceCIDRsOf(store)
 	resources, err := builtin.Resources(builtin.Config{Service: service.Config{
-		IPAllocators: ipAllocs, PortAllocator: ports, Store: store, ServiceCIDRs: serviceCIDRs,
+		IPAllocators: ipAllocs, PortAllocator: ports, Store: store, ServiceCIDRs: serviceCIDRs, DenyExternalIPs: s.cfg.DenyExternalIPs,
 		Logger: s.logger.With("component", "service-allocator"),
 	}, IngressClasses: ingressClassesOf(store), EventTTL: s.cfg.EventTTL, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector(), PodAttach: s.nodes.AttachConnector(), PodPortForward: s.nodes.PortForwardConnector(),
 		PodProxy: podProxy.PodConnector(), ServiceProxy: podProxy.ServiceConnector(),

@@ -56,6 +56,9 @@ type Config struct {
 	LoadBalancerClass string
 	// RefuseExternalIPs makes the proxy ignore spec.externalIPs.
 	RefuseExternalIPs bool
+	// DenyExternalIPs refuses Services that add spec.externalIPs (403),
+	// as kube-apiserver's DenyServiceExternalIPs admission plugin.
+	DenyExternalIPs bool
 	// KubeletPort and KeepPodsOnExit are NodeConfig's.
 	KubeletPort    int
 	KeepPodsOnExit bool

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"weak"
@@ -39,6 +40,10 @@ type Config struct {
 	// ServiceCIDRs not being deleted: ClusterIPs may also come from those
 	// (requested ones, and dynamic ones once a flag range is full).
 	ServiceCIDRs func(ctx context.Context) ([]netip.Prefix, error)
+	// DenyExternalIPs refuses Services that add spec.externalIPs with 403,
+	// as upstream's DenyServiceExternalIPs admission plugin
+	// (--deny-external-ips; CVE-2020-8554).
+	DenyExternalIPs bool
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -55,6 +60,7 @@ type Hooks struct {
 	log     *slog.Logger
 	synced  atomic.Bool
 	extra   *extraRanges
+	denyEIP bool
 
 	// dynamic remembers, per candidate object, which of its reservation
 	// keys were chosen here (and may be retried) rather than requested by
@@ -74,6 +80,7 @@ func NewHooks(cfg Config) (*Hooks, error) {
 		log:     cfg.Logger,
 		dynamic: map[weak.Pointer[corev1.Service]]map[string]bool{},
 		extra:   &extraRanges{list: cfg.ServiceCIDRs, store: cfg.Store},
+		denyEIP: cfg.DenyExternalIPs,
 	}
 	for _, a := range cfg.IPAllocators {
 		h.extra.skip = append(h.extra.skip, a.CIDR())
@@ -137,13 +144,35 @@ func (p *plan) abort() {
 // BeforeCreate defaults the IP family fields, allocates clusterIPs,
 // nodePorts and the healthCheckNodePort of obj, and returns their keys.
 func (h *Hooks) BeforeCreate(ctx context.Context, obj k8sruntime.Object) (storage.WriteOptions, error) {
+	if err := h.admitExternalIPs(obj.(*corev1.Service), nil); err != nil {
+		return storage.WriteOptions{}, err
+	}
 	return h.allocate(ctx, obj.(*corev1.Service), nil)
 }
 
 // BeforeUpdate does what BeforeCreate does for values obj adds over old,
 // and releases the values old held that obj no longer uses.
 func (h *Hooks) BeforeUpdate(ctx context.Context, obj, old k8sruntime.Object) (storage.WriteOptions, error) {
+	if err := h.admitExternalIPs(obj.(*corev1.Service), old.(*corev1.Service)); err != nil {
+		return storage.WriteOptions{}, err
+	}
 	return h.allocate(ctx, obj.(*corev1.Service), old.(*corev1.Service))
+}
+
+// admitExternalIPs refuses, under DenyExternalIPs, a Service that has an
+// external IP old (nil on create) did not have; keeping or removing them
+// is allowed, as upstream's plugin allows it.
+func (h *Hooks) admitExternalIPs(svc, old *corev1.Service) error {
+	if !h.denyEIP {
+		return nil
+	}
+	for _, ip := range svc.Spec.ExternalIPs {
+		if old == nil || !slices.Contains(old.Spec.ExternalIPs, ip) {
+			return apierrors.NewForbidden(corev1.Resource("services"), svc.Name,
+				errors.New("Use of external IPs is denied by admission control"))
+		}
+	}
+	return nil
 }
 
 // BeforeDelete releases every value obj holds.
