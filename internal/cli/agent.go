@@ -13,8 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/svcnet/svcnet/internal/join"
 	"github.com/svcnet/svcnet/internal/server"
@@ -23,7 +27,10 @@ import (
 // agentOptions are the flags of `svcnet agent`.
 type agentOptions struct {
 	server, token, tokenFile, nodeIP string
-	node                             server.NodeConfig
+	// kubeconfig, instead of server and token, points the node
+	// components at any Kubernetes API server (drop-in mode).
+	kubeconfig string
+	node       server.NodeConfig
 }
 
 func newAgentCommand() *cobra.Command {
@@ -44,8 +51,13 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&o.token, "token", "", "join token printed by `svcnet server` (K10<ca-hash>::server:<secret>); "+
 		"visible to every local user in the process list: prefer --token-file")
 	f.StringVar(&o.tokenFile, "token-file", "", "file holding the join token (the server's <data-dir>/pki/token)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of any Kubernetes API server, instead of --server and --token: "+
+		"with --disable agent the proxy, DNS and LoadBalancer announcer replace kube-proxy, CoreDNS and a layer-2 load balancer "+
+		"on a node whose kubelet registered it")
 	f.StringVar(&o.node.NodeName, "node-name", "", "name of this Node (default: the hostname)")
-	f.StringVar(&o.nodeIP, "node-ip", "", "InternalIP of this Node (required)")
+	f.StringVar(&o.node.NodeName, "hostname-override", "", "kube-proxy's name for --node-name")
+	f.StringVar(&o.nodeIP, "node-ip", "", "InternalIP of this Node (required, except with --kubeconfig, "+
+		"where the Node's InternalIP is read from the API)")
 	f.StringVar(&o.node.DataDir, "data-dir", o.node.DataDir, "directory for pod state and logs")
 	f.StringVar(&o.node.ClusterCIDR, "cluster-cidr", o.node.ClusterCIDR, "the server's --cluster-cidr")
 	f.StringSliceVar(&o.node.ServiceCIDRs, "service-cluster-ip-range", o.node.ServiceCIDRs, "the server's --service-cluster-ip-range")
@@ -116,18 +128,6 @@ func (o *agentOptions) joinToken() (string, error) {
 }
 
 func runAgent(cmd *cobra.Command, o agentOptions) error {
-	token, err := o.joinToken()
-	if err != nil {
-		return err
-	}
-	if o.server == "" {
-		return fmt.Errorf("--server is required")
-	}
-	ip, err := netip.ParseAddr(o.nodeIP)
-	if err != nil {
-		return fmt.Errorf("--node-ip %q: %w", o.nodeIP, err)
-	}
-	o.node.NodeIP = ip
 	if err := server.ValidateProxyMode(o.node.ProxyMode); err != nil {
 		return err
 	}
@@ -137,13 +137,14 @@ func runAgent(cmd *cobra.Command, o agentOptions) error {
 		}
 	}
 	if o.node.NodeName == "" {
+		var err error
 		if o.node.NodeName, err = os.Hostname(); err != nil {
 			return err
 		}
 	}
 	o.node.NodeName = strings.ToLower(o.node.NodeName)
 	ctx := cmd.Context()
-	restCfg, err := joinCluster(ctx, o.server, token, backoff{joinRetryFirst, joinRetryMax}, slog.Default())
+	restCfg, err := o.restConfig(ctx)
 	if err != nil {
 		return err
 	}
@@ -151,10 +152,66 @@ func runAgent(cmd *cobra.Command, o agentOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.nodeIP == "" && o.kubeconfig != "" {
+		if o.nodeIP, err = nodeInternalIP(ctx, client, o.node.NodeName); err != nil {
+			return err
+		}
+	}
+	ip, err := netip.ParseAddr(o.nodeIP)
+	if err != nil {
+		return fmt.Errorf("--node-ip %q: %w", o.nodeIP, err)
+	}
+	o.node.NodeIP = ip
 	g, ctx := errgroup.WithContext(ctx)
 	if err := server.StartNode(ctx, g, client, o.node, nil, slog.Default()); err != nil {
 		return err
 	}
-	slog.Info("Joined cluster", "server", o.server, "node", o.node.NodeName)
+	slog.Info("Joined cluster", "server", restCfg.Host, "node", o.node.NodeName)
 	return g.Wait()
+}
+
+// restConfig is the client configuration of --kubeconfig, or else the one
+// joining with --server and the join token yields.
+func (o *agentOptions) restConfig(ctx context.Context) (*rest.Config, error) {
+	if o.kubeconfig != "" {
+		if o.server != "" || o.token != "" || o.tokenFile != "" {
+			return nil, fmt.Errorf("--kubeconfig excludes --server, --token and --token-file")
+		}
+		cfg, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("--kubeconfig: %w", err)
+		}
+		return cfg, nil
+	}
+	token, err := o.joinToken()
+	if err != nil {
+		return nil, err
+	}
+	if o.server == "" {
+		return nil, fmt.Errorf("--server is required (or --kubeconfig)")
+	}
+	return joinCluster(ctx, o.server, token, backoff{joinRetryFirst, joinRetryMax}, slog.Default())
+}
+
+// nodeInternalIP reads the InternalIP of Node name, which its kubelet
+// registered, waiting for the Node to appear.
+func nodeInternalIP(ctx context.Context, client kubernetes.Interface, name string) (string, error) {
+	var ip string
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, a := range n.Status.Addresses {
+			if a.Type == corev1.NodeInternalIP {
+				ip = a.Address
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("no --node-ip, and Node %s has no InternalIP: %w", name, err)
+	}
+	return ip, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -25,6 +26,11 @@ import (
 func controllerResources(resources []registry.Resource) []controller.Resource {
 	out := make([]controller.Resource, 0, len(resources))
 	for _, r := range resources {
+		// Virtual resources (SelfSubjectReview) hold no objects to
+		// collect or delete with their namespace.
+		if !slices.Contains(r.Verbs, "list") || !slices.Contains(r.Verbs, "watch") {
+			continue
+		}
 		out = append(out, controller.Resource{GVR: r.GroupVersionResource(), Kind: r.Kind, Namespaced: r.Namespaced})
 	}
 	return out
