@@ -10,6 +10,7 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -235,4 +236,43 @@ func TestServiceAccounts(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// TestAccessReviews checks the authorization.k8s.io reviews behind
+// `kubectl auth can-i`: they answer what svcnet enforces today (every
+// authenticated user may do everything) and validate as upstream does.
+func TestAccessReviews(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ts := framework.Start(t, framework.Options{})
+	if out := strings.TrimSpace(ts.MustKubectl(t, "1.33", "", "auth", "can-i", "delete", "nodes")); out != "yes" {
+		t.Errorf("kubectl auth can-i delete nodes: %q, want yes", out)
+	}
+	if out := ts.MustKubectl(t, "1.33", "", "auth", "can-i", "--list"); !strings.Contains(out, "*.*") {
+		t.Errorf("kubectl auth can-i --list:\n%s\nwant every resource", out)
+	}
+	sar, err := ts.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+		Spec: authorizationv1.SubjectAccessReviewSpec{User: "system:serviceaccount:default:default",
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "list", Resource: "secrets"}}}, metav1.CreateOptions{})
+	if err != nil || !sar.Status.Allowed {
+		t.Errorf("SubjectAccessReview: %+v %v, want allowed", sar, err)
+	}
+	invalid := []authorizationv1.SubjectAccessReviewSpec{
+		{User: "u"}, // no attributes
+		{ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "get"}}, // no user or group
+		{User: "u", ResourceAttributes: &authorizationv1.ResourceAttributes{}, NonResourceAttributes: &authorizationv1.NonResourceAttributes{}},
+	}
+	for _, spec := range invalid {
+		_, err := ts.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: spec},
+			metav1.CreateOptions{})
+		if !apierrors.IsInvalid(err) {
+			t.Errorf("SubjectAccessReview %+v: got %v, want 422", spec, err)
+		}
+	}
+	if _, err := ts.Client.AuthorizationV1().LocalSubjectAccessReviews("default").Create(ctx, &authorizationv1.LocalSubjectAccessReview{
+		Spec: authorizationv1.SubjectAccessReviewSpec{User: "u",
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: "other", Verb: "get", Resource: "pods"}}},
+		metav1.CreateOptions{}); !apierrors.IsInvalid(err) {
+		t.Errorf("LocalSubjectAccessReview for another namespace: got %v, want 422", err)
+	}
 }

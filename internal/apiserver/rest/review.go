@@ -29,6 +29,10 @@ func (h *Handler) serveReview(w http.ResponseWriter, r *http.Request, info Reque
 		h.writeError(w, r, err, "")
 		return
 	}
+	if err := h.checkNamespaceAndName(obj, info); err != nil {
+		h.writeError(w, r, err, "")
+		return
+	}
 	ctx, cancel := requestContext(r)
 	defer cancel()
 	out, err := h.res.Review(ctx, obj)

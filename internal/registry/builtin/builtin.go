@@ -6,6 +6,7 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 
+	"github.com/svcnet/svcnet/internal/apiserver/authz"
 	"github.com/svcnet/svcnet/internal/printers"
 	"github.com/svcnet/svcnet/internal/registry"
 	"github.com/svcnet/svcnet/internal/registry/apps/controllerrevision"
@@ -13,6 +14,7 @@ import (
 	"github.com/svcnet/svcnet/internal/registry/apps/replicaset"
 	"github.com/svcnet/svcnet/internal/registry/apps/statefulset"
 	"github.com/svcnet/svcnet/internal/registry/authentication/selfsubjectreview"
+	"github.com/svcnet/svcnet/internal/registry/authorization/review"
 	"github.com/svcnet/svcnet/internal/registry/coordination/lease"
 	"github.com/svcnet/svcnet/internal/registry/core/configmap"
 	"github.com/svcnet/svcnet/internal/registry/core/endpoints"
@@ -60,6 +62,9 @@ type Config struct {
 	ServiceAccountTokens serviceaccount.TokenConfig
 	// Pod configures pod admission (the ServiceAccount token volume).
 	Pod pod.Config
+	// Authorizer answers the authorization.k8s.io reviews; nil:
+	// authz.AlwaysAllow, what the API server enforces today.
+	Authorizer authz.Authorizer
 }
 
 // Resources returns every served resource.
@@ -96,6 +101,12 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		servicecidr.Resource(),
 		ipaddress.Resource(),
 	}
+	// authorization.k8s.io/v1
+	var authorizer authz.Authorizer = authz.AlwaysAllow{}
+	if cfg.Authorizer != nil {
+		authorizer = cfg.Authorizer
+	}
+	all = append(all, review.Resources(authorizer)...)
 	for i := range all {
 		var connectors map[string]registry.Connector
 		switch {
