@@ -168,7 +168,13 @@ func (m *Manager) setup(uid string, sb Sandbox) error {
 		return fmt.Errorf("bringing pod loopback up: %w", err)
 	}
 	if _, err := h.LinkByName(podIfName); err == nil {
-		return nil // already set up before an agent restart
+		// Set up before an agent restart; an older agent may not have
+		// set hairpin mode. A failure must not tear down the network of
+		// a running pod: it only loses the pod its own Service.
+		if err := m.setHairpin(hostVethName(uid)); err != nil {
+			m.log.Warn("Could not set hairpin mode on a re-adopted pod", "podUID", uid, "err", err)
+		}
+		return nil
 	}
 
 	br, err := netlink.LinkByName(m.cfg.BridgeName)
@@ -192,6 +198,9 @@ func (m *Manager) setup(uid string, sb Sandbox) error {
 	if err != nil {
 		return fmt.Errorf("finding host veth: %w", err)
 	}
+	if err := m.setHairpin(hostName); err != nil {
+		return err
+	}
 	if err := netlink.LinkSetUp(host); err != nil {
 		return fmt.Errorf("bringing host veth up: %w", err)
 	}
@@ -211,6 +220,24 @@ func (m *Manager) setup(uid string, sb Sandbox) error {
 	def := &netlink.Route{LinkIndex: pod.Attrs().Index, Gw: sb.Gateway.AsSlice()}
 	if err := h.RouteReplace(def); err != nil {
 		return fmt.Errorf("adding pod default route: %w", err)
+	}
+	return nil
+}
+
+// setHairpin turns on hairpin mode on the bridge port of host veth name
+// (kubelet's --hairpin-mode=hairpin-veth). A pod that reaches itself
+// through a Service is DNATed back to its own address; with bridge
+// netfilter on (net.bridge.bridge-nf-call-iptables=1, the default of every
+// network namespace once br_netfilter is loaded) that happens while the
+// packet is being bridged, so it must leave by the port it came in on,
+// which the bridge refuses unless the port is in hairpin mode.
+func (m *Manager) setHairpin(name string) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("finding host veth: %w", err)
+	}
+	if err := netlink.LinkSetHairpin(l, true); err != nil {
+		return fmt.Errorf("setting hairpin mode on %s: %w", name, err)
 	}
 	return nil
 }

@@ -151,3 +151,49 @@ func TestSyncRoutes(t *testing.T) {
 		t.Errorf("routes after removal got %v, want none", got)
 	}
 }
+
+// TestHairpinMode checks the pod's bridge port is in hairpin mode after
+// SetupPod, and again after a re-adoption finds it turned off (as an
+// agent from before hairpin mode left it).
+func TestHairpinMode(t *testing.T) {
+	requireNetns(t)
+	m, err := New(Config{PodCIDR: netip.MustParsePrefix("10.244.0.0/24"), DataDir: t.TempDir(), NetnsDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.EnsureBridge(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.SetupPod("pod-a"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.TeardownPod("pod-a") })
+	hairpin := func() bool {
+		t.Helper()
+		l, err := netlink.LinkByName(hostVethName("pod-a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pi, err := netlink.LinkGetProtinfo(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pi.Hairpin
+	}
+	if !hairpin() {
+		t.Errorf("hairpin mode off after SetupPod, want on")
+	}
+	l, err := netlink.LinkByName(hostVethName("pod-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetHairpin(l, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.SetupPod("pod-a"); err != nil {
+		t.Fatal(err)
+	}
+	if !hairpin() {
+		t.Errorf("hairpin mode off after re-adoption, want on")
+	}
+}
