@@ -466,5 +466,11 @@ func (a *Agent) renewLease(ctx context.Context) error {
 
 // LogPath returns the file holding the current log of a container.
 func (a *Agent) LogPath(ns, pod, container string) string {
-	return filepath.Join(a.cfg.DataDir, "logs", ns, pod, container+".log")
+	return filepath.Join(a.LogDir(), ns, pod, container+".log")
+}
+
+// LogDir is the directory of the node's pod logs, <ns>/<pod>/<container>.log,
+// which the kubelet API lists under /logs/ as kubelet lists /var/log.
+func (a *Agent) LogDir() string {
+	return filepath.Join(a.cfg.DataDir, "logs")
 }

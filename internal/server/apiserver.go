@@ -84,7 +84,7 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 	resources, err := builtin.Resources(builtin.Config{Service: service.Config{
 		IPAllocators: ipAllocs, PortAllocator: ports, Store: store, Logger: s.logger.With("component", "service-allocator"),
 	}, EventTTL: s.cfg.EventTTL, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector(), PodAttach: s.nodes.AttachConnector(), PodPortForward: s.nodes.PortForwardConnector(),
-		PodProxy: podProxy.PodConnector(), ServiceProxy: podProxy.ServiceConnector()})
+		PodProxy: podProxy.PodConnector(), ServiceProxy: podProxy.ServiceConnector(), NodeProxy: s.nodes.ProxyConnector(podProxy)})
 	if err != nil {
 		return nil, nil, err
 	}

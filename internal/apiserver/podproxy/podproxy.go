@@ -112,6 +112,9 @@ func (p *Proxy) PodConnector() registry.Connector {
 		if err != nil {
 			return err
 		}
+		if RedirectToSlash(w, r) {
+			return nil
+		}
 		host, err := podHost(pod, t.Port)
 		if err != nil {
 			return err
@@ -195,6 +198,9 @@ func (p *Proxy) ServiceConnector() registry.Connector {
 		if err != nil {
 			return err
 		}
+		if RedirectToSlash(w, r) {
+			return nil
+		}
 		if p.cfg.EndpointSlices == nil {
 			return apierrors.NewServiceUnavailable("services/proxy is not configured")
 		}
@@ -247,6 +253,35 @@ func EndpointHosts(svc *corev1.Service, port string, slices []discoveryv1.Endpoi
 		}
 	}
 	return hosts
+}
+
+// RedirectToSlash answers a GET or HEAD of a proxy URL without a path
+// (".../proxy") with 301 to the same URL with "/" appended, as
+// kube-apiserver does so relative links resolve below the proxy, and
+// reports whether it did.
+func RedirectToSlash(w http.ResponseWriter, r *http.Request) bool {
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !strings.HasSuffix(r.URL.EscapedPath(), "/proxy") {
+		return false
+	}
+	loc := r.URL.EscapedPath() + "/"
+	if r.URL.RawQuery != "" {
+		loc += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Location", loc)
+	w.WriteHeader(http.StatusMovedPermanently)
+	return true
+}
+
+// Forward proxies r to scheme://host<t.Path>?<query> after checking host
+// may be proxied to (see Config.AllowAddress), without the caller's
+// credentials: nodes/proxy uses it for node ports other than the
+// kubelet's.
+func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t Target, host string) error {
+	if err := p.proxyable(host); err != nil {
+		return err
+	}
+	p.forward(w, r, t, host)
+	return nil
 }
 
 // forward proxies r to scheme://host<t.Path>?<query>.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -141,6 +142,12 @@ func TestConnectors(t *testing.T) {
 			"POST /echo auth= body=hi", 200, func(w http.ResponseWriter, r *http.Request) error { return p.ServiceConnector()(w, r, svc) }},
 		{"service by port name", http.MethodGet, "/api/v1/namespaces/ns/services/http:web:http/proxy/", "",
 			"GET / auth= body=", 200, func(w http.ResponseWriter, r *http.Request) error { return p.ServiceConnector()(w, r, svc) }},
+		{"pod POST without path", http.MethodPost, "/api/v1/namespaces/ns/pods/web:" + port + "/proxy?method=POST", "",
+			"POST /?method=POST auth= body=", 200, func(w http.ResponseWriter, r *http.Request) error { return p.PodConnector()(w, r, pod) }},
+		{"pod GET without path redirects", http.MethodGet, "/api/v1/namespaces/ns/pods/web/proxy?method=GET", "",
+			"", 301, func(w http.ResponseWriter, r *http.Request) error { return p.PodConnector()(w, r, pod) }},
+		{"service HEAD without path redirects", http.MethodHead, "/api/v1/namespaces/ns/services/web/proxy", "",
+			"", 301, func(w http.ResponseWriter, r *http.Request) error { return p.ServiceConnector()(w, r, svc) }},
 		{"pod refusing", http.MethodGet, "/api/v1/namespaces/ns/pods/web:1/proxy/", "",
 			"error trying to reach", 503, func(w http.ResponseWriter, r *http.Request) error { return p.PodConnector()(w, r, pod) }},
 	}
@@ -154,6 +161,16 @@ func TestConnectors(t *testing.T) {
 			}
 			if w.Code != tc.wantCode || !strings.Contains(w.Body.String(), tc.want) {
 				t.Errorf("got %d %q, want %d containing %q", w.Code, w.Body.String(), tc.wantCode, tc.want)
+			}
+			if w.Code == 301 {
+				u, _ := url.Parse(tc.path)
+				want := u.Path + "/"
+				if u.RawQuery != "" {
+					want += "?" + u.RawQuery
+				}
+				if got := w.Header().Get("Location"); got != want {
+					t.Errorf("got Location %q, want %q", got, want)
+				}
 			}
 		})
 	}

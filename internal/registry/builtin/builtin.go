@@ -44,6 +44,8 @@ type Config struct {
 	// PodProxy and ServiceProxy serve pods/proxy and services/proxy (nil:
 	// not served).
 	PodProxy, ServiceProxy registry.Connector
+	// NodeProxy serves nodes/proxy (nil: not served).
+	NodeProxy registry.Connector
 }
 
 // Resources returns every served resource.
@@ -81,6 +83,8 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 				"portforward": cfg.PodPortForward, "proxy": cfg.PodProxy, "attach": cfg.PodAttach}
 		case all[i].Group == "" && all[i].Resource == "services":
 			connectors = map[string]registry.Connector{"proxy": cfg.ServiceProxy}
+		case all[i].Group == "" && all[i].Resource == "nodes":
+			connectors = map[string]registry.Connector{"proxy": cfg.NodeProxy}
 		}
 		for name, c := range connectors {
 			if c == nil {
