@@ -214,6 +214,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	a.cleanupLeftovers(podInformer.GetStore())
+	a.syncHostPorts(ctx, podInformer.GetStore())
 
 	tick := time.NewTicker(heartbeatInterval)
 	defer tick.Stop()

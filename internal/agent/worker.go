@@ -150,6 +150,9 @@ func (w *podWorker) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("setting up pod network: %w", err)
 	}
+	if err := a.publishHostPorts(ctx, pod); err != nil {
+		return fmt.Errorf("publishing host ports: %w", err)
+	}
 	ip := sb.IP.String()
 	hostname, domain := dnsconfig.Hostname(pod, a.cfg.ClusterDomain)
 	if err := writePodMeta(dir, pod); err != nil {

@@ -43,8 +43,11 @@ type Config struct {
 	// other destinations is masqueraded (unset: no masquerading).
 	ClusterCIDR netip.Prefix
 	// NFT programs the masquerade table; nil means the real nft.
-	NFT    knftables.Interface
-	Logger *slog.Logger
+	NFT knftables.Interface
+	// HostPortNFT programs the hostPort table (svcnet-hostports); nil
+	// means the real nft, made when the first host port is published.
+	HostPortNFT knftables.Interface
+	Logger      *slog.Logger
 }
 
 // Manager sets up and tears down pod networks on one node.
@@ -52,6 +55,7 @@ type Manager struct {
 	cfg  Config
 	ipam *IPAM
 	log  *slog.Logger
+	hp   hostPorts
 }
 
 // Sandbox describes a pod's network.
@@ -83,7 +87,7 @@ func New(cfg Config) (*Manager, error) {
 	if err := os.MkdirAll(cfg.NetnsDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating netns dir: %w", err)
 	}
-	return &Manager{cfg: cfg, ipam: ipam, log: cfg.Logger}, nil
+	return &Manager{cfg: cfg, ipam: ipam, log: cfg.Logger, hp: hostPorts{nft: cfg.HostPortNFT}}, nil
 }
 
 // IPAM returns the node's address allocator.
@@ -242,10 +246,13 @@ func (m *Manager) setHairpin(name string) error {
 	return nil
 }
 
-// TeardownPod removes the pod's veth, namespace and address; parts already
-// gone are skipped.
+// TeardownPod removes the pod's host ports, veth, namespace and address;
+// parts already gone are skipped.
 func (m *Manager) TeardownPod(uid string) error {
 	var errs []error
+	if err := m.removeHostPorts(uid); err != nil {
+		errs = append(errs, err)
+	}
 	if l, err := netlink.LinkByName(hostVethName(uid)); err == nil {
 		if err := netlink.LinkDel(l); err != nil {
 			errs = append(errs, fmt.Errorf("deleting veth: %w", err))
