@@ -131,7 +131,7 @@ func (h *hostPorts) update(ctx context.Context, m *Manager, force bool, change f
 	}
 	ctx, cancel := context.WithTimeout(ctx, hostPortTimeout)
 	defer cancel()
-	if err := h.nft.Run(ctx, hostPortTransaction(h.nft, next)); err != nil {
+	if err := h.nft.Run(ctx, hostPortTransaction(h.nft, m.cfg.BridgeName, next)); err != nil {
 		return fmt.Errorf("host ports: %w", err)
 	}
 	h.pods = next
@@ -154,6 +154,7 @@ const (
 	hpPrerouting  = "prerouting"
 	hpOutput      = "output"
 	hpPostrouting = "postrouting"
+	hpInput       = "input"
 	hpDispatch    = "hostports"
 )
 
@@ -163,7 +164,13 @@ const (
 // sends to its own hostPort (hairpin) and what the node sends from a
 // loopback address is masqueraded, so the answers come back through the
 // node.
-func hostPortTransaction(nft knftables.Interface, pods map[string]podHostPorts) *knftables.Transaction {
+//
+// route_localnet on the bridge would also let a pod reach the node's
+// loopback services by sending to 127.0.0.1 through it (CVE-2020-8558):
+// input drops what comes in by the bridge for 127.0.0.0/8 unless it answers
+// a connection of the node (replies to masqueraded loopback traffic), as
+// kube-proxy's KUBE-FIREWALL does.
+func hostPortTransaction(nft knftables.Interface, bridge string, pods map[string]podHostPorts) *knftables.Transaction {
 	tx := nft.NewTransaction()
 	tx.Add(&knftables.Table{Comment: knftables.PtrTo("svcnet pod hostPorts")})
 	if len(pods) == 0 {
@@ -178,6 +185,8 @@ func hostPortTransaction(nft knftables.Interface, pods map[string]podHostPorts) 
 			Priority: knftables.PtrTo(knftables.BaseChainPriority("-100"))},
 		{Name: hpPostrouting, Type: knftables.PtrTo(knftables.NATType), Hook: knftables.PtrTo(knftables.PostroutingHook),
 			Priority: knftables.PtrTo(knftables.BaseChainPriority("100"))},
+		{Name: hpInput, Type: knftables.PtrTo(knftables.FilterType), Hook: knftables.PtrTo(knftables.InputHook),
+			Priority: knftables.PtrTo(knftables.BaseChainPriority("0"))},
 		{Name: hpDispatch},
 	} {
 		tx.Add(c)
@@ -185,6 +194,7 @@ func hostPortTransaction(nft knftables.Interface, pods map[string]podHostPorts) 
 	}
 	tx.Add(&knftables.Rule{Chain: hpPrerouting, Rule: "fib daddr type local jump " + hpDispatch})
 	tx.Add(&knftables.Rule{Chain: hpOutput, Rule: "fib daddr type local jump " + hpDispatch})
+	tx.Add(&knftables.Rule{Chain: hpInput, Rule: fmt.Sprintf("iifname %q ip daddr 127.0.0.0/8 ct state != { established, related } drop", bridge)})
 	for _, uid := range slices.Sorted(maps.Keys(pods)) {
 		p := pods[uid]
 		for _, hp := range p.ports {

@@ -60,6 +60,7 @@ func TestHostPortRules(t *testing.T) {
 	want := map[string][]string{
 		hpPrerouting: {"fib daddr type local jump hostports"},
 		hpOutput:     {"fib daddr type local jump hostports"},
+		hpInput:      {`iifname "svcnet-none" ip daddr 127.0.0.0/8 ct state != { established, related } drop`},
 		hpDispatch: {
 			"tcp dport 8080 dnat to " + a + ":80",
 			"ip daddr 127.0.0.1 tcp dport 54323 dnat to " + b + ":8080",
