@@ -165,6 +165,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.net.EnsureBridge(); err != nil {
 		return err
 	}
+	// The kubelet API lists it (/logs/) before the first pod has a log.
+	if err := os.MkdirAll(a.LogDir(), 0o755); err != nil {
+		return fmt.Errorf("creating log dir: %w", err)
+	}
 	if err := a.net.EnsureMasquerade(ctx); err != nil {
 		// Pods still reach the cluster; only off-cluster egress suffers.
 		a.log.Warn("Skipped pod egress masquerade", "err", err)
