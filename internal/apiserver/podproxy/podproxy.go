@@ -21,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
+	utilproxy "k8s.io/apimachinery/pkg/util/proxy"
 
 	"github.com/svcnet/svcnet/internal/registry"
 )
@@ -284,7 +285,8 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t Target, host s
 	return nil
 }
 
-// forward proxies r to scheme://host<t.Path>?<query>.
+// forward proxies r to scheme://host<t.Path>?<query>; links in HTML
+// answers are rewritten below the proxy URL.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t Target, host string) {
 	scheme := t.Scheme
 	if scheme == "" {
@@ -296,8 +298,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t Target, host s
 	} else {
 		target.Path = t.Path
 	}
+	// As kube-apiserver, absolute links of the target's HTML pages (and
+	// its redirects) are rewritten to go through the proxy URL.
+	prepend := r.URL.EscapedPath()
+	if !strings.HasSuffix(prepend, "/proxy") {
+		prepend = strings.TrimSuffix(prepend, t.Path)
+	}
 	rp := &httputil.ReverseProxy{
-		Transport: p.cfg.Transport,
+		Transport: &utilproxy.Transport{PathPrepend: prepend, RoundTripper: p.cfg.Transport},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL = target
 			pr.Out.Host = host

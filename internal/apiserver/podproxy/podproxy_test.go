@@ -202,3 +202,41 @@ func mustAtoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// TestRewritesHTMLLinks checks, as upstream's "should proxy through a
+// service and a pod" conformance spec, that absolute links of a proxied
+// HTML page point below the proxy URL it was fetched through.
+func TestRewritesHTMLLinks(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/plain" {
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = io.WriteString(w, `<a href="/rewriteme">test</a>`) // not HTML: kept
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, `<a href="/rewriteme">test</a><a href="relative">r</a>`)
+	}))
+	defer backend.Close()
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(backend.URL, "http://"))
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"},
+		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Ports: []corev1.ContainerPort{{ContainerPort: int32(mustAtoi(t, port))}}}}},
+		Status: corev1.PodStatus{PodIP: host}}
+	p := New(Config{AllowAddress: func(netip.Addr) bool { return true }})
+	for _, tc := range []struct{ path, want string }{
+		{"/api/v1/namespaces/ns/pods/web/proxy/",
+			`<a href="/api/v1/namespaces/ns/pods/web/proxy/rewriteme">test</a><a href="relative">r</a>`},
+		{"/api/v1/namespaces/ns/pods/http:web:" + port + "/proxy/some/page",
+			`<a href="/api/v1/namespaces/ns/pods/http:web:` + port + `/proxy/rewriteme">test</a><a href="relative">r</a>`},
+		{"/api/v1/namespaces/ns/pods/web/proxy/plain", `<a href="/rewriteme">test</a>`},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			if err := p.PodConnector()(w, httptest.NewRequest(http.MethodGet, "https://apiserver"+tc.path, nil), pod); err != nil {
+				t.Fatal(err)
+			}
+			if w.Code != 200 || w.Body.String() != tc.want {
+				t.Errorf("got %d %q, want 200 %q", w.Code, w.Body.String(), tc.want)
+			}
+		})
+	}
+}
