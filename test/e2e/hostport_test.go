@@ -27,6 +27,19 @@ spec:
       periodSeconds: 1
 `
 
+// hostExecPod is the spec's client: agnhost on the host network.
+const hostExecPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: e2e-host-exec
+spec:
+  hostNetwork: true
+  nodeName: node1
+  containers:
+  - name: e2e-host-exec
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+`
+
 // TestHostPort follows upstream's "HostPort validates that there is no
 // conflict between pods with same hostPort but different hostIP and
 // protocol": three pods share hostPort 54323 on one node (127.0.0.1/TCP,
@@ -40,18 +53,43 @@ func TestHostPort(t *testing.T) {
 	nodeName := "nodeName: node1"
 	n.Apply(fmt.Sprintf(hostPortPod, "pod1", "127.0.0.1", "TCP", nodeName) + "---\n" +
 		fmt.Sprintf(hostPortPod, "pod2", framework.NodeIP, "TCP", nodeName) + "---\n" +
-		fmt.Sprintf(hostPortPod, "pod3", framework.NodeIP, "UDP", nodeName))
+		fmt.Sprintf(hostPortPod, "pod3", framework.NodeIP, "UDP", nodeName) + "---\n" + hostExecPod)
 	framework.Eventually(t, 90*time.Second, func() error {
 		out, err := n.Kubectl("get", "pods", "-o",
 			`jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}`)
 		if err != nil {
 			return err
 		}
-		if got := strings.Fields(out); strings.Join(got, " ") != "pod1=True pod2=True pod3=True" {
-			return fmt.Errorf("pods %q, want pod1..3 Ready", out)
+		if got := strings.Fields(out); strings.Join(got, " ") != "e2e-host-exec=True pod1=True pod2=True pod3=True" {
+			return fmt.Errorf("pods %q, want e2e-host-exec and pod1..3 Ready", out)
 		}
 		return nil
 	})
+	t.Run("the hostNetwork pod has the node's address", func(t *testing.T) {
+		if ip := n.MustKubectl("get", "pod", "e2e-host-exec", "-o", "jsonpath={.status.podIP}"); ip != framework.NodeIP {
+			t.Errorf("podIP %q, want %s", ip, framework.NodeIP)
+		}
+	})
+	// The spec's commands, run in the hostNetwork pod with kubectl exec.
+	for _, tc := range []struct{ name, cmd, want string }{
+		{"spec: pod1 from the host network", "curl -g --connect-timeout 5 --interface " + framework.NodeIP +
+			" http://127.0.0.1:54323/hostname", "pod1"},
+		{"spec: pod2 from the host network", "curl -g --connect-timeout 5 http://" + framework.NodeIP + ":54323/hostname", "pod2"},
+		{"spec: pod3 from the host network", "nc -vuz -w 5 " + framework.NodeIP + " 54323", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			framework.Eventually(t, 30*time.Second, func() error {
+				out, err := n.Kubectl("exec", "e2e-host-exec", "--", "/bin/sh", "-c", tc.cmd)
+				if err != nil {
+					return err
+				}
+				if got := strings.TrimSpace(out); tc.want != "" && got != tc.want {
+					return fmt.Errorf("got %q, want %s", got, tc.want)
+				}
+				return nil
+			})
+		})
+	}
 	tests := []struct {
 		name string
 		on   *framework.Node
