@@ -135,4 +135,29 @@ func TestHostPort(t *testing.T) {
 			return nil
 		})
 	})
+	t.Run("resynced after a restart", func(t *testing.T) {
+		// pod2 is deleted while no agent runs: its port must go, pod1's
+		// and pod3's stay.
+		n.Kill()
+		n.RestartServer("--disable", "agent")
+		n.MustKubectl("delete", "pod", "pod2", "--grace-period=0", "--force", "--wait=false")
+		n.Kill()
+		n.RestartServer()
+		framework.Eventually(t, 60*time.Second, func() error {
+			out, err := n.Exec("nft", "list", "chain", "ip", "svcnet-hostports", "hostports")
+			if err != nil {
+				return err
+			}
+			if strings.Count(out, "dnat to") != 2 || strings.Contains(out, "ip daddr "+framework.NodeIP+" tcp dport 54323") {
+				return fmt.Errorf("host port rules after the restart:\n%s\nwant pod1's and pod3's only", out)
+			}
+			return nil
+		})
+		if out, err := n.Exec("curl", "-sS", "-m", "5", "--interface", framework.NodeIP, "http://127.0.0.1:54323/hostname"); err != nil || out != "pod1" {
+			t.Errorf("pod1 after the restart: got %q, %v", out, err)
+		}
+		if out, err := client.Exec("curl", "-sS", "-m", "2", "http://"+framework.NodeIP+":54323/hostname"); err == nil {
+			t.Errorf("pod2's host port after its deletion answered %q, want no answer", out)
+		}
+	})
 }
