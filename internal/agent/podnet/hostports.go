@@ -126,7 +126,7 @@ func (h *hostPorts) update(ctx context.Context, m *Manager, force bool, change f
 		// portmap sets it too).
 		p := filepath.Join("/proc/sys/net/ipv4/conf", m.cfg.BridgeName, "route_localnet")
 		if err := os.WriteFile(p, []byte("1"), 0o644); err != nil {
-			m.log.Warn("Could not enable route_localnet: host ports on 127.0.0.1 unreachable", "err", err)
+			m.log.Warn("Failed enabling route_localnet; host ports on 127.0.0.1 are unreachable", "bridge", m.cfg.BridgeName, "err", err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, hostPortTimeout)

@@ -176,7 +176,7 @@ func (m *Manager) setup(uid string, sb Sandbox) error {
 		// set hairpin mode. A failure must not tear down the network of
 		// a running pod: it only loses the pod its own Service.
 		if err := m.setHairpin(hostVethName(uid)); err != nil {
-			m.log.Warn("Could not set hairpin mode on a re-adopted pod", "podUID", uid, "err", err)
+			m.log.Warn("Failed setting hairpin mode on a re-adopted pod", "podUID", uid, "err", err)
 		}
 		return nil
 	}
