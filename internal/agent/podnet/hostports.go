@@ -1,13 +1,16 @@
 package podnet
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -134,7 +137,59 @@ func (h *hostPorts) update(ctx context.Context, m *Manager, force bool, change f
 	if err := h.nft.Run(ctx, hostPortTransaction(h.nft, m.cfg.BridgeName, next)); err != nil {
 		return fmt.Errorf("host ports: %w", err)
 	}
+	for _, port := range changedUDPPorts(h.pods, next) {
+		if err := m.cfg.FlushUDP(ctx, port); err != nil {
+			m.log.Warn("Failed deleting conntrack entries of a UDP host port", "port", port, "err", err)
+		}
+	}
 	h.pods = next
+	return nil
+}
+
+// changedUDPPorts lists the UDP host ports whose mapping differs between
+// old and next (added, moved to another pod, removed), as CNI portmap
+// flushes them: a conntrack entry made before a mapping keeps a flow's
+// packets off it.
+func changedUDPPorts(old, next map[string]podHostPorts) []uint16 {
+	type key struct {
+		hostIP netip.Addr
+		port   uint16
+	}
+	mappings := func(pods map[string]podHostPorts) map[key]netip.AddrPort {
+		out := map[key]netip.AddrPort{}
+		for _, p := range pods {
+			for _, hp := range p.ports {
+				if strings.EqualFold(hp.Protocol, "udp") {
+					out[key{hp.HostIP, hp.HostPort}] = netip.AddrPortFrom(p.ip, hp.ContainerPort)
+				}
+			}
+		}
+		return out
+	}
+	before, after := mappings(old), mappings(next)
+	ports := map[uint16]bool{}
+	for _, m := range []map[key]netip.AddrPort{before, after} {
+		for k := range m {
+			if before[k] != after[k] {
+				ports[k.port] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(ports))
+}
+
+// flushUDPConntrack deletes the conntrack entries of UDP flows to port;
+// without the conntrack tool it does nothing.
+func flushUDPConntrack(ctx context.Context, port uint16) error {
+	path, err := exec.LookPath("conntrack")
+	if err != nil {
+		return nil
+	}
+	out, err := exec.CommandContext(ctx, path, "-D", "-p", "udp", "--orig-port-dst", strconv.Itoa(int(port))).CombinedOutput()
+	// Exit status 1 with this message is an empty match.
+	if err != nil && !bytes.Contains(out, []byte("0 flow entries have been deleted")) {
+		return fmt.Errorf("conntrack: %w: %s", err, bytes.TrimSpace(out))
+	}
 	return nil
 }
 

@@ -29,8 +29,10 @@ func chainRules(fake *knftables.Fake, chain string) []string {
 
 func TestHostPortRules(t *testing.T) {
 	fake := knftables.NewFake(knftables.IPv4Family, hostPortTable)
+	var flushed []uint16
+	flush := func(_ context.Context, port uint16) error { flushed = append(flushed, port); return nil }
 	m, err := New(Config{PodCIDR: netip.MustParsePrefix("10.244.0.0/24"), DataDir: t.TempDir(), NetnsDir: t.TempDir(),
-		BridgeName: "svcnet-none", HostPortNFT: fake, Logger: slog.New(slog.DiscardHandler)})
+		BridgeName: "svcnet-none", HostPortNFT: fake, FlushUDP: flush, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +81,10 @@ func TestHostPortRules(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rules (-want +got):\n%s", diff)
 	}
+	if diff := cmp.Diff([]uint16{54323}, flushed); diff != "" {
+		t.Errorf("UDP conntrack flushes (-want +got):\n%s", diff)
+	}
+	flushed = nil
 
 	// Teardown unpublishes the pod's ports only.
 	if err := m.TeardownPod("pod-a"); err != nil {
@@ -86,6 +92,9 @@ func TestHostPortRules(t *testing.T) {
 	}
 	if got := chainRules(fake, hpDispatch); len(got) != 2 || strings.Contains(strings.Join(got, ","), a+":") {
 		t.Errorf("after pod-a's teardown got %q, want pod-b's rules only", got)
+	}
+	if len(flushed) != 0 {
+		t.Errorf("TCP port's teardown flushed UDP ports %v, want none", flushed)
 	}
 
 	// A restarted agent syncs from its live pods: pod-b is gone, pod-c
@@ -205,5 +214,87 @@ func TestHostPortTraffic(t *testing.T) {
 	}
 	if out, err := exec.Command("nft", "list", "table", "ip", hostPortTable).CombinedOutput(); err == nil {
 		t.Errorf("table still there after the last pod's teardown:\n%s", out)
+	}
+}
+
+// TestHostPortUDPFlowBegunBefore sends UDP to a host port before it is
+// published (the kernel records the flow as one to the node itself), then
+// from the same source port after: the flow's conntrack entry must have
+// been deleted for the packet to reach the pod.
+func TestHostPortUDPFlowBegunBefore(t *testing.T) {
+	requireNetns(t)
+	for _, bin := range []string{"nft", "conntrack"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("needs %s", bin)
+		}
+	}
+	const nodeIP = "192.0.2.20"
+	if out, err := exec.Command("sh", "-c", "ip link add node1 type veth peer name node1p && ip addr add "+nodeIP+"/24 dev node1 && ip link set node1 up").CombinedOutput(); err != nil {
+		t.Fatalf("node address: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", "node1").Run() })
+	m, err := New(Config{PodCIDR: netip.MustParsePrefix("10.244.0.0/24"), DataDir: t.TempDir(), NetnsDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.EnsureBridge(); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := m.SetupPod("pod-u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.TeardownPod("pod-u") })
+	var pc net.PacketConn
+	if err := inNetns(t, sb.NetnsPath, func() error {
+		var err error
+		pc, err = net.ListenPacket("udp4", ":8090")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, addr, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = pc.WriteTo(append([]byte("pod-u:"), buf[:n]...), addr)
+		}
+	}()
+	client, err := net.ListenPacket("udp4", "0.0.0.0:40123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	dst := &net.UDPAddr{IP: net.ParseIP(nodeIP), Port: 30090}
+	// NAT chains exist (on a node: the proxy's, the pod masquerade), so
+	// the first packet's conntrack entry is marked as not to be NATed.
+	if err := m.SetHostPorts(context.Background(), "pod-u", []HostPort{{Protocol: "tcp", HostPort: 30091, ContainerPort: 8090}}); err != nil {
+		t.Fatal(err)
+	}
+	// Before the port is published: nothing answers, the flow is tracked.
+	if _, err := client.WriteTo([]byte("early"), dst); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetHostPorts(context.Background(), "pod-u", []HostPort{{Protocol: "tcp", HostPort: 30091, ContainerPort: 8090},
+		{Protocol: "udp", HostPort: 30090, ContainerPort: 8090}}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	var got string
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && got == ""; {
+		if _, err := client.WriteTo([]byte("ping"), dst); err != nil {
+			t.Fatal(err)
+		}
+		_ = client.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if n, _, err := client.ReadFrom(buf); err == nil {
+			got = string(buf[:n])
+		}
+	}
+	if got != "pod-u:ping" {
+		t.Errorf("same flow after publishing got %q, want pod-u:ping", got)
 	}
 }

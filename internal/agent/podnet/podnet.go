@@ -1,6 +1,7 @@
 package podnet
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -47,7 +48,12 @@ type Config struct {
 	// HostPortNFT programs the hostPort table (svcnet-hostports); nil
 	// means the real nft, made when the first host port is published.
 	HostPortNFT knftables.Interface
-	Logger      *slog.Logger
+	// FlushUDP deletes the conntrack entries of UDP flows to port of the
+	// node, whose hostPort mapping just changed, so that the next packets
+	// of a flow begun before are DNATed afresh; nil runs `conntrack -D`
+	// where conntrack is installed.
+	FlushUDP func(ctx context.Context, port uint16) error
+	Logger   *slog.Logger
 }
 
 // Manager sets up and tears down pod networks on one node.
@@ -79,6 +85,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.FlushUDP == nil {
+		cfg.FlushUDP = flushUDPConntrack
 	}
 	ipam, err := NewIPAM(cfg.PodCIDR, filepath.Join(cfg.DataDir, "ipam"))
 	if err != nil {
