@@ -317,6 +317,12 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t Target, host s
 			if errors.Is(err, context.Canceled) {
 				return
 			}
+			// The link-rewriting transport wraps its own failures in a
+			// Status; only its wording of the cause is kept.
+			var se *apierrors.StatusError
+			if errors.As(err, &se) {
+				err = errors.New(strings.TrimPrefix(se.ErrStatus.Message, "error trying to reach service: "))
+			}
 			writeStatus(w, apierrors.NewServiceUnavailable(fmt.Sprintf("error trying to reach %s: %v", host, err)))
 		},
 	}

@@ -149,7 +149,7 @@ func TestConnectors(t *testing.T) {
 		{"service HEAD without path redirects", http.MethodHead, "/api/v1/namespaces/ns/services/web/proxy", "",
 			"", 301, func(w http.ResponseWriter, r *http.Request) error { return p.ServiceConnector()(w, r, svc) }},
 		{"pod refusing", http.MethodGet, "/api/v1/namespaces/ns/pods/web:1/proxy/", "",
-			"error trying to reach", 503, func(w http.ResponseWriter, r *http.Request) error { return p.PodConnector()(w, r, pod) }},
+			"error trying to reach " + host + ":1: dial tcp", 503, func(w http.ResponseWriter, r *http.Request) error { return p.PodConnector()(w, r, pod) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
