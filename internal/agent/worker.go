@@ -153,6 +153,13 @@ func (w *podWorker) start(ctx context.Context) error {
 	}
 	ip := sb.IP.String()
 	hostname, domain := dnsconfig.Hostname(pod, a.cfg.ClusterDomain)
+	if pod.Spec.HostNetwork {
+		// The node's name, as a container in the host's UTS namespace
+		// sees it under kubelet.
+		if h, err := os.Hostname(); err == nil {
+			hostname = h
+		}
+	}
 	if err := writePodMeta(dir, pod); err != nil {
 		return err
 	}

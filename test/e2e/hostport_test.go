@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -69,6 +70,10 @@ func TestHostPort(t *testing.T) {
 	t.Run("the hostNetwork pod has the node's address", func(t *testing.T) {
 		if ip := n.MustKubectl("get", "pod", "e2e-host-exec", "-o", "jsonpath={.status.podIP}"); ip != framework.NodeIP {
 			t.Errorf("podIP %q, want %s", ip, framework.NodeIP)
+		}
+		want, _ := os.Hostname()
+		if got := strings.TrimSpace(n.MustKubectl("exec", "e2e-host-exec", "--", "hostname")); got != want {
+			t.Errorf("hostname %q, want the node's %q", got, want)
 		}
 	})
 	// UDP is checked with nc (Debian netcat-openbsd, which .ci/run installs).
