@@ -165,6 +165,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.net.EnsureBridge(); err != nil {
 		return err
 	}
+	// The kubelet API lists it (/logs/) before the first pod has a log.
+	if err := os.MkdirAll(a.LogDir(), 0o755); err != nil {
+		return fmt.Errorf("creating log dir: %w", err)
+	}
 	if err := a.net.EnsureMasquerade(ctx); err != nil {
 		// Pods still reach the cluster; only off-cluster egress suffers.
 		a.log.Warn("Skipped pod egress masquerade", "err", err)
@@ -214,6 +218,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	a.cleanupLeftovers(podInformer.GetStore())
+	a.syncHostPorts(ctx, podInformer.GetStore())
 
 	tick := time.NewTicker(heartbeatInterval)
 	defer tick.Stop()
@@ -466,5 +471,11 @@ func (a *Agent) renewLease(ctx context.Context) error {
 
 // LogPath returns the file holding the current log of a container.
 func (a *Agent) LogPath(ns, pod, container string) string {
-	return filepath.Join(a.cfg.DataDir, "logs", ns, pod, container+".log")
+	return filepath.Join(a.LogDir(), ns, pod, container+".log")
+}
+
+// LogDir is the directory of the node's pod logs, <ns>/<pod>/<container>.log,
+// which the kubelet API lists under /logs/ as kubelet lists /var/log.
+func (a *Agent) LogDir() string {
+	return filepath.Join(a.cfg.DataDir, "logs")
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -147,12 +148,19 @@ func (w *podWorker) start(ctx context.Context) error {
 	if resuming {
 		w.repinNetns(pod)
 	}
-	sb, err := a.net.SetupPod(string(pod.UID))
+	sb, err := w.setupNetwork(ctx, pod)
 	if err != nil {
-		return fmt.Errorf("setting up pod network: %w", err)
+		return err
 	}
 	ip := sb.IP.String()
 	hostname, domain := dnsconfig.Hostname(pod, a.cfg.ClusterDomain)
+	if pod.Spec.HostNetwork {
+		// The node's name, as a container in the host's UTS namespace
+		// sees it under kubelet.
+		if h, err := os.Hostname(); err == nil {
+			hostname = h
+		}
+	}
 	if err := writePodMeta(dir, pod); err != nil {
 		return err
 	}
@@ -304,6 +312,28 @@ func (w *podWorker) repinNetns(pod *v1.Pod) {
 		}
 		return
 	}
+}
+
+// setupNetwork makes (or finds again) the pod's sandbox: its own network
+// namespace on the bridge with its hostPorts published, or, for a
+// hostNetwork pod, the node's namespace and address.
+func (w *podWorker) setupNetwork(ctx context.Context, pod *v1.Pod) (podnet.Sandbox, error) {
+	a := w.a
+	if pod.Spec.HostNetwork {
+		ip, err := netip.ParseAddr(a.cfg.NodeIP)
+		if err != nil {
+			return podnet.Sandbox{}, fmt.Errorf("hostNetwork pod on a node without an IP (%q): %w", a.cfg.NodeIP, err)
+		}
+		return a.net.SetupHostNetworkPod(string(pod.UID), ip)
+	}
+	sb, err := a.net.SetupPod(string(pod.UID))
+	if err != nil {
+		return podnet.Sandbox{}, fmt.Errorf("setting up pod network: %w", err)
+	}
+	if err := a.publishHostPorts(ctx, pod); err != nil {
+		return podnet.Sandbox{}, fmt.Errorf("publishing host ports: %w", err)
+	}
+	return sb, nil
 }
 
 func (a *Agent) rtBackoff() time.Duration {

@@ -101,7 +101,7 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		IPAllocators: ipAllocs, PortAllocator: ports, Store: store, ServiceCIDRs: serviceCIDRs, DenyExternalIPs: s.cfg.DenyExternalIPs,
 		Logger: s.logger.With("component", "service-allocator"),
 	}, IngressClasses: ingressClassesOf(store), EventTTL: s.cfg.EventTTL, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector(), PodAttach: s.nodes.AttachConnector(), PodPortForward: s.nodes.PortForwardConnector(),
-		PodProxy: podProxy.PodConnector(), ServiceProxy: podProxy.ServiceConnector(),
+		PodProxy: podProxy.PodConnector(), ServiceProxy: podProxy.ServiceConnector(), NodeProxy: s.nodes.ProxyConnector(podProxy),
 		ServiceAccountTokens: serviceaccount.TokenConfig{Tokens: tokens, Lookup: lookup,
 			MaxExpiration: s.cfg.ServiceAccountMaxTokenExpiration},
 		Pod: pod.Config{ServiceAccount: lookup.ServiceAccount}})

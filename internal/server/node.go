@@ -99,7 +99,7 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		if ln != nil {
 			k, err := kubeletapi.New(kubeletapi.Config{Listener: ln, Hosts: []string{cfg.NodeIP.String(), cfg.NodeName},
 				ClientCAs: cas, Logs: a.LogsHandler(), Exec: a.ExecHandler(), Attach: a.AttachHandler(),
-				PortForward: a.PortForwardHandler(), Logger: kubeletLog})
+				PortForward: a.PortForwardHandler(), Pods: a.PodsHandler(), LogDir: a.LogDir(), Logger: kubeletLog})
 			if err != nil {
 				ln.Close()
 				return err
@@ -111,6 +111,9 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 			nodes.RegisterExec(cfg.NodeName, a.ExecHandler())
 			nodes.RegisterAttach(cfg.NodeName, a.AttachHandler())
 			nodes.RegisterPortForward(cfg.NodeName, a.PortForwardHandler())
+			nodes.RegisterKubelet(cfg.NodeName, kubeletapi.Routes(kubeletapi.Config{Logs: a.LogsHandler(),
+				Exec: a.ExecHandler(), Attach: a.AttachHandler(), PortForward: a.PortForwardHandler(),
+				Pods: a.PodsHandler(), LogDir: a.LogDir()}))
 		}
 	}
 	if cfg.enabled("proxy") {

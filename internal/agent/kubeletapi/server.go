@@ -50,9 +50,13 @@ type Config struct {
 	// pki.KubeletClientUser.
 	Users []string
 	// Logs, Exec, Attach and PortForward serve /containerLogs/, /exec/,
-	// /attach/ and /portForward/; a nil one answers 404.
-	Logs, Exec, Attach, PortForward http.Handler
-	Logger                          *slog.Logger
+	// /attach/ and /portForward/; Pods serves /pods (the node's pods as a
+	// v1 PodList). A nil one answers 404.
+	Logs, Exec, Attach, PortForward, Pods http.Handler
+	// LogDir is listed and served under /logs/, as kubelet serves the
+	// node's /var/log ("": 404).
+	LogDir string
+	Logger *slog.Logger
 }
 
 // Server is the agent's kubelet API server.
@@ -80,14 +84,28 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.Cert = c
 	}
+	return &Server{cfg: cfg, handler: Authenticate(cfg.ClientCAs, cfg.Users, Routes(cfg))}, nil
+}
+
+// Routes is the API's handler without authentication, built from cfg's
+// handlers and LogDir (the rest of cfg is not used): for an API server
+// in the agent's own process, which reaches it without the network.
+func Routes(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	for path, h := range map[string]http.Handler{"/containerLogs/": cfg.Logs, "/exec/": cfg.Exec,
-		"/attach/": cfg.Attach, "/portForward/": cfg.PortForward} {
+		"/attach/": cfg.Attach, "/portForward/": cfg.PortForward, "/pods": cfg.Pods} {
 		if h != nil {
 			mux.Handle(path, h)
 		}
 	}
-	return &Server{cfg: cfg, handler: Authenticate(cfg.ClientCAs, cfg.Users, mux)}, nil
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok"))
+	})
+	if cfg.LogDir != "" {
+		mux.Handle("/logs/", http.StripPrefix("/logs/", http.FileServer(http.Dir(cfg.LogDir))))
+	}
+	return mux
 }
 
 // Handler returns the authenticated handler the server serves.

@@ -6,6 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/svcnet/svcnet/internal/pki"
@@ -84,5 +88,40 @@ func TestAuthentication(t *testing.T) {
 				t.Errorf("got %d %q, want %d %q", resp.StatusCode, body, tc.wantCode, tc.wantBody)
 			}
 		})
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "agent.log"), []byte("started\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pods := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "podlist") })
+	h := Routes(Config{Pods: pods, LogDir: dir})
+	tests := []struct {
+		path     string
+		wantCode int
+		want     string // a substring of the body
+	}{
+		{"/healthz", 200, "ok"},
+		{"/pods", 200, "podlist"},
+		{"/logs/", 200, `<a href="agent.log">agent.log</a>`},
+		{"/logs/agent.log", 200, "started"},
+		{"/logs/missing.log", 404, "404 page not found"},
+		{"/exec/ns/p/c", 404, "404 page not found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
+			if rec.Code != tc.wantCode || !strings.Contains(rec.Body.String(), tc.want) {
+				t.Errorf("got %d %q, want %d with %q", rec.Code, rec.Body.String(), tc.wantCode, tc.want)
+			}
+		})
+	}
+	rec := httptest.NewRecorder()
+	Routes(Config{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/logs/", nil))
+	if rec.Code != 404 {
+		t.Errorf("/logs/ without LogDir: got %d, want 404", rec.Code)
 	}
 }

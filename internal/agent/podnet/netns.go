@@ -3,6 +3,7 @@ package podnet
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"runtime"
 
@@ -85,4 +86,16 @@ func (m *Manager) Repin(uid, nsPath string) (bool, error) {
 		return false, fmt.Errorf("re-pinning network namespace: %w", err)
 	}
 	return true, nil
+}
+
+// SetupHostNetworkPod gives a hostNetwork pod the network namespace the
+// agent runs in, the node's: it is pinned at the pod's NetnsPath like a
+// pod's own (so its containers, exec and a restarted agent find it the
+// same way, and TeardownPod only unpins it), and the pod's IP is the
+// node's. It is idempotent.
+func (m *Manager) SetupHostNetworkPod(uid string, nodeIP netip.Addr) (Sandbox, error) {
+	if _, err := m.Repin(uid, "/proc/self/ns/net"); err != nil {
+		return Sandbox{}, fmt.Errorf("pinning the node's network namespace: %w", err)
+	}
+	return Sandbox{NetnsPath: m.NetnsPath(uid), IP: nodeIP}, nil
 }

@@ -1,6 +1,7 @@
 package podnet
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -43,8 +44,16 @@ type Config struct {
 	// other destinations is masqueraded (unset: no masquerading).
 	ClusterCIDR netip.Prefix
 	// NFT programs the masquerade table; nil means the real nft.
-	NFT    knftables.Interface
-	Logger *slog.Logger
+	NFT knftables.Interface
+	// HostPortNFT programs the hostPort table (svcnet-hostports); nil
+	// means the real nft, made when the first host port is published.
+	HostPortNFT knftables.Interface
+	// FlushUDP deletes the conntrack entries of UDP flows to port of the
+	// node, whose hostPort mapping just changed, so that the next packets
+	// of a flow begun before are DNATed afresh; nil runs `conntrack -D`
+	// where conntrack is installed.
+	FlushUDP func(ctx context.Context, port uint16) error
+	Logger   *slog.Logger
 }
 
 // Manager sets up and tears down pod networks on one node.
@@ -52,6 +61,7 @@ type Manager struct {
 	cfg  Config
 	ipam *IPAM
 	log  *slog.Logger
+	hp   hostPorts
 }
 
 // Sandbox describes a pod's network.
@@ -76,6 +86,9 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.FlushUDP == nil {
+		cfg.FlushUDP = flushUDPConntrack
+	}
 	ipam, err := NewIPAM(cfg.PodCIDR, filepath.Join(cfg.DataDir, "ipam"))
 	if err != nil {
 		return nil, err
@@ -83,7 +96,7 @@ func New(cfg Config) (*Manager, error) {
 	if err := os.MkdirAll(cfg.NetnsDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating netns dir: %w", err)
 	}
-	return &Manager{cfg: cfg, ipam: ipam, log: cfg.Logger}, nil
+	return &Manager{cfg: cfg, ipam: ipam, log: cfg.Logger, hp: hostPorts{nft: cfg.HostPortNFT}}, nil
 }
 
 // IPAM returns the node's address allocator.
@@ -168,7 +181,13 @@ func (m *Manager) setup(uid string, sb Sandbox) error {
 		return fmt.Errorf("bringing pod loopback up: %w", err)
 	}
 	if _, err := h.LinkByName(podIfName); err == nil {
-		return nil // already set up before an agent restart
+		// Set up before an agent restart; an older agent may not have
+		// set hairpin mode. A failure must not tear down the network of
+		// a running pod: it only loses the pod its own Service.
+		if err := m.setHairpin(hostVethName(uid)); err != nil {
+			m.log.Warn("Failed setting hairpin mode on a re-adopted pod", "podUID", uid, "err", err)
+		}
+		return nil
 	}
 
 	br, err := netlink.LinkByName(m.cfg.BridgeName)
@@ -191,6 +210,9 @@ func (m *Manager) setup(uid string, sb Sandbox) error {
 	host, err := netlink.LinkByName(hostName)
 	if err != nil {
 		return fmt.Errorf("finding host veth: %w", err)
+	}
+	if err := m.setHairpin(hostName); err != nil {
+		return err
 	}
 	if err := netlink.LinkSetUp(host); err != nil {
 		return fmt.Errorf("bringing host veth up: %w", err)
@@ -215,10 +237,31 @@ func (m *Manager) setup(uid string, sb Sandbox) error {
 	return nil
 }
 
-// TeardownPod removes the pod's veth, namespace and address; parts already
-// gone are skipped.
+// setHairpin turns on hairpin mode on the bridge port of host veth name
+// (kubelet's --hairpin-mode=hairpin-veth). A pod that reaches itself
+// through a Service is DNATed back to its own address; with bridge
+// netfilter on (net.bridge.bridge-nf-call-iptables=1, the default of every
+// network namespace once br_netfilter is loaded) that happens while the
+// packet is being bridged, so it must leave by the port it came in on,
+// which the bridge refuses unless the port is in hairpin mode.
+func (m *Manager) setHairpin(name string) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("finding host veth: %w", err)
+	}
+	if err := netlink.LinkSetHairpin(l, true); err != nil {
+		return fmt.Errorf("setting hairpin mode on %s: %w", name, err)
+	}
+	return nil
+}
+
+// TeardownPod removes the pod's host ports, veth, namespace and address;
+// parts already gone are skipped.
 func (m *Manager) TeardownPod(uid string) error {
 	var errs []error
+	if err := m.removeHostPorts(uid); err != nil {
+		errs = append(errs, err)
+	}
 	if l, err := netlink.LinkByName(hostVethName(uid)); err == nil {
 		if err := netlink.LinkDel(l); err != nil {
 			errs = append(errs, fmt.Errorf("deleting veth: %w", err))

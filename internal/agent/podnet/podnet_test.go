@@ -10,6 +10,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 func requireNetns(t *testing.T) {
@@ -149,5 +150,91 @@ func TestSyncRoutes(t *testing.T) {
 	}
 	if got := routes(); len(got) != 0 {
 		t.Errorf("routes after removal got %v, want none", got)
+	}
+}
+
+// TestHairpinMode checks the pod's bridge port is in hairpin mode after
+// SetupPod, and again after a re-adoption finds it turned off (as an
+// agent from before hairpin mode left it).
+func TestHairpinMode(t *testing.T) {
+	requireNetns(t)
+	m, err := New(Config{PodCIDR: netip.MustParsePrefix("10.244.0.0/24"), DataDir: t.TempDir(), NetnsDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.EnsureBridge(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.SetupPod("pod-a"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.TeardownPod("pod-a") })
+	hairpin := func() bool {
+		t.Helper()
+		l, err := netlink.LinkByName(hostVethName("pod-a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pi, err := netlink.LinkGetProtinfo(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pi.Hairpin
+	}
+	if !hairpin() {
+		t.Errorf("hairpin mode off after SetupPod, want on")
+	}
+	l, err := netlink.LinkByName(hostVethName("pod-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetHairpin(l, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.SetupPod("pod-a"); err != nil {
+		t.Fatal(err)
+	}
+	if !hairpin() {
+		t.Errorf("hairpin mode off after re-adoption, want on")
+	}
+}
+
+func TestHostNetworkPod(t *testing.T) {
+	requireNetns(t)
+	m, err := New(Config{PodCIDR: netip.MustParsePrefix("10.244.0.0/24"), DataDir: t.TempDir(), NetnsDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeIP := netip.MustParseAddr("192.0.2.10")
+	for range 2 { // idempotent
+		sb, err := m.SetupHostNetworkPod("pod-h", nodeIP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sb.IP != nodeIP || sb.NetnsPath != m.NetnsPath("pod-h") {
+			t.Fatalf("got %+v, want the node IP at the pod's netns path", sb)
+		}
+	}
+	var pin, own unix.Stat_t
+	if err := unix.Stat(m.NetnsPath("pod-h"), &pin); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat("/proc/self/ns/net", &own); err != nil {
+		t.Fatal(err)
+	}
+	if pin.Ino != own.Ino || pin.Dev != own.Dev {
+		t.Errorf("pinned namespace %d:%d, want the node's %d:%d", pin.Dev, pin.Ino, own.Dev, own.Ino)
+	}
+	if _, ok, _ := m.IPAM().Lookup("pod-h"); ok {
+		t.Errorf("a hostNetwork pod got a pod IP")
+	}
+	if err := m.TeardownPod("pod-h"); err != nil {
+		t.Fatal(err)
+	}
+	if pinned(m.NetnsPath("pod-h")) {
+		t.Errorf("still pinned after teardown")
+	}
+	if _, err := netlink.LinkByName("lo"); err != nil {
+		t.Errorf("the node's namespace lost loopback: %v", err)
 	}
 }

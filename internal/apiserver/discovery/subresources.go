@@ -35,6 +35,7 @@ func UpstreamSubresources() []Subresource {
 		{Version: "v1", Resource: "pods", Name: "portforward", Kind: core("PodPortForwardOptions"), Verbs: []string{"create", "get"}},
 		{Version: "v1", Resource: "pods", Name: "proxy", Kind: core("PodProxyOptions"), Verbs: proxyVerbs},
 		{Version: "v1", Resource: "services", Name: "proxy", Kind: core("ServiceProxyOptions"), Verbs: proxyVerbs},
+		{Version: "v1", Resource: "nodes", Name: "proxy", Kind: core("NodeProxyOptions"), Verbs: proxyVerbs},
 		{Version: "v1", Resource: "namespaces", Name: "finalize", Kind: core("Namespace"), Verbs: []string{"update"}},
 		{Version: "v1", Resource: "serviceaccounts", Name: "token", Kind: schema.GroupVersionKind{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}, Verbs: []string{"create"}},
 	}

@@ -89,14 +89,11 @@ func (rem *remote) location(ctx context.Context, name string) (*url.URL, error) 
 		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf(
 			"node %q publishes no kubelet port (status.daemonEndpoints.kubeletEndpoint.port)", name))
 	}
-	for _, t := range addressTypes {
-		for _, a := range node.Status.Addresses {
-			if a.Type == t && a.Address != "" {
-				return &url.URL{Scheme: "https", Host: net.JoinHostPort(a.Address, strconv.Itoa(int(port)))}, nil
-			}
-		}
+	addr := nodeAddress(node)
+	if addr == "" {
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("node %q has no address", name))
 	}
-	return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("node %q has no address", name))
+	return &url.URL{Scheme: "https", Host: net.JoinHostPort(addr, strconv.Itoa(int(port)))}, nil
 }
 
 // unreachable is the error of an agent that could not be reached.

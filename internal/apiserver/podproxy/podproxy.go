@@ -21,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
+	utilproxy "k8s.io/apimachinery/pkg/util/proxy"
 
 	"github.com/svcnet/svcnet/internal/registry"
 )
@@ -112,6 +113,9 @@ func (p *Proxy) PodConnector() registry.Connector {
 		if err != nil {
 			return err
 		}
+		if RedirectToSlash(w, r) {
+			return nil
+		}
 		host, err := podHost(pod, t.Port)
 		if err != nil {
 			return err
@@ -195,6 +199,9 @@ func (p *Proxy) ServiceConnector() registry.Connector {
 		if err != nil {
 			return err
 		}
+		if RedirectToSlash(w, r) {
+			return nil
+		}
 		if p.cfg.EndpointSlices == nil {
 			return apierrors.NewServiceUnavailable("services/proxy is not configured")
 		}
@@ -249,7 +256,37 @@ func EndpointHosts(svc *corev1.Service, port string, slices []discoveryv1.Endpoi
 	return hosts
 }
 
-// forward proxies r to scheme://host<t.Path>?<query>.
+// RedirectToSlash answers a GET or HEAD of a proxy URL without a path
+// (".../proxy") with 301 to the same URL with "/" appended, as
+// kube-apiserver does so relative links resolve below the proxy, and
+// reports whether it did.
+func RedirectToSlash(w http.ResponseWriter, r *http.Request) bool {
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !strings.HasSuffix(r.URL.EscapedPath(), "/proxy") {
+		return false
+	}
+	loc := r.URL.EscapedPath() + "/"
+	if r.URL.RawQuery != "" {
+		loc += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Location", loc)
+	w.WriteHeader(http.StatusMovedPermanently)
+	return true
+}
+
+// Forward proxies r to scheme://host<t.Path>?<query> after checking host
+// may be proxied to (see Config.AllowAddress), without the caller's
+// credentials: nodes/proxy uses it for node ports other than the
+// kubelet's.
+func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t Target, host string) error {
+	if err := p.proxyable(host); err != nil {
+		return err
+	}
+	p.forward(w, r, t, host)
+	return nil
+}
+
+// forward proxies r to scheme://host<t.Path>?<query>; links in HTML
+// answers are rewritten below the proxy URL.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t Target, host string) {
 	scheme := t.Scheme
 	if scheme == "" {
@@ -261,8 +298,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t Target, host s
 	} else {
 		target.Path = t.Path
 	}
+	// As kube-apiserver, absolute links of the target's HTML pages (and
+	// its redirects) are rewritten to go through the proxy URL.
+	prepend := r.URL.EscapedPath()
+	if !strings.HasSuffix(prepend, "/proxy") {
+		prepend = strings.TrimSuffix(prepend, t.Path)
+	}
 	rp := &httputil.ReverseProxy{
-		Transport: p.cfg.Transport,
+		Transport: &utilproxy.Transport{PathPrepend: prepend, RoundTripper: p.cfg.Transport},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL = target
 			pr.Out.Host = host
@@ -273,6 +316,12 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t Target, host s
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			if errors.Is(err, context.Canceled) {
 				return
+			}
+			// The link-rewriting transport wraps its own failures in a
+			// Status; only its wording of the cause is kept.
+			var se *apierrors.StatusError
+			if errors.As(err, &se) {
+				err = errors.New(strings.TrimPrefix(se.ErrStatus.Message, "error trying to reach service: "))
 			}
 			writeStatus(w, apierrors.NewServiceUnavailable(fmt.Sprintf("error trying to reach %s: %v", host, err)))
 		},

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -141,8 +142,14 @@ func TestConnectors(t *testing.T) {
 			"POST /echo auth= body=hi", 200, func(w http.ResponseWriter, r *http.Request) error { return p.ServiceConnector()(w, r, svc) }},
 		{"service by port name", http.MethodGet, "/api/v1/namespaces/ns/services/http:web:http/proxy/", "",
 			"GET / auth= body=", 200, func(w http.ResponseWriter, r *http.Request) error { return p.ServiceConnector()(w, r, svc) }},
+		{"pod POST without path", http.MethodPost, "/api/v1/namespaces/ns/pods/web:" + port + "/proxy?method=POST", "",
+			"POST /?method=POST auth= body=", 200, func(w http.ResponseWriter, r *http.Request) error { return p.PodConnector()(w, r, pod) }},
+		{"pod GET without path redirects", http.MethodGet, "/api/v1/namespaces/ns/pods/web/proxy?method=GET", "",
+			"", 301, func(w http.ResponseWriter, r *http.Request) error { return p.PodConnector()(w, r, pod) }},
+		{"service HEAD without path redirects", http.MethodHead, "/api/v1/namespaces/ns/services/web/proxy", "",
+			"", 301, func(w http.ResponseWriter, r *http.Request) error { return p.ServiceConnector()(w, r, svc) }},
 		{"pod refusing", http.MethodGet, "/api/v1/namespaces/ns/pods/web:1/proxy/", "",
-			"error trying to reach", 503, func(w http.ResponseWriter, r *http.Request) error { return p.PodConnector()(w, r, pod) }},
+			"error trying to reach " + host + ":1: dial tcp", 503, func(w http.ResponseWriter, r *http.Request) error { return p.PodConnector()(w, r, pod) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,6 +161,16 @@ func TestConnectors(t *testing.T) {
 			}
 			if w.Code != tc.wantCode || !strings.Contains(w.Body.String(), tc.want) {
 				t.Errorf("got %d %q, want %d containing %q", w.Code, w.Body.String(), tc.wantCode, tc.want)
+			}
+			if w.Code == 301 {
+				u, _ := url.Parse(tc.path)
+				want := u.Path + "/"
+				if u.RawQuery != "" {
+					want += "?" + u.RawQuery
+				}
+				if got := w.Header().Get("Location"); got != want {
+					t.Errorf("got Location %q, want %q", got, want)
+				}
 			}
 		})
 	}
@@ -184,4 +201,42 @@ func mustAtoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestRewritesHTMLLinks checks, as upstream's "should proxy through a
+// service and a pod" conformance spec, that absolute links of a proxied
+// HTML page point below the proxy URL it was fetched through.
+func TestRewritesHTMLLinks(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/plain" {
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = io.WriteString(w, `<a href="/rewriteme">test</a>`) // not HTML: kept
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, `<a href="/rewriteme">test</a><a href="relative">r</a>`)
+	}))
+	defer backend.Close()
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(backend.URL, "http://"))
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"},
+		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Ports: []corev1.ContainerPort{{ContainerPort: int32(mustAtoi(t, port))}}}}},
+		Status: corev1.PodStatus{PodIP: host}}
+	p := New(Config{AllowAddress: func(netip.Addr) bool { return true }})
+	for _, tc := range []struct{ path, want string }{
+		{"/api/v1/namespaces/ns/pods/web/proxy/",
+			`<a href="/api/v1/namespaces/ns/pods/web/proxy/rewriteme">test</a><a href="relative">r</a>`},
+		{"/api/v1/namespaces/ns/pods/http:web:" + port + "/proxy/some/page",
+			`<a href="/api/v1/namespaces/ns/pods/http:web:` + port + `/proxy/rewriteme">test</a><a href="relative">r</a>`},
+		{"/api/v1/namespaces/ns/pods/web/proxy/plain", `<a href="/rewriteme">test</a>`},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			if err := p.PodConnector()(w, httptest.NewRequest(http.MethodGet, "https://apiserver"+tc.path, nil), pod); err != nil {
+				t.Fatal(err)
+			}
+			if w.Code != 200 || w.Body.String() != tc.want {
+				t.Errorf("got %d %q, want 200 %q", w.Code, w.Body.String(), tc.want)
+			}
+		})
+	}
 }

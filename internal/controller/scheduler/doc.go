@@ -2,8 +2,10 @@
 // spec.nodeName whose schedulerName is default-scheduler is bound, through
 // the pods/binding subresource, to a Ready, schedulable node whose taints
 // it tolerates and whose labels match its nodeSelector and required node
-// affinity, preferring the node with the fewest pods of the same
-// controller and then the fewest pods. Pods that fit nowhere get
-// PodScheduled=False/Unschedulable and a FailedScheduling event, and are
-// retried when nodes change.
+// affinity and where none of its hostPorts is taken (same port and
+// protocol on the same hostIP, 0.0.0.0 overlapping every address),
+// preferring the node with the fewest pods of the same controller and then
+// the fewest pods. Pods that fit nowhere get PodScheduled=False/
+// Unschedulable and a FailedScheduling event, and are retried when nodes
+// change or a pod holding hostPorts goes.
 package scheduler

@@ -59,6 +59,8 @@ type Scheduler struct {
 type assumedPod struct {
 	node  string
 	owner types.UID
+	// ports are its hostPorts, taken on node already.
+	ports []hostPort
 }
 
 // Controller is the name the other controllers' callers use.
@@ -141,6 +143,9 @@ func (s *Scheduler) podChanged(obj any) {
 		delete(s.assumed, key)
 		delete(s.pending, key)
 		s.mu.Unlock()
+		if (pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed) && len(hostPorts(pod)) > 0 {
+			s.retryPending() // its hostPorts are free again
+		}
 		return
 	}
 	if ours(pod) {
@@ -154,9 +159,16 @@ func (s *Scheduler) podDeleted(obj any) {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.assumed, key)
 	delete(s.pending, key)
+	s.mu.Unlock()
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	// Its hostPorts are free again: a pending pod may fit now.
+	if pod, ok := obj.(*corev1.Pod); !ok || len(hostPorts(pod)) > 0 {
+		s.retryPending()
+	}
 }
 
 func (s *Scheduler) retryPending() {
@@ -224,26 +236,17 @@ func (s *Scheduler) schedule(ctx context.Context, key string) error {
 // pick chooses a node for pod and assumes the pod there; it returns ""
 // and the count of each reason when no node fits.
 func (s *Scheduler) pick(key string, pod *corev1.Pod, nodes []*corev1.Node) (string, map[string]int) {
-	reasons := map[string]int{}
-	var feasible []*corev1.Node
-	for _, n := range nodes {
-		if r := fits(pod, n); r != "" {
-			reasons[r]++
-			continue
-		}
-		feasible = append(feasible, n)
-	}
-	if len(feasible) == 0 {
-		return "", reasons
-	}
 	owner := ownerUID(pod)
+	want := hostPorts(pod)
 	total := map[string]int{}
 	same := map[string]int{}
-	count := func(node string, o types.UID) {
+	ports := map[string][]hostPort{}
+	count := func(node string, o types.UID, hp []hostPort) {
 		total[node]++
 		if owner != "" && o == owner {
 			same[node]++
 		}
+		ports[node] = append(ports[node], hp...)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -252,11 +255,32 @@ func (s *Scheduler) pick(key string, pod *corev1.Pod, nodes []*corev1.Node) (str
 			if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 				continue
 			}
-			count(p.Spec.NodeName, ownerUID(p))
+			if k, _ := cache.MetaNamespaceKeyFunc(p); k == key {
+				continue
+			}
+			count(p.Spec.NodeName, ownerUID(p), hostPorts(p))
 		}
 	}
-	for _, a := range s.assumed {
-		count(a.node, a.owner)
+	for k, a := range s.assumed {
+		if k != key {
+			count(a.node, a.owner, a.ports)
+		}
+	}
+	reasons := map[string]int{}
+	var feasible []*corev1.Node
+	for _, n := range nodes {
+		r := fits(pod, n)
+		if r == "" && !portsFree(want, ports[n.Name]) {
+			r = reasonHostPorts
+		}
+		if r != "" {
+			reasons[r]++
+			continue
+		}
+		feasible = append(feasible, n)
+	}
+	if len(feasible) == 0 {
+		return "", reasons
 	}
 	best := feasible[0]
 	for _, n := range feasible[1:] {
@@ -273,7 +297,7 @@ func (s *Scheduler) pick(key string, pod *corev1.Pod, nodes []*corev1.Node) (str
 			best = n
 		}
 	}
-	s.assumed[key] = assumedPod{node: best.Name, owner: owner}
+	s.assumed[key] = assumedPod{node: best.Name, owner: owner, ports: want}
 	delete(s.pending, key)
 	return best.Name, nil
 }

@@ -65,6 +65,8 @@ type Config struct {
 	// Authorizer answers the authorization.k8s.io reviews; nil:
 	// authz.AlwaysAllow, what the API server enforces today.
 	Authorizer authz.Authorizer
+	// NodeProxy serves nodes/proxy (nil: not served).
+	NodeProxy registry.Connector
 }
 
 // Resources returns every served resource.
@@ -115,6 +117,8 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 				"portforward": cfg.PodPortForward, "proxy": cfg.PodProxy, "attach": cfg.PodAttach}
 		case all[i].Group == "" && all[i].Resource == "services":
 			connectors = map[string]registry.Connector{"proxy": cfg.ServiceProxy}
+		case all[i].Group == "" && all[i].Resource == "nodes":
+			connectors = map[string]registry.Connector{"proxy": cfg.NodeProxy}
 		}
 		for name, c := range connectors {
 			if c == nil {
