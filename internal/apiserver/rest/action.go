@@ -19,22 +19,12 @@ func (h *Handler) serveAction(w http.ResponseWriter, r *http.Request, info Reque
 		h.writeError(w, r, apierrors.NewMethodNotSupported(h.gr, info.Verb), info.Name)
 		return
 	}
-	wr, err := h.parseWrite(r, info)
+	wr, req, _, err := h.readWrite(r, info, action.New)
 	if err != nil {
 		h.writeError(w, r, err, info.Name)
 		return
 	}
 	wr.sub = info.Subresource
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, err, info.Name)
-		return
-	}
-	req, _, err := h.cfg.Codecs.decodeBody(bodyMediaType(r), body, action.New(), wr.validation)
-	if err != nil {
-		h.writeError(w, r, apierrors.NewBadRequest(err.Error()), info.Name)
-		return
-	}
 	ctx, cancel := requestContext(r)
 	defer cancel()
 	_, _, err = h.updateObject(ctx, info, wr, false, func(cur runtime.Object, _ bool) (runtime.Object, error) {

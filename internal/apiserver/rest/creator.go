@@ -16,19 +16,9 @@ func (h *Handler) serveCreator(w http.ResponseWriter, r *http.Request, info Requ
 		h.writeError(w, r, apierrors.NewMethodNotSupported(h.gr, info.Verb), info.Name)
 		return
 	}
-	wr, err := h.parseWrite(r, info)
+	_, req, warnings, err := h.readWrite(r, info, c.New)
 	if err != nil {
 		h.writeError(w, r, err, info.Name)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, err, info.Name)
-		return
-	}
-	req, warnings, err := h.cfg.Codecs.decodeBody(bodyMediaType(r), body, c.New(), wr.validation)
-	if err != nil {
-		h.writeError(w, r, apierrors.NewBadRequest(err.Error()), info.Name)
 		return
 	}
 	ctx, cancel := requestContext(r)

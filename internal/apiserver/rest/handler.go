@@ -252,6 +252,35 @@ func (h *Handler) decodeObject(r *http.Request, body []byte, validation string) 
 	return obj, warnings, nil
 }
 
+// readWrite parses the options and decodes the body of a write: an object
+// of this resource, its namespace and name checked against the URL, when
+// newReq is nil, else a subresource's request object (a Binding).
+func (h *Handler) readWrite(r *http.Request, info RequestInfo, newReq func() runtime.Object) (writeRequest, runtime.Object, []string, error) {
+	wr, err := h.parseWrite(r, info)
+	if err != nil {
+		return wr, nil, nil, err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return wr, nil, nil, err
+	}
+	if newReq != nil {
+		req, warnings, err := h.cfg.Codecs.decodeBody(bodyMediaType(r), body, newReq(), wr.validation)
+		if err != nil {
+			return wr, nil, nil, apierrors.NewBadRequest(err.Error())
+		}
+		return wr, req, warnings, nil
+	}
+	obj, warnings, err := h.decodeObject(r, body, wr.validation)
+	if err != nil {
+		return wr, nil, nil, err
+	}
+	if err := h.checkNamespaceAndName(obj, info); err != nil {
+		return wr, nil, nil, err
+	}
+	return wr, obj, warnings, nil
+}
+
 // newList returns an empty list of this resource.
 func (h *Handler) newList() runtime.Object { return h.res.NewList() }
 

@@ -14,22 +14,8 @@ func (h *Handler) serveReview(w http.ResponseWriter, r *http.Request, info Reque
 		h.writeError(w, r, apierrors.NewMethodNotSupported(h.gr, info.Verb), info.Name)
 		return
 	}
-	wr, err := h.parseWrite(r, info)
+	_, obj, warnings, err := h.readWrite(r, info, nil)
 	if err != nil {
-		h.writeError(w, r, err, "")
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, err, "")
-		return
-	}
-	obj, warnings, err := h.decodeObject(r, body, wr.validation)
-	if err != nil {
-		h.writeError(w, r, err, "")
-		return
-	}
-	if err := h.checkNamespaceAndName(obj, info); err != nil {
 		h.writeError(w, r, err, "")
 		return
 	}

@@ -56,22 +56,8 @@ type errDryRun struct{ obj runtime.Object }
 func (e *errDryRun) Error() string { return "dry run" }
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, info RequestInfo) {
-	wr, err := h.parseWrite(r, info)
+	wr, obj, warnings, err := h.readWrite(r, info, nil)
 	if err != nil {
-		h.writeError(w, r, err, "")
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, err, "")
-		return
-	}
-	obj, warnings, err := h.decodeObject(r, body, wr.validation)
-	if err != nil {
-		h.writeError(w, r, err, "")
-		return
-	}
-	if err := h.checkNamespaceAndName(obj, info); err != nil {
 		h.writeError(w, r, err, "")
 		return
 	}
