@@ -23,12 +23,11 @@ import (
 	"github.com/svcnet/svcnet/internal/controller/garbagecollector"
 	"github.com/svcnet/svcnet/internal/controller/loadbalancer"
 	"github.com/svcnet/svcnet/internal/controller/namespace"
+	"github.com/svcnet/svcnet/internal/controller/namespacedefaults"
 	"github.com/svcnet/svcnet/internal/controller/nodeipam"
 	"github.com/svcnet/svcnet/internal/controller/nodelifecycle"
 	"github.com/svcnet/svcnet/internal/controller/replicaset"
-	"github.com/svcnet/svcnet/internal/controller/rootcacert"
 	"github.com/svcnet/svcnet/internal/controller/scheduler"
-	"github.com/svcnet/svcnet/internal/controller/serviceaccount"
 	"github.com/svcnet/svcnet/internal/controller/servicecidr"
 	"github.com/svcnet/svcnet/internal/controller/statefulset"
 )
@@ -133,12 +132,8 @@ func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client
 		MonitorPeriod: s.cfg.NodeMonitorPeriod, Recorder: recorder("node-controller"), Logger: logger("nodelifecycle")})); err != nil {
 		return err
 	}
-	if err := add(serviceaccount.New(serviceaccount.Config{Client: client, Informers: factory,
-		Logger: logger("serviceaccount")})); err != nil {
-		return err
-	}
-	if err := add(rootcacert.New(rootcacert.Config{Client: client, Informers: factory, CA: s.pki.CAPEM(),
-		Logger: logger("root-ca-cert-publisher")})); err != nil {
+	if err := add(namespacedefaults.New(namespacedefaults.Config{Client: client, Informers: factory, CA: s.pki.CAPEM(),
+		Logger: logger("namespacedefaults")})); err != nil {
 		return err
 	}
 	if err := add(servicecidr.New(servicecidr.Config{Client: client, Informers: factory, Logger: logger("servicecidr")})); err != nil {
