@@ -56,6 +56,8 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "CIDR for pod IPs, split into per-node ranges")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", cfg.ClusterDomain, "DNS domain of the cluster")
 	f.StringSliceVar(&cfg.EtcdServers, "etcd-servers", cfg.EtcdServers, "external etcd endpoints; empty runs etcd embedded in the data dir")
+	f.StringVar(&cfg.EncryptionProviderConfig, "encryption-provider-config", "",
+		"EncryptionConfiguration file (kube-apiserver's format): resources encrypted at rest in etcd, and the cluster's keys with Secrets")
 	f.StringVar(&cfg.EtcdCAFile, "etcd-cafile", "", "CA bundle that verifies the --etcd-servers members (https)")
 	f.StringVar(&cfg.EtcdCertFile, "etcd-certfile", "", "client certificate presented to the --etcd-servers members")
 	f.StringVar(&cfg.EtcdKeyFile, "etcd-keyfile", "", "key of --etcd-certfile")

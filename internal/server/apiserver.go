@@ -16,6 +16,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/applyconfigurations"
 	"k8s.io/client-go/rest"
 
@@ -37,6 +38,7 @@ import (
 	"github.com/svcnet/svcnet/internal/registry/core/service"
 	"github.com/svcnet/svcnet/internal/registry/core/serviceaccount"
 	"github.com/svcnet/svcnet/internal/storage"
+	"github.com/svcnet/svcnet/internal/storage/encryption"
 )
 
 // NodeUser is the identity of agents that joined with the node token.
@@ -109,6 +111,15 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		return nil, nil, err
 	}
 	s.resources = resources
+	if s.encryption != nil {
+		var prefixes []encryption.Prefix
+		for i := range resources {
+			r := &resources[i]
+			prefixes = append(prefixes, encryption.Prefix{Prefix: apirest.StoragePrefix(r) + "/",
+				Resource: schema.GroupResource{Group: r.Group, Resource: r.Resource}})
+		}
+		s.encryption.SetPrefixes(prefixes)
+	}
 	kubeletClient, err := certs.KubeletClientCert()
 	if err != nil {
 		return nil, nil, err

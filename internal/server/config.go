@@ -33,6 +33,10 @@ type Config struct {
 	ClusterCIDR            string
 	ClusterDomain          string
 	EtcdServers            []string
+	// EncryptionProviderConfig is kube-apiserver's
+	// --encryption-provider-config: an EncryptionConfiguration file saying
+	// which resources are encrypted at rest, and how (empty: none).
+	EncryptionProviderConfig string
 	// EtcdDiskReserve is the free space (bytes) under the embedded etcd's
 	// data below which API writes are refused (507) so etcd never hits a
 	// full disk; 0: spaceguard.DefaultReserve.

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/svcnet/svcnet/internal/pki"
 )
@@ -38,7 +40,7 @@ func (s *Server) loadSharedPKI(ctx context.Context, etcd *clientv3.Client, cfg p
 	if err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(shared)
+	data, err := s.sealShared(shared)
 	if err != nil {
 		return nil, err
 	}
@@ -62,12 +64,18 @@ func (s *Server) loadSharedPKI(ctx context.Context, etcd *clientv3.Client, cfg p
 }
 
 // adoptPKI seeds cfg.Dir with the stored material kv and loads it.
-// Material stored before ServiceAccount tokens has no signing key: the
-// first server to see that adds its own (a compare-and-swap on kv's
-// revision), and a server that loses that race adopts the winner's.
+// Material stored before ServiceAccount tokens has no signing key, and
+// material stored before encryption at rest was configured is plain: the
+// first server to see that stores it again, with its own key and sealed
+// (a compare-and-swap on kv's revision), and a server that loses that race
+// adopts the winner's.
 func (s *Server) adoptPKI(ctx context.Context, etcd *clientv3.Client, kv *mvccpb.KeyValue, cfg pki.Config) (*pki.PKI, error) {
+	plain, err := s.openShared(kv.Value)
+	if err != nil {
+		return nil, err
+	}
 	var shared pki.Shared
-	if err := json.Unmarshal(kv.Value, &shared); err != nil {
+	if err := json.Unmarshal(plain, &shared); err != nil {
 		return nil, fmt.Errorf("decoding the shared PKI %s: %w", SharedPKIKey, err)
 	}
 	changed, err := pki.Seed(cfg.Dir, shared)
@@ -78,14 +86,20 @@ func (s *Server) adoptPKI(ctx context.Context, etcd *clientv3.Client, kv *mvccpb
 		s.logger.Info("Adopted the cluster CA and join token stored in etcd", "key", SharedPKIKey, "dir", cfg.Dir)
 	}
 	p, err := pki.Load(cfg)
-	if err != nil || len(shared.ServiceAccountKey) > 0 {
-		return p, err
+	if err != nil {
+		return nil, err
 	}
+	sealed := s.encryption == nil || !bytes.Equal(plain, kv.Value)
+	if len(shared.ServiceAccountKey) > 0 && sealed {
+		return p, nil
+	}
+	// Store it again: with this server's signing key when the stored
+	// material has none, sealed when encryption was configured since.
 	mine, err := p.Shared()
 	if err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(mine)
+	data, err := s.sealShared(mine)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +112,8 @@ func (s *Server) adoptPKI(ctx context.Context, etcd *clientv3.Client, kv *mvccpb
 		return nil, fmt.Errorf("storing the service account key: %w", err)
 	}
 	if txn.Succeeded {
-		s.logger.Info("Added the service account signing key to the shared PKI", "key", SharedPKIKey)
+		s.logger.Info("Stored the shared PKI again", "key", SharedPKIKey, "addedServiceAccountKey", len(shared.ServiceAccountKey) == 0,
+			"encrypted", s.encryption != nil)
 		return p, nil
 	}
 	kvs := txn.Responses[0].GetResponseRange().Kvs
@@ -106,4 +121,33 @@ func (s *Server) adoptPKI(ctx context.Context, etcd *clientv3.Client, kv *mvccpb
 		return nil, fmt.Errorf("shared PKI %s vanished while updating it", SharedPKIKey)
 	}
 	return s.adoptPKI(ctx, etcd, kvs[0], cfg)
+}
+
+// sharedPKIResource is the resource whose encryption the shared PKI gets:
+// it holds keys, as Secrets do.
+var sharedPKIResource = schema.GroupResource{Resource: "secrets"}
+
+// sealShared encodes shared for etcd, encrypted as Secrets are when
+// encryption at rest is configured.
+func (s *Server) sealShared(shared pki.Shared) ([]byte, error) {
+	data, err := json.Marshal(shared)
+	if err != nil {
+		return nil, err
+	}
+	if s.encryption == nil {
+		return data, nil
+	}
+	return s.encryption.ToStorageAs(sharedPKIResource, SharedPKIKey, data)
+}
+
+// openShared returns the plain JSON of a stored shared PKI.
+func (s *Server) openShared(value []byte) ([]byte, error) {
+	if s.encryption == nil {
+		return value, nil
+	}
+	plain, err := s.encryption.FromStorage(SharedPKIKey, value)
+	if err != nil {
+		return nil, fmt.Errorf("decrypting the shared PKI %s: %w", SharedPKIKey, err)
+	}
+	return plain, nil
 }

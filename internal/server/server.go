@@ -22,6 +22,7 @@ import (
 	"github.com/svcnet/svcnet/internal/apiserver/nodeproxy"
 	"github.com/svcnet/svcnet/internal/pki"
 	"github.com/svcnet/svcnet/internal/registry"
+	"github.com/svcnet/svcnet/internal/storage/encryption"
 )
 
 // Server is a running `svcnet server`.
@@ -29,6 +30,9 @@ type Server struct {
 	cfg       Config
 	pki       *pki.PKI
 	resources []registry.Resource
+	// encryption encrypts Secrets (and what the configuration names) at
+	// rest; nil without --encryption-provider-config.
+	encryption *encryption.Transformer
 	// nodes reaches the agents of this process for pods/log.
 	nodes      nodeproxy.Nodes
 	logger     *slog.Logger

@@ -11,6 +11,7 @@ import (
 	"github.com/svcnet/svcnet/internal/allocator/ipallocator"
 	"github.com/svcnet/svcnet/internal/etcd"
 	"github.com/svcnet/svcnet/internal/storage"
+	"github.com/svcnet/svcnet/internal/storage/encryption"
 	"github.com/svcnet/svcnet/internal/storage/etcd3"
 	"github.com/svcnet/svcnet/internal/storage/spaceguard"
 )
@@ -43,8 +44,18 @@ func (s *Server) startStorage(ctx context.Context, g *errgroup.Group) (storage.I
 			return nil, nil, nil, fmt.Errorf("embedded etcd: %w", err)
 		}
 	}
+	var transformer storage.Transformer
+	if s.cfg.EncryptionProviderConfig != "" {
+		cfg, err := encryption.LoadFile(s.cfg.EncryptionProviderConfig)
+		if err != nil {
+			closeClient()
+			return nil, nil, nil, err
+		}
+		s.encryption = encryption.NewTransformer(cfg)
+		transformer = s.encryption
+	}
 	var store storage.Interface
-	store, err := etcd3.New(etcd3.Config{Client: client, Logger: s.logger.With("component", "storage"),
+	store, err := etcd3.New(etcd3.Config{Client: client, Logger: s.logger.With("component", "storage"), Transformer: transformer,
 		// ClusterIP reservations are the IPAddress objects clients see.
 		ReservationObjects: []storage.ReservationObjects{ipallocator.IPAddresses{}}})
 	if err != nil {

@@ -158,3 +158,12 @@ type ReservationObjects interface {
 	// that is no storage key, which Release with an owner never matches.
 	Owner(obj runtime.Object) string
 }
+
+// Transformer turns stored values into their at-rest form and back:
+// encryption at rest. ToStorage may leave a value as it is (a resource
+// not configured for encryption); FromStorage must recognise every form
+// ToStorage ever wrote, and plain values.
+type Transformer interface {
+	ToStorage(key string, data []byte) ([]byte, error)
+	FromStorage(key string, data []byte) ([]byte, error)
+}

@@ -223,7 +223,7 @@ func listItems(listObj runtime.Object) (*itemSlice, error) {
 func (s *Store) appendItem(items *itemSlice, kv *mvccpb.KeyValue, pred func(runtime.Object) (bool, error)) (bool, error) {
 	ptr := reflect.New(items.elem)
 	obj := ptr.Interface().(runtime.Object)
-	if err := s.codec.decode(kv.Value, obj, kv.ModRevision); err != nil {
+	if err := s.decodeStored(string(kv.Key), kv.Value, obj, kv.ModRevision); err != nil {
 		return false, fmt.Errorf("%s: %w", kv.Key, err)
 	}
 	if pred != nil {

@@ -37,12 +37,15 @@ type Config struct {
 	// ReservationObjects are the prefixes whose reservation keys hold API
 	// objects instead of owner strings (ClusterIPs as IPAddresses).
 	ReservationObjects []storage.ReservationObjects
+	// Transformer, when set, encrypts values at rest.
+	Transformer storage.Transformer
 }
 
 // Store is a storage.Interface over etcd v3.
 type Store struct {
 	client           *clientv3.Client
 	codec            *codec
+	transformer      storage.Transformer
 	logger           *slog.Logger
 	bookmarkInterval time.Duration
 	leases           *leaseManager
@@ -68,6 +71,7 @@ func New(cfg Config) (*Store, error) {
 	return &Store{
 		client:           cfg.Client,
 		codec:            newCodec(cfg.Scheme),
+		transformer:      cfg.Transformer,
 		logger:           cfg.Logger,
 		bookmarkInterval: cfg.BookmarkInterval,
 		leases:           newLeaseManager(cfg.Client),
@@ -85,7 +89,7 @@ func (s *Store) Get(ctx context.Context, key string, out runtime.Object) error {
 		return fmt.Errorf("%s: %w", key, storage.ErrNotFound)
 	}
 	kv := resp.Kvs[0]
-	return s.codec.decode(kv.Value, out, kv.ModRevision)
+	return s.decodeStored(key, kv.Value, out, kv.ModRevision)
 }
 
 // Create implements storage.Interface.
@@ -101,13 +105,17 @@ func (s *Store) Create(ctx context.Context, key string, obj, out runtime.Object,
 	if err != nil {
 		return err
 	}
+	stored, err := s.toStorage(key, data)
+	if err != nil {
+		return err
+	}
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}
 	w, err := s.newWriteOps(key, opts)
 	if err != nil {
 		return err
 	}
 	for {
-		resp, err := s.commitPut(ctx, key, data, opts.TTL, append(cmps, w.cmps...), w.ops, w.checks())
+		resp, err := s.commitPut(ctx, key, stored, opts.TTL, append(cmps, w.cmps...), w.ops, w.checks())
 		if err != nil {
 			return fmt.Errorf("creating %s: %w", key, err)
 		}
@@ -141,8 +149,12 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, out runtime.Ob
 			return fmt.Errorf("%s: %w", key, storage.ErrNotFound)
 		}
 		curObj := newLike(out)
+		var curData []byte // cur's plain value
 		if cur != nil {
-			if err := s.codec.decode(cur.Value, curObj, cur.ModRevision); err != nil {
+			if curData, err = s.fromStorage(key, cur.Value); err != nil {
+				return err
+			}
+			if err := s.codec.decode(curData, curObj, cur.ModRevision); err != nil {
 				return err
 			}
 		}
@@ -161,14 +173,18 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, out runtime.Ob
 		if err != nil {
 			return err
 		}
-		if cur != nil && bytes.Equal(data, cur.Value) && len(w.ops) == 0 {
-			return s.codec.decode(cur.Value, out, cur.ModRevision)
+		if cur != nil && bytes.Equal(data, curData) && len(w.ops) == 0 {
+			return s.codec.decode(curData, out, cur.ModRevision)
 		}
 		cmp := clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
 		if cur != nil {
 			cmp = clientv3.Compare(clientv3.ModRevision(key), "=", cur.ModRevision)
 		}
-		txn, err := s.commitPut(ctx, key, data, opts.TTL, append([]clientv3.Cmp{cmp}, w.cmps...), w.ops, w.checks())
+		stored, err := s.toStorage(key, data)
+		if err != nil {
+			return err
+		}
+		txn, err := s.commitPut(ctx, key, stored, opts.TTL, append([]clientv3.Cmp{cmp}, w.cmps...), w.ops, w.checks())
 		if err != nil {
 			return fmt.Errorf("updating %s: %w", key, err)
 		}
@@ -236,7 +252,7 @@ func (s *Store) Delete(ctx context.Context, key string, out runtime.Object, prec
 		}
 		cur := kvs[0]
 		curObj := newLike(out)
-		if err := s.codec.decode(cur.Value, curObj, cur.ModRevision); err != nil {
+		if err := s.decodeStored(key, cur.Value, curObj, cur.ModRevision); err != nil {
 			return err
 		}
 		if err := checkPreconditions(preconditions, curObj); err != nil {
@@ -256,7 +272,7 @@ func (s *Store) Delete(ctx context.Context, key string, out runtime.Object, prec
 			return fmt.Errorf("deleting %s: %w", key, err)
 		}
 		if txn.Succeeded {
-			return s.codec.decode(cur.Value, out, cur.ModRevision)
+			return s.decodeStored(key, cur.Value, out, cur.ModRevision)
 		}
 		kvs = rangeKvs(txn, 0)
 	}
@@ -335,4 +351,37 @@ func dirPrefix(p string) string {
 		return p
 	}
 	return p + "/"
+}
+
+// toStorage returns the at-rest form of the value data of key.
+func (s *Store) toStorage(key string, data []byte) ([]byte, error) {
+	if s.transformer == nil {
+		return data, nil
+	}
+	out, err := s.transformer.ToStorage(key, data)
+	if err != nil {
+		return nil, fmt.Errorf("encrypting %s: %w", key, err)
+	}
+	return out, nil
+}
+
+// fromStorage returns the plain value of key from its at-rest form.
+func (s *Store) fromStorage(key string, value []byte) ([]byte, error) {
+	if s.transformer == nil {
+		return value, nil
+	}
+	out, err := s.transformer.FromStorage(key, value)
+	if err != nil {
+		return nil, fmt.Errorf("decrypting %s: %w", key, err)
+	}
+	return out, nil
+}
+
+// decodeStored decodes the at-rest value of key into into.
+func (s *Store) decodeStored(key string, value []byte, into runtime.Object, rev int64) error {
+	data, err := s.fromStorage(key, value)
+	if err != nil {
+		return err
+	}
+	return s.codec.decode(data, into, rev)
 }

@@ -134,7 +134,7 @@ func (w *watcher) run(ctx context.Context, wch clientv3.WatchChan, initialKVs []
 
 	for _, kv := range initialKVs {
 		obj := w.opts.NewObject()
-		if err := w.store.codec.decode(kv.Value, obj, kv.ModRevision); err != nil {
+		if err := w.store.decodeStored(string(kv.Key), kv.Value, obj, kv.ModRevision); err != nil {
 			w.fail(ctx, err)
 			return
 		}
@@ -224,7 +224,7 @@ func (w *watcher) convert(ev *clientv3.Event) (watch.Event, bool, error) {
 		prev = w.opts.NewObject()
 		// An object that disappears (or stops matching) is reported in
 		// its last state at the revision of the change.
-		if err := w.store.codec.decode(ev.PrevKv.Value, prev, rev); err != nil {
+		if err := w.store.decodeStored(string(ev.PrevKv.Key), ev.PrevKv.Value, prev, rev); err != nil {
 			return watch.Event{}, false, err
 		}
 		var err error
@@ -236,7 +236,7 @@ func (w *watcher) convert(ev *clientv3.Event) (watch.Event, bool, error) {
 		return watch.Event{Type: watch.Deleted, Object: prev}, prev != nil && prevMatch, nil
 	}
 	cur := w.opts.NewObject()
-	if err := w.store.codec.decode(ev.Kv.Value, cur, rev); err != nil {
+	if err := w.store.decodeStored(string(ev.Kv.Key), ev.Kv.Value, cur, rev); err != nil {
 		return watch.Event{}, false, err
 	}
 	curMatch, err := w.matches(cur)
