@@ -121,6 +121,10 @@ func (t *Tokens) Issue(r Request) (string, time.Time, error) {
 	return s, exp, nil
 }
 
+// clockSkew is the leeway on exp, nbf and iat: servers of one cluster
+// issue and check each other's tokens, and their clocks differ a little.
+const clockSkew = time.Minute
+
 // deletedGrace is how long after its deletion deadline a bound pod still
 // vouches for its tokens, as upstream: a terminating pod's preStop hooks
 // and final requests keep working.
@@ -134,7 +138,7 @@ func (t *Tokens) Validate(ctx context.Context, raw string) (*Claims, error) {
 	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return &t.cfg.Key.PublicKey, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
 		jwt.WithIssuer(t.cfg.Issuer), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(t.cfg.Now))
+		jwt.WithLeeway(clockSkew), jwt.WithTimeFunc(t.cfg.Now))
 	if err != nil {
 		return nil, err
 	}

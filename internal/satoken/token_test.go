@@ -102,8 +102,12 @@ func TestValidate(t *testing.T) {
 			r.ServiceAccount.UID = "old"
 			return issue(t, tokens, r)
 		}, wantErr: "recreated"},
-		{name: "expired", token: func(t *testing.T) string { return issue(t, tokens, base) }, later: time.Hour + time.Second,
+		{name: "expired", token: func(t *testing.T) string { return issue(t, tokens, base) }, later: time.Hour + clockSkew + time.Second,
 			wantErr: "expired"},
+		{name: "within the clock skew after expiry", token: func(t *testing.T) string { return issue(t, tokens, base) },
+			later: time.Hour + clockSkew - time.Second},
+		{name: "issued by a server whose clock is ahead", token: func(t *testing.T) string { return issue(t, tokens, base) },
+			later: -30 * time.Second},
 		{name: "foreign audience", token: func(t *testing.T) string {
 			r := base
 			r.Audiences = []string{"vault"}
