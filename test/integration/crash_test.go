@@ -15,11 +15,14 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/svcnet/svcnet/internal/allocator/portallocator"
+	"github.com/svcnet/svcnet/internal/etcd"
 	"github.com/svcnet/svcnet/test/integration/framework"
 )
 
@@ -233,6 +236,38 @@ func TestKillDuringWritesLosesNothing(t *testing.T) {
 	for ip, name := range ips {
 		if !seen[ip] {
 			t.Errorf("clusterIP %s of %s has no IPAddress", ip, name)
+		}
+	}
+	// Every NodePort reservation in etcd belongs to the Service using that
+	// port, and every used port is reserved (read straight from the
+	// embedded etcd's socket: these keys are not served by the API).
+	ep, err := etcd.ClientEndpoint(filepath.Join(dir, "etcd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcdClient, err := etcd.Dial(ctx, []string{ep}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer etcdClient.Close()
+	resp, err := etcdClient.Get(ctx, portallocator.KeyPrefix, clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reserved := map[int32]bool{}
+	for _, kv := range resp.Kvs {
+		port, err := strconv.Atoi(strings.TrimPrefix(string(kv.Key), portallocator.KeyPrefix))
+		if err != nil {
+			t.Fatalf("reservation key %s: %v", kv.Key, err)
+		}
+		reserved[int32(port)] = true
+		if owner := ports[int32(port)]; owner == "" || !strings.HasSuffix(string(kv.Value), "/"+owner) {
+			t.Errorf("nodePort %d reserved for %q, used by %q (leaked)", port, kv.Value, owner)
+		}
+	}
+	for port, name := range ports {
+		if !reserved[port] {
+			t.Errorf("nodePort %d of %s has no reservation", port, name)
 		}
 	}
 	// Requesting a held IP is refused; fresh allocations still succeed.
