@@ -130,12 +130,12 @@ func NetexecHandler(exit func(code int)) http.Handler {
 	return mux
 }
 
-// UDPReply answers one netexec UDP request: "hostname", "echo <x>" or
-// "clientip".
+// UDPReply answers one netexec UDP request: "hostname" (in any case: the
+// e2e suite sends "hostName"), "echo <x>" or "clientip".
 func UDPReply(req string, client net.Addr) string {
 	req = strings.TrimSpace(req)
 	switch {
-	case req == "hostname":
+	case strings.EqualFold(req, "hostname"):
 		return hostname()
 	case strings.HasPrefix(req, "echo "):
 		return strings.TrimPrefix(req, "echo ")

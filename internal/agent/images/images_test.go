@@ -112,6 +112,9 @@ func TestUDPReply(t *testing.T) {
 	if got := UDPReply("hostname", addr); strings.TrimSpace(got) == "" {
 		t.Errorf("hostname got empty reply")
 	}
+	if got := UDPReply("hostName\n", addr); strings.TrimSpace(got) == "" {
+		t.Errorf("hostName got empty reply")
+	}
 }
 
 func TestNginxConfig(t *testing.T) {
