@@ -91,6 +91,8 @@ func NetexecHandler(exit func(code int)) http.Handler {
 		fmt.Fprintf(w, "NOW: %v", time.Now())
 	})
 	mux.HandleFunc("/hostname", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, hostname()) })
+	mux.HandleFunc("/hostName", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, hostname()) })
+	mux.HandleFunc("/dial", dial)
 	mux.HandleFunc("/clientip", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.RemoteAddr) })
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		if c := r.URL.Query().Get("code"); c != "" {
@@ -128,6 +130,98 @@ func NetexecHandler(exit func(code int)) http.Handler {
 		go exit(code)
 	})
 	return mux
+}
+
+// dial makes tries requests to host:port over protocol (http, the
+// default, or udp) and answers {"responses": [...], "errors": [...]}:
+// 200 when the last one succeeded, 417 when not, 400 for bad parameters,
+// as agnhost's netexec does.
+func dial(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	host, port, request := q.Get("host"), q.Get("port"), q.Get("request")
+	protocol := q.Get("protocol")
+	if protocol == "" {
+		protocol = "http"
+	}
+	tries := 1
+	if t := q.Get("tries"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 1 {
+			http.Error(w, "bad tries", http.StatusBadRequest)
+			return
+		}
+		tries = n
+	}
+	if host == "" || port == "" || (protocol != "http" && protocol != "udp") {
+		http.Error(w, "host, port and protocol http or udp are required", http.StatusBadRequest)
+		return
+	}
+	addr := net.JoinHostPort(host, port)
+	out := struct {
+		Responses []string `json:"responses"`
+		Errors    []string `json:"errors"`
+	}{Responses: []string{}, Errors: []string{}}
+	var last error
+	for range tries {
+		var resp string
+		if protocol == "udp" {
+			resp, last = dialUDP(addr, request)
+		} else {
+			resp, last = dialHTTP(r.Context(), addr, request)
+		}
+		if last != nil {
+			out.Errors = append(out.Errors, last.Error())
+		} else {
+			out.Responses = append(out.Responses, resp)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if last != nil {
+		w.WriteHeader(http.StatusExpectationFailed)
+	}
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+func dialHTTP(ctx context.Context, addr, path string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/"+strings.TrimPrefix(path, "/"), nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: %s", resp.Status, body)
+	}
+	return string(body), nil
+}
+
+func dialUDP(addr, request string) (string, error) {
+	conn, err := net.DialTimeout("udp", addr, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return "", err
+	}
+	if _, err := conn.Write([]byte(request)); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 2048)
+	n, err := conn.Read(buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }
 
 // UDPReply answers one netexec UDP request: "hostname" (in any case: the

@@ -1,6 +1,7 @@
 package images
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -182,5 +183,52 @@ func TestNginxHandler(t *testing.T) {
 		if want == 200 && !strings.Contains(string(body), "<h1>Welcome to nginx!</h1>") {
 			t.Errorf("GET %s: body %q lacks the welcome heading", path, body)
 		}
+	}
+}
+
+func TestNetexecDial(t *testing.T) {
+	srv := httptest.NewServer(NetexecHandler(func(int) {}))
+	defer srv.Close()
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, strings.TrimPrefix(r.URL.Path, "/"))
+	}))
+	defer target.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(target.URL, "http://"))
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go serveUDP(pc)
+	_, udpPort, _ := net.SplitHostPort(pc.LocalAddr().String())
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, closedPort, _ := net.SplitHostPort(closed.Addr().String())
+	closed.Close()
+	tests := []struct {
+		name, query string
+		wantCode    int
+		wantBody    string
+	}{
+		{"http twice", "request=hostName&protocol=http&host=127.0.0.1&port=" + port + "&tries=2", 200,
+			`{"responses":["hostName","hostName"],"errors":[]}`},
+		{"udp", "request=echo%20hi&protocol=udp&host=127.0.0.1&port=" + udpPort, 200, `{"responses":["hi"],"errors":[]}`},
+		{"nothing listening", "request=x&host=127.0.0.1&port=" + closedPort, 417, ""},
+		{"bad protocol", "request=x&protocol=sctp&host=127.0.0.1&port=1", 400, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.Get(srv.URL + "/dial?" + tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantCode || (tc.wantBody != "" && strings.TrimSpace(string(body)) != tc.wantBody) {
+				t.Errorf("got (%d, %s), want (%d, %s)", resp.StatusCode, body, tc.wantCode, tc.wantBody)
+			}
+		})
 	}
 }
