@@ -14,7 +14,8 @@ import (
 )
 
 // dnsClients says who the node's DNS server answers: pods (the cluster
-// CIDRs), loopback, this node, and every Node's addresses (host-network
+// CIDRs and every Node's podCIDRs), loopback, this node, and every Node's
+// addresses (host-network
 // pods and node processes, whose queries to the kube-dns ClusterIP reach
 // another node masqueraded to their node's address). Anyone else, e.g. a
 // machine outside the cluster that reaches the node address, is refused:
@@ -23,7 +24,15 @@ type dnsClients struct {
 	pods  []netip.Prefix
 	self  netip.Addr
 	nodes corelisters.NodeLister
-	known atomic.Pointer[map[netip.Addr]struct{}]
+	known atomic.Pointer[knownClients]
+}
+
+// knownClients are what the Nodes say: their addresses, and their pod
+// ranges (spec.podCIDRs), which cover pods also where --cluster-cidr does
+// not match the cluster (svcnet's node components on another cluster).
+type knownClients struct {
+	addrs    map[netip.Addr]struct{}
+	podCIDRs []netip.Prefix
 }
 
 // newDNSClients builds the filter and keeps its Node addresses current
@@ -42,8 +51,7 @@ func newDNSClients(factory informers.SharedInformerFactory, clusterCIDR string, 
 	}
 	inf := factory.Core().V1().Nodes()
 	c.nodes = inf.Lister()
-	empty := map[netip.Addr]struct{}{}
-	c.known.Store(&empty)
+	c.known.Store(&knownClients{})
 	rebuild := func(any) { c.rebuild() }
 	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: rebuild, UpdateFunc: func(_, obj any) { c.rebuild() }, DeleteFunc: rebuild,
@@ -59,18 +67,23 @@ func (c *dnsClients) rebuild() {
 	if err != nil {
 		return
 	}
-	known := map[netip.Addr]struct{}{}
+	known := &knownClients{addrs: map[netip.Addr]struct{}{}}
 	for _, n := range nodes {
 		for _, a := range n.Status.Addresses {
 			if a.Type != corev1.NodeInternalIP && a.Type != corev1.NodeExternalIP {
 				continue
 			}
 			if ip, err := netip.ParseAddr(a.Address); err == nil {
-				known[ip.Unmap()] = struct{}{}
+				known.addrs[ip.Unmap()] = struct{}{}
+			}
+		}
+		for _, cidr := range n.Spec.PodCIDRs {
+			if p, err := netip.ParsePrefix(cidr); err == nil {
+				known.podCIDRs = append(known.podCIDRs, p.Masked())
 			}
 		}
 	}
-	c.known.Store(&known)
+	c.known.Store(known)
 }
 
 // Allow reports whether a query from src is answered.
@@ -83,6 +96,14 @@ func (c *dnsClients) Allow(src netip.Addr) bool {
 			return true
 		}
 	}
-	_, ok := (*c.known.Load())[src]
-	return ok
+	known := c.known.Load()
+	if _, ok := known.addrs[src]; ok {
+		return true
+	}
+	for _, p := range known.podCIDRs {
+		if p.Contains(src) {
+			return true
+		}
+	}
+	return false
 }
