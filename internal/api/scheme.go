@@ -10,6 +10,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -29,6 +30,7 @@ func NewScheme() *runtime.Scheme {
 		coordinationv1.AddToScheme,
 		eventsv1.AddToScheme,
 		networkingv1.AddToScheme,
+		rbacv1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			panic(err) // programming error: the upstream types never conflict

@@ -73,6 +73,14 @@ func (p *Printer) For(gvr schema.GroupVersionResource) registry.TableFunc {
 		return p.Leases
 	case schema.GroupVersionResource{Group: "events.k8s.io", Version: "v1", Resource: "events"}:
 		return p.EventsV1
+	case schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}:
+		return p.Roles
+	case schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}:
+		return p.ClusterRoles
+	case schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}:
+		return p.RoleBindings
+	case schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}:
+		return p.ClusterRoleBindings
 	case schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}:
 		return p.Ingresses
 	case schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"}:

@@ -31,6 +31,8 @@ import (
 	"github.com/svcnet/svcnet/internal/registry/networking/ingressclass"
 	"github.com/svcnet/svcnet/internal/registry/networking/ipaddress"
 	"github.com/svcnet/svcnet/internal/registry/networking/servicecidr"
+	"github.com/svcnet/svcnet/internal/registry/rbac/role"
+	"github.com/svcnet/svcnet/internal/registry/rbac/rolebinding"
 )
 
 // Config carries what the resources with side effects need.
@@ -109,6 +111,9 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		authorizer = cfg.Authorizer
 	}
 	all = append(all, review.Resources(authorizer)...)
+	// rbac.authorization.k8s.io/v1 (served, not yet enforced)
+	all = append(all, role.Resources()...)
+	all = append(all, rolebinding.Resources()...)
 	for i := range all {
 		var connectors map[string]registry.Connector
 		switch {
