@@ -24,6 +24,7 @@ func NewRootCommand() *cobra.Command {
 				return fmt.Errorf("--log-level: %w", err)
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+			routeClientLogs(slog.Default())
 			return nil
 		},
 	}
