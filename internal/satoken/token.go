@@ -134,6 +134,31 @@ const deletedGrace = 60 * time.Second
 // audience the API server accepts, lifetime, and that the ServiceAccount
 // and bound object still exist with the UIDs the token names.
 func (t *Tokens) Validate(ctx context.Context, raw string) (*Claims, error) {
+	claims, _, err := t.ValidateFor(ctx, raw, nil)
+	return claims, err
+}
+
+// ValidateFor is Validate for a token meant for one of audiences (nil: the
+// API server's own), as a TokenReview asks; it also returns the audiences
+// of the token among them.
+func (t *Tokens) ValidateFor(ctx context.Context, raw string, audiences []string) (*Claims, []string, error) {
+	if len(audiences) == 0 {
+		audiences = t.cfg.Audiences
+	}
+	claims, err := t.validate(ctx, raw, audiences)
+	if err != nil {
+		return nil, nil, err
+	}
+	var matched []string
+	for _, a := range claims.Audience {
+		if slices.Contains(audiences, a) {
+			matched = append(matched, a)
+		}
+	}
+	return claims, matched, nil
+}
+
+func (t *Tokens) validate(ctx context.Context, raw string, audiences []string) (*Claims, error) {
 	claims := &Claims{}
 	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return &t.cfg.Key.PublicKey, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
@@ -142,7 +167,7 @@ func (t *Tokens) Validate(ctx context.Context, raw string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !slices.ContainsFunc(claims.Audience, func(a string) bool { return slices.Contains(t.cfg.Audiences, a) }) {
+	if !slices.ContainsFunc(claims.Audience, func(a string) bool { return slices.Contains(audiences, a) }) {
 		return nil, errors.New("token audiences are not accepted")
 	}
 	k := claims.Kubernetes

@@ -106,7 +106,7 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		PodProxy: podProxy.PodConnector(), ServiceProxy: podProxy.ServiceConnector(), NodeProxy: s.nodes.ProxyConnector(podProxy),
 		ServiceAccountTokens: serviceaccount.TokenConfig{Tokens: tokens, Lookup: lookup,
 			MaxExpiration: s.cfg.ServiceAccountMaxTokenExpiration},
-		Pod: pod.Config{ServiceAccount: lookup.ServiceAccount}})
+		Pod: pod.Config{ServiceAccount: lookup.ServiceAccount}, TokenReviewer: tokenReviewer(tokens, certs.TokenSecret())})
 	if err != nil {
 		return nil, nil, err
 	}

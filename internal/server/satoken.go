@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +14,7 @@ import (
 	apirest "github.com/svcnet/svcnet/internal/apiserver/rest"
 	"github.com/svcnet/svcnet/internal/pki"
 	"github.com/svcnet/svcnet/internal/registry"
+	"github.com/svcnet/svcnet/internal/registry/authentication/tokenreview"
 	"github.com/svcnet/svcnet/internal/satoken"
 	"github.com/svcnet/svcnet/internal/storage"
 )
@@ -75,5 +78,23 @@ func serviceAccountAuthenticator(tokens *satoken.Tokens) authn.TokenAuthenticato
 		}
 		ns := claims.Kubernetes.Namespace
 		return authn.User{Name: satoken.UserName(ns, claims.Kubernetes.ServiceAccount.Name), Groups: satoken.Groups(ns)}, true
+	}
+}
+
+// tokenReviewer answers TokenReviews: ServiceAccount tokens for the asked
+// audiences, and the nodes' join token for the API server's own.
+func tokenReviewer(tokens *satoken.Tokens, nodeSecret string) tokenreview.Reviewer {
+	return func(ctx context.Context, tok string, audiences []string) (authn.User, []string, error) {
+		got, want := sha256.Sum256([]byte(tok)), sha256.Sum256([]byte(nodeSecret))
+		if len(audiences) == 0 && subtle.ConstantTimeCompare(got[:], want[:]) == 1 {
+			return authn.User{Name: NodeUser, Groups: []string{"system:nodes", authn.GroupAuthenticated}}, tokens.Audiences(), nil
+		}
+		claims, auds, err := tokens.ValidateFor(ctx, tok, audiences)
+		if err != nil {
+			return authn.User{}, nil, err
+		}
+		ns := claims.Kubernetes.Namespace
+		groups := append(satoken.Groups(ns), authn.GroupAuthenticated)
+		return authn.User{Name: satoken.UserName(ns, claims.Kubernetes.ServiceAccount.Name), Groups: groups}, auds, nil
 	}
 }

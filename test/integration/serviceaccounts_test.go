@@ -123,6 +123,28 @@ func TestServiceAccounts(t *testing.T) {
 		if got, want := strings.Join(ssr.Status.UserInfo.Groups, ","), "system:serviceaccounts,system:serviceaccounts:"+ns+",system:authenticated"; got != want {
 			t.Errorf("SelfSubjectReview: groups %q, want %q", got, want)
 		}
+		// TokenReview: the token, an audience-bound one, a forged one.
+		vault := strings.TrimSpace(ts.MustKubectl(t, "1.33", "", "create", "token", "default", "-n", ns, "--audience", "vault"))
+		reviews := ts.Client.AuthenticationV1().TokenReviews()
+		for _, tc := range []struct {
+			name, token string
+			audiences   []string
+			wantUser    string
+		}{
+			{"API token", tok, nil, "system:serviceaccount:" + ns + ":default"},
+			{"token for vault, asked for vault", vault, []string{"vault"}, "system:serviceaccount:" + ns + ":default"},
+			{"token for vault, asked for the API", vault, nil, ""},
+			{"forged", tok + "x", nil, ""},
+		} {
+			tr, err := reviews.Create(ctx, &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: tc.token,
+				Audiences: tc.audiences}}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatalf("TokenReview %s: %v", tc.name, err)
+			}
+			if tr.Status.Authenticated != (tc.wantUser != "") || tr.Status.User.Username != tc.wantUser {
+				t.Errorf("TokenReview %s: %+v, want user %q", tc.name, tr.Status, tc.wantUser)
+			}
+		}
 		who := ts.MustKubectl(t, "1.33", "", "auth", "whoami")
 		if !strings.Contains(who, "admin") || !strings.Contains(who, "system:masters") {
 			t.Errorf("kubectl auth whoami as admin:\n%s", who)

@@ -14,6 +14,7 @@ import (
 	"github.com/svcnet/svcnet/internal/registry/apps/replicaset"
 	"github.com/svcnet/svcnet/internal/registry/apps/statefulset"
 	"github.com/svcnet/svcnet/internal/registry/authentication/selfsubjectreview"
+	"github.com/svcnet/svcnet/internal/registry/authentication/tokenreview"
 	"github.com/svcnet/svcnet/internal/registry/authorization/review"
 	"github.com/svcnet/svcnet/internal/registry/coordination/lease"
 	"github.com/svcnet/svcnet/internal/registry/core/configmap"
@@ -64,6 +65,8 @@ type Config struct {
 	ServiceAccountTokens serviceaccount.TokenConfig
 	// Pod configures pod admission (the ServiceAccount token volume).
 	Pod pod.Config
+	// TokenReviewer answers TokenReviews (nil: not served).
+	TokenReviewer tokenreview.Reviewer
 	// Authorizer answers the authorization.k8s.io reviews; nil:
 	// authz.AlwaysAllow, what the API server enforces today.
 	Authorizer authz.Authorizer
@@ -111,6 +114,9 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		authorizer = cfg.Authorizer
 	}
 	all = append(all, review.Resources(authorizer)...)
+	if cfg.TokenReviewer != nil {
+		all = append(all, tokenreview.Resource(cfg.TokenReviewer))
+	}
 	// rbac.authorization.k8s.io/v1 (served, not yet enforced)
 	all = append(all, role.Resources()...)
 	all = append(all, rolebinding.Resources()...)
