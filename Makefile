@@ -1,5 +1,5 @@
 # svcnet developer entry points. Scripts live in hack/.
-.PHONY: build test walkthrough server bench clean
+.PHONY: build test walkthrough server bench kubectl clean
 
 build:
 	go build -o bin/svcnet ./cmd/svcnet
@@ -22,6 +22,11 @@ server: build
 bench: build
 	go build -o bin/bench ./bench
 	SVCNET_BINARY=$(CURDIR)/bin/svcnet bin/bench -out bench/out/results.json
+
+# Stock kubectl of the release pinned in hack/conformance/go.mod, built into
+# _output/bin/kubectl (used by tests and scripts when none is on PATH).
+kubectl:
+	hack/build-e2e.sh kubectl
 
 clean:
 	rm -rf bin _output
