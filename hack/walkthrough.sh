@@ -12,13 +12,14 @@
 #   make build && sudo hack/walkthrough.sh
 #
 # Environment: SVCNET_BINARY (default bin/svcnet), KUBECTL (default
-# kubectl 1.33 of the Cloud SDK), WALKTHROUGH_KEEP_LOGS=1 keeps the work
-# directory (server log) after a successful run.
+# kubectl on PATH, else _output/bin/kubectl: hack/find-kubectl.sh),
+# WALKTHROUGH_KEEP_LOGS=1 keeps the work directory (server log) after a
+# successful run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=${SVCNET_BINARY:-$ROOT/bin/svcnet}
-KUBECTL_BIN=${KUBECTL:-/usr/lib/google-cloud-sdk/bin/kubectl.1.33}
+KUBECTL_BIN=$(hack/find-kubectl.sh)
 NODE_IP=172.30.0.1
 OUTSIDE_IP=172.30.0.2
 LB_POOL=172.30.0.240/28
