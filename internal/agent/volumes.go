@@ -28,8 +28,19 @@ const (
 // errPodTerminating ends the wait for volumes of a pod being deleted.
 var errPodTerminating = errors.New("pod is terminating")
 
+// volumeManager returns the pod's volume manager, made on first use and
+// kept for the pod's life (it holds the pod's ServiceAccount tokens).
 func (w *podWorker) volumeManager() (*volumes.Manager, error) {
-	return volumes.New(volumes.Config{Client: w.a.cfg.Client})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.volumes == nil {
+		m, err := volumes.New(volumes.Config{Client: w.a.cfg.Client})
+		if err != nil {
+			return nil, err
+		}
+		w.volumes = m
+	}
+	return w.volumes, nil
 }
 
 // setupVolumes materialises the pod's volumes, retrying while one fails

@@ -40,6 +40,7 @@ type podWorker struct {
 	specs      map[string]runtime.ContainerSpec
 	ready      map[string]bool
 	started    map[string]bool
+	volumes    *volumes.Manager
 }
 
 func newPodWorker(a *Agent, p *v1.Pod) *podWorker {

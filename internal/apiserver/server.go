@@ -45,6 +45,10 @@ type Config struct {
 	Extra map[string]http.Handler
 	// Ready reports whether /readyz should answer ok.
 	Ready func() error
+	// MaxRequestsInFlight and MaxMutatingRequestsInFlight bound the
+	// read-only and mutating requests served at once, as kube-apiserver's
+	// flags of those names (0: no limit); past them a request gets 429.
+	MaxRequestsInFlight, MaxMutatingRequestsInFlight int
 
 	Version version.Info
 	Logger  *slog.Logger
@@ -74,6 +78,7 @@ func New(cfg Config) (*Server, error) {
 		s.handlers[res.GroupVersionResource()] = h
 	}
 	var h http.Handler = http.HandlerFunc(s.route)
+	h = withInFlightLimit(h, cfg.MaxRequestsInFlight, cfg.MaxMutatingRequestsInFlight, cfg.Codecs)
 	if cfg.Authenticate != nil {
 		h = cfg.Authenticate(h)
 	}
@@ -97,8 +102,11 @@ func (s *Server) Run(ctx context.Context) error {
 		Handler:           s.handler,
 		TLSConfig:         s.cfg.TLS,
 		ReadHeaderTimeout: 30 * time.Second,
-		MaxHeaderBytes:    1 << 20,
-		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+		// Connections idle between requests are closed, as
+		// kube-apiserver closes them (the keep-alive of Go clients).
+		IdleTimeout:    90 * time.Second,
+		MaxHeaderBytes: 1 << 20,
+		ErrorLog:       slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)
 	go func() {

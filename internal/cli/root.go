@@ -66,6 +66,16 @@ func newServerCommand() *cobra.Command {
 		"minimum interval between proxy rule syncs under churn (a lone change is programmed at once; 0 syncs on every change)")
 	f.DurationVar(&cfg.EventTTL, "event-ttl", cfg.EventTTL,
 		"how long Events are kept after their last write (0: forever)")
+	f.IntVar(&cfg.MaxRequestsInFlight, "max-requests-inflight", cfg.MaxRequestsInFlight,
+		"read-only requests served at once before the API server answers 429 (0: no limit; watches and streams not counted)")
+	f.IntVar(&cfg.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", cfg.MaxMutatingRequestsInFlight,
+		"mutating requests served at once before the API server answers 429 (0: no limit)")
+	f.StringVar(&cfg.ServiceAccountIssuer, "service-account-issuer", cfg.ServiceAccountIssuer,
+		"iss claim of ServiceAccount tokens (default: https://kubernetes.default.svc.<cluster-domain>)")
+	f.StringSliceVar(&cfg.APIAudiences, "api-audiences", cfg.APIAudiences,
+		"audiences of tokens the API server accepts, and of requested tokens that name none (default: the issuer)")
+	f.DurationVar(&cfg.ServiceAccountMaxTokenExpiration, "service-account-max-token-expiration", cfg.ServiceAccountMaxTokenExpiration,
+		"maximum lifetime of a requested ServiceAccount token (0: no maximum)")
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", cfg.ClusterDNS, "ClusterIP of the kube-dns Service, written into pods' resolv.conf")
 	f.BoolVar(&cfg.RefuseExternalIPs, "refuse-external-ips", cfg.RefuseExternalIPs,
 		"ignore spec.externalIPs of Services (guards against CVE-2020-8554)")

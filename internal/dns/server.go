@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -57,6 +58,10 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Logger is slog.Default when nil.
 	Logger *slog.Logger
+	// AllowClient, when set, says which source addresses are answered;
+	// queries from others get REFUSED, so a node address reachable from
+	// outside the cluster is no open resolver.
+	AllowClient func(netip.Addr) bool
 }
 
 // Server is the cluster DNS server.
@@ -287,7 +292,16 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		family = "2"
 	}
 
-	resp, zoneLabel, qtype := s.answer(req)
+	var resp *dns.Msg
+	zoneLabel, qtype := ".", uint16(0)
+	if s.allowed(w.RemoteAddr()) {
+		resp, zoneLabel, qtype = s.answer(req)
+	} else {
+		resp = new(dns.Msg).SetRcode(req, dns.RcodeRefused)
+		if len(req.Question) == 1 {
+			qtype = req.Question[0].Qtype
+		}
+	}
 	resp.Compress = true
 	if proto == "udp" {
 		size := dns.MinMsgSize
@@ -303,6 +317,24 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	s.metrics.requests.WithLabelValues(proto, family, t, zoneLabel).Inc()
 	s.metrics.responses.WithLabelValues(rcodeLabel(resp.Rcode), zoneLabel).Inc()
 	s.metrics.duration.WithLabelValues(t, zoneLabel).Observe(time.Since(start).Seconds())
+}
+
+// allowed reports whether a query from addr is answered.
+func (s *Server) allowed(addr net.Addr) bool {
+	if s.cfg.AllowClient == nil {
+		return true
+	}
+	var ip net.IP
+	switch a := addr.(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.TCPAddr:
+		ip = a.IP
+	default:
+		return false
+	}
+	src, ok := netip.AddrFromSlice(ip)
+	return ok && s.cfg.AllowClient(src.Unmap())
 }
 
 // answer builds the reply, and returns the zone label and question type

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -238,5 +239,64 @@ func TestServer(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestAllowClient checks that a server with AllowClient refuses sources it
+// does not allow, forwarded and cluster names alike, over UDP and TCP.
+func TestAllowClient(t *testing.T) {
+	upstream := startUpstream(t)
+	client := fake.NewClientset(objects()...)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	allowed := netip.MustParseAddr("127.0.0.2")
+	srv, err := New(Config{Client: client, Informers: factory, Listen: []string{"127.0.0.1:0"}, Upstreams: []string{upstream},
+		AllowClient: func(a netip.Addr) bool { return a == allowed }})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		factory.Shutdown()
+	})
+	factory.Start(ctx.Done())
+	<-srv.Ready()
+	if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 10*time.Second, true,
+		func(context.Context) (bool, error) { return srv.Zone().HasSynced(), nil }); err != nil {
+		t.Fatalf("waiting for sync: %v", err)
+	}
+	tests := []struct {
+		name, net, qname, from string
+		want                   int
+	}{
+		{"cluster name from an allowed source", "udp", "web.default.svc.cluster.local.", "127.0.0.2", dns.RcodeSuccess},
+		{"forwarded name from an allowed source", "tcp", "www.example.test.", "127.0.0.2", dns.RcodeSuccess},
+		{"cluster name from elsewhere", "udp", "web.default.svc.cluster.local.", "127.0.0.1", dns.RcodeRefused},
+		{"forwarded name from elsewhere", "udp", "www.example.test.", "127.0.0.1", dns.RcodeRefused},
+		{"forwarded name from elsewhere over TCP", "tcp", "www.example.test.", "127.0.0.1", dns.RcodeRefused},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var local net.Addr = &net.UDPAddr{IP: net.ParseIP(tc.from)}
+			if tc.net == "tcp" {
+				local = &net.TCPAddr{IP: net.ParseIP(tc.from)}
+			}
+			c := &dns.Client{Net: tc.net, Timeout: 5 * time.Second, Dialer: &net.Dialer{LocalAddr: local}}
+			req := new(dns.Msg)
+			req.SetQuestion(tc.qname, dns.TypeA)
+			resp, _, err := c.Exchange(req, srv.Addrs()[0])
+			if err != nil {
+				t.Fatalf("Exchange: %v", err)
+			}
+			if resp.Rcode != tc.want {
+				t.Errorf("got rcode %s, want %s", dns.RcodeToString[resp.Rcode], dns.RcodeToString[tc.want])
+			}
+			if tc.want == dns.RcodeRefused && len(resp.Answer) != 0 {
+				t.Errorf("a refused query got answers %v", resp.Answer)
+			}
+		})
 	}
 }

@@ -79,6 +79,7 @@ type PKI struct {
 	serving tls.Certificate
 	admin   keyPair
 	token   string
+	saKey   *ecdsa.PrivateKey
 }
 
 type keyPair struct {
@@ -109,6 +110,9 @@ func Load(cfg Config) (*PKI, error) {
 		return nil, err
 	}
 	if err := p.loadToken(); err != nil {
+		return nil, err
+	}
+	if err := p.loadServiceAccountKey(); err != nil {
 		return nil, err
 	}
 	return p, nil

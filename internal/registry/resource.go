@@ -52,6 +52,10 @@ type Resource struct {
 	// Actions are POST-only subresources that change the stored object
 	// (pods/binding), by subresource name.
 	Actions map[string]Action
+	// Creators are POST-only subresources that answer with an object of
+	// their own and leave the stored object unchanged
+	// (serviceaccounts/token), by subresource name.
+	Creators map[string]Creator
 
 	// Table converts an object or a list of this resource to a Table with
 	// upstream's columns. nil means the default NAME/AGE table.
@@ -133,6 +137,19 @@ type Action struct {
 	// Apply changes cur (a deep copy of the stored object) as req asks,
 	// or returns an API error (409, 422) leaving it unchanged.
 	Apply func(cur, req runtime.Object) error
+}
+
+// Creator is a subresource that takes a request object (a TokenRequest),
+// reads the stored object it is posted to, and answers with a new object
+// (the TokenRequest with its status filled in) without writing anything.
+type Creator struct {
+	// New returns an empty request object.
+	New func() runtime.Object
+	// GroupVersion is the API version of request and response.
+	GroupVersion schema.GroupVersion
+	// Create answers req for the stored object cur, or returns an API
+	// error (422 for an invalid request).
+	Create func(ctx context.Context, cur, req runtime.Object) (runtime.Object, error)
 }
 
 // Hooks run inside the storage write path so side effects (IP and port

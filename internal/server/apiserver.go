@@ -32,7 +32,9 @@ import (
 	"github.com/svcnet/svcnet/internal/pki"
 	"github.com/svcnet/svcnet/internal/registry"
 	"github.com/svcnet/svcnet/internal/registry/builtin"
+	"github.com/svcnet/svcnet/internal/registry/core/pod"
 	"github.com/svcnet/svcnet/internal/registry/core/service"
+	"github.com/svcnet/svcnet/internal/registry/core/serviceaccount"
 	"github.com/svcnet/svcnet/internal/storage"
 )
 
@@ -80,11 +82,19 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		return nil, nil, err
 	}
 
+	tokens, err := s.serviceAccountTokens(certs, store)
+	if err != nil {
+		return nil, nil, err
+	}
+	lookup := storeLookup{store: store}
 	podProxy := podproxy.New(podproxy.Config{EndpointSlices: endpointSlicesOf(store)})
 	resources, err := builtin.Resources(builtin.Config{Service: service.Config{
 		IPAllocators: ipAllocs, PortAllocator: ports, Store: store, Logger: s.logger.With("component", "service-allocator"),
 	}, EventTTL: s.cfg.EventTTL, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector(), PodAttach: s.nodes.AttachConnector(), PodPortForward: s.nodes.PortForwardConnector(),
-		PodProxy: podProxy.PodConnector(), ServiceProxy: podProxy.ServiceConnector()})
+		PodProxy: podProxy.PodConnector(), ServiceProxy: podProxy.ServiceConnector(),
+		ServiceAccountTokens: serviceaccount.TokenConfig{Tokens: tokens, Lookup: lookup,
+			MaxExpiration: s.cfg.ServiceAccountMaxTokenExpiration},
+		Pod: pod.Config{ServiceAccount: lookup.ServiceAccount}})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -119,8 +129,9 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		return nil, nil, err
 	}
 	authenticate := authn.New(authn.Config{
-		Tokens:      map[string]authn.User{certs.TokenSecret(): {Name: NodeUser, Groups: []string{"system:nodes"}}},
-		PublicPaths: []string{"/cacerts"},
+		Tokens:             map[string]authn.User{certs.TokenSecret(): {Name: NodeUser, Groups: []string{"system:nodes"}}},
+		TokenAuthenticator: serviceAccountAuthenticator(tokens),
+		PublicPaths:        []string{"/cacerts"},
 	})
 	api, err := apiserver.New(apiserver.Config{
 		Listener: ln, TLS: certs.ServerTLS(),
@@ -130,6 +141,7 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 			w.Header().Set("Content-Type", "application/x-pem-file")
 			_, _ = w.Write(certs.CAPEM())
 		})},
+		MaxRequestsInFlight: s.cfg.MaxRequestsInFlight, MaxMutatingRequestsInFlight: s.cfg.MaxMutatingRequestsInFlight,
 		Version: version, Logger: s.logger.With("component", "apiserver"),
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/version"
 
+	"github.com/svcnet/svcnet/internal/apiserver"
 	"github.com/svcnet/svcnet/internal/controller/loadbalancer"
 	"github.com/svcnet/svcnet/internal/controller/nodelifecycle"
 	"github.com/svcnet/svcnet/internal/proxy"
@@ -78,6 +79,27 @@ type Config struct {
 	// EventTTL is kube-apiserver's --event-ttl: how long an Event (core/v1
 	// and events.k8s.io/v1) is kept after its last write (0: forever).
 	EventTTL time.Duration
+	// ServiceAccountIssuer is the iss claim of ServiceAccount tokens
+	// (kube-apiserver's --service-account-issuer; empty:
+	// https://kubernetes.default.svc.<cluster domain>).
+	ServiceAccountIssuer string
+	// APIAudiences are the token audiences the API server accepts
+	// (--api-audiences; empty: the issuer).
+	APIAudiences []string
+	// MaxRequestsInFlight and MaxMutatingRequestsInFlight are
+	// kube-apiserver's flags of those names (0: no limit).
+	MaxRequestsInFlight, MaxMutatingRequestsInFlight int
+	// ServiceAccountMaxTokenExpiration caps the lifetime of requested
+	// tokens (--service-account-max-token-expiration; 0: no cap).
+	ServiceAccountMaxTokenExpiration time.Duration
+}
+
+// serviceAccountIssuer returns the configured issuer or its default.
+func (c *Config) serviceAccountIssuer() string {
+	if c.ServiceAccountIssuer != "" {
+		return c.ServiceAccountIssuer
+	}
+	return "https://kubernetes.default.svc." + strings.Trim(c.ClusterDomain, ".")
 }
 
 // DefaultConfig returns the defaults of the command-line flags.
@@ -102,6 +124,9 @@ func DefaultConfig() Config {
 		NodeMonitorPeriod:        nodelifecycle.DefaultMonitorPeriod,
 		ProxyMinSyncPeriod:       proxy.DefaultMinSyncPeriod,
 		EventTTL:                 time.Hour,
+
+		MaxRequestsInFlight:         apiserver.DefaultMaxRequestsInFlight,
+		MaxMutatingRequestsInFlight: apiserver.DefaultMaxMutatingRequestsInFlight,
 	}
 }
 
@@ -141,6 +166,12 @@ func (c *Config) Validate() error {
 	}
 	if err := ValidateProxyMode(c.ProxyMode); err != nil {
 		return err
+	}
+	if c.MaxRequestsInFlight < 0 || c.MaxMutatingRequestsInFlight < 0 {
+		return fmt.Errorf("--max-requests-inflight and --max-mutating-requests-inflight must not be negative")
+	}
+	if m := c.ServiceAccountMaxTokenExpiration; m != 0 && (m < time.Hour || m > (1<<32)*time.Second) {
+		return fmt.Errorf("--service-account-max-token-expiration must be between 1 hour and 2^32 seconds")
 	}
 	if c.MaxEndpointsPerSlice < 1 || c.MaxEndpointsPerSlice > 1000 {
 		return fmt.Errorf("--max-endpoints-per-slice %d must be between 1 and 1000", c.MaxEndpointsPerSlice)

@@ -26,7 +26,9 @@ import (
 	"github.com/svcnet/svcnet/internal/controller/nodeipam"
 	"github.com/svcnet/svcnet/internal/controller/nodelifecycle"
 	"github.com/svcnet/svcnet/internal/controller/replicaset"
+	"github.com/svcnet/svcnet/internal/controller/rootcacert"
 	"github.com/svcnet/svcnet/internal/controller/scheduler"
+	"github.com/svcnet/svcnet/internal/controller/serviceaccount"
 	"github.com/svcnet/svcnet/internal/controller/statefulset"
 )
 
@@ -128,6 +130,14 @@ func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client
 	if err := add(nodelifecycle.New(nodelifecycle.Config{Client: client, Informers: factory,
 		GracePeriod: s.cfg.NodeMonitorGracePeriod, StartupGracePeriod: s.cfg.NodeStartupGracePeriod,
 		MonitorPeriod: s.cfg.NodeMonitorPeriod, Recorder: recorder("node-controller"), Logger: logger("nodelifecycle")})); err != nil {
+		return err
+	}
+	if err := add(serviceaccount.New(serviceaccount.Config{Client: client, Informers: factory,
+		Logger: logger("serviceaccount")})); err != nil {
+		return err
+	}
+	if err := add(rootcacert.New(rootcacert.Config{Client: client, Informers: factory, CA: s.pki.CAPEM(),
+		Logger: logger("root-ca-cert-publisher")})); err != nil {
 		return err
 	}
 	factory.Start(ctx.Done())

@@ -140,7 +140,11 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		all = append(all, ann)
 	}
 	if cfg.enabled("dns") {
-		d, err := dns.New(dns.Config{Client: client, Informers: factory, Domain: cfg.ClusterDomain,
+		clients, err := newDNSClients(factory, cfg.ClusterCIDR, cfg.NodeIP)
+		if err != nil {
+			return fmt.Errorf("dns: %w", err)
+		}
+		d, err := dns.New(dns.Config{Client: client, Informers: factory, Domain: cfg.ClusterDomain, AllowClient: clients.Allow,
 			Listen: []string{net.JoinHostPort(cfg.NodeIP.String(), "53")},
 			// CoreDNS's metrics port; /metrics, /health and /ready share it.
 			MetricsAddr: net.JoinHostPort(cfg.NodeIP.String(), "9153"), HealthAddr: net.JoinHostPort(cfg.NodeIP.String(), "9153"),

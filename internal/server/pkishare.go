@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/svcnet/svcnet/internal/pki"
@@ -27,7 +28,7 @@ func (s *Server) loadSharedPKI(ctx context.Context, etcd *clientv3.Client, cfg p
 		return nil, fmt.Errorf("reading the shared PKI: %w", err)
 	}
 	if len(resp.Kvs) == 1 {
-		return s.adoptPKI(resp.Kvs[0].Value, cfg)
+		return s.adoptPKI(ctx, etcd, resp.Kvs[0], cfg)
 	}
 	p, err := pki.Load(cfg)
 	if err != nil {
@@ -57,13 +58,16 @@ func (s *Server) loadSharedPKI(ctx context.Context, etcd *clientv3.Client, cfg p
 	if len(kvs) != 1 {
 		return nil, fmt.Errorf("shared PKI %s vanished while storing it", SharedPKIKey)
 	}
-	return s.adoptPKI(kvs[0].Value, cfg)
+	return s.adoptPKI(ctx, etcd, kvs[0], cfg)
 }
 
-// adoptPKI seeds cfg.Dir with the stored material and loads it.
-func (s *Server) adoptPKI(data []byte, cfg pki.Config) (*pki.PKI, error) {
+// adoptPKI seeds cfg.Dir with the stored material kv and loads it.
+// Material stored before ServiceAccount tokens has no signing key: the
+// first server to see that adds its own (a compare-and-swap on kv's
+// revision), and a server that loses that race adopts the winner's.
+func (s *Server) adoptPKI(ctx context.Context, etcd *clientv3.Client, kv *mvccpb.KeyValue, cfg pki.Config) (*pki.PKI, error) {
 	var shared pki.Shared
-	if err := json.Unmarshal(data, &shared); err != nil {
+	if err := json.Unmarshal(kv.Value, &shared); err != nil {
 		return nil, fmt.Errorf("decoding the shared PKI %s: %w", SharedPKIKey, err)
 	}
 	changed, err := pki.Seed(cfg.Dir, shared)
@@ -73,5 +77,33 @@ func (s *Server) adoptPKI(data []byte, cfg pki.Config) (*pki.PKI, error) {
 	if changed {
 		s.logger.Info("Adopted the cluster CA and join token stored in etcd", "key", SharedPKIKey, "dir", cfg.Dir)
 	}
-	return pki.Load(cfg)
+	p, err := pki.Load(cfg)
+	if err != nil || len(shared.ServiceAccountKey) > 0 {
+		return p, err
+	}
+	mine, err := p.Shared()
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(mine)
+	if err != nil {
+		return nil, err
+	}
+	txn, err := etcd.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(SharedPKIKey), "=", kv.ModRevision)).
+		Then(clientv3.OpPut(SharedPKIKey, string(data))).
+		Else(clientv3.OpGet(SharedPKIKey)).
+		Commit()
+	if err != nil {
+		return nil, fmt.Errorf("storing the service account key: %w", err)
+	}
+	if txn.Succeeded {
+		s.logger.Info("Added the service account signing key to the shared PKI", "key", SharedPKIKey)
+		return p, nil
+	}
+	kvs := txn.Responses[0].GetResponseRange().Kvs
+	if len(kvs) != 1 {
+		return nil, fmt.Errorf("shared PKI %s vanished while updating it", SharedPKIKey)
+	}
+	return s.adoptPKI(ctx, etcd, kvs[0], cfg)
 }

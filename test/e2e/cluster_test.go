@@ -86,6 +86,20 @@ func TestCluster(t *testing.T) {
 	client := framework.NewHost(t, lan, clientIP)
 	step("three nodes Ready")
 
+	// Node DNS answers the cluster (another node here) but is no open
+	// resolver for a machine that merely reaches the node address.
+	framework.Eventually(t, 30*time.Second, func() error {
+		out, err := nodes[1].Exec("dig", "+short", "+time=2", "+tries=1", "@"+server.IP(), "kubernetes.default.svc.cluster.local")
+		if err != nil || strings.TrimSpace(out) != "10.96.0.1" {
+			return fmt.Errorf("dig from node2: %q %v, want 10.96.0.1", out, err)
+		}
+		return nil
+	})
+	if out, _ := client.Exec("dig", "+time=2", "+tries=1", "@"+server.IP(), "kubernetes.default.svc.cluster.local"); !strings.Contains(out, "status: REFUSED") {
+		t.Errorf("dig from outside the cluster got %q, want REFUSED", out)
+	}
+	step("node DNS answers node2, refuses the outside client")
+
 	server.Apply(webApp)
 	waitReady(t, server, "app=web", 2)
 	pods := listPods(t, server)

@@ -66,6 +66,27 @@ func TestExec(t *testing.T) {
 			})
 		}
 	})
+	t.Run("in-cluster API access with the pod's token", func(t *testing.T) {
+		// What client-go's in-cluster configuration does: the token and CA
+		// admission mounted, the kubernetes Service by name.
+		const dir = "/var/run/secrets/kubernetes.io/serviceaccount"
+		script := `curl -sS --fail-with-body --cacert ` + dir + `/ca.crt -H "Authorization: Bearer $(cat ` + dir + `/token)" ` +
+			`https://kubernetes.default.svc/api/v1/namespaces/$(cat ` + dir + `/namespace)/pods/web-a`
+		framework.Eventually(t, 30*time.Second, func() error {
+			out, err := n.Kubectl("exec", "web-a", "--", "sh", "-c", script)
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(out, `"name":"web-a"`) {
+				return fmt.Errorf("GET of its own pod answered %q", out)
+			}
+			return nil
+		})
+		out, _ := n.Kubectl("exec", "web-a", "--", "sh", "-c", strings.Replace(script, "$(cat "+dir+"/token)", "forged", 1))
+		if !strings.Contains(out, `"code":401`) {
+			t.Errorf("a forged token got %q, want 401", out)
+		}
+	})
 	t.Run("stderr and stdout", func(t *testing.T) {
 		out, err := n.Kubectl("exec", "web-a", "--", "sh", "-c", "echo out; echo err >&2")
 		if err != nil {

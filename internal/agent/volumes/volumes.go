@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,13 +25,21 @@ const defaultMode = 0o644
 
 // Config configures a Manager.
 type Config struct {
-	// Client reads the Secrets and ConfigMaps the volumes refer to.
+	// Client reads the Secrets and ConfigMaps the volumes refer to and
+	// requests the ServiceAccount tokens of serviceAccountToken sources.
 	Client kubernetes.Interface
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
 }
 
-// Manager materialises pod volumes.
+// Manager materialises the volumes of one pod. It keeps the pod's
+// ServiceAccount tokens between calls of Setup, so one Manager should
+// serve a pod for its life. It is safe for concurrent use.
 type Manager struct {
 	cfg Config
+
+	mu     sync.Mutex
+	tokens map[string]cachedToken // by pod UID, audience and lifetime
 }
 
 // New returns a Manager.
@@ -37,7 +47,10 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("volumes: Client is required")
 	}
-	return &Manager{cfg: cfg}, nil
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Manager{cfg: cfg, tokens: map[string]cachedToken{}}, nil
 }
 
 // Volume is a materialised volume.
@@ -230,8 +243,8 @@ func downwardAPI(pod *v1.Pod, items []v1.DownwardAPIVolumeFile, def os.FileMode)
 	return payload, nil
 }
 
-// projected merges the files of its sources. serviceAccountToken and
-// clusterTrustBundle sources are skipped: svcnet issues no bound tokens.
+// projected merges the files of its sources. clusterTrustBundle sources
+// are skipped: svcnet serves no ClusterTrustBundles.
 func (m *Manager) projected(ctx context.Context, pod *v1.Pod, p *v1.ProjectedVolumeSource) (map[string]File, error) {
 	def := mode(p.DefaultMode)
 	payload := map[string]File{}
@@ -245,6 +258,8 @@ func (m *Manager) projected(ctx context.Context, pod *v1.Pod, p *v1.ProjectedVol
 			part, err = m.configMap(ctx, pod.Namespace, src.ConfigMap.Name, src.ConfigMap.Items, src.ConfigMap.Optional, def)
 		case src.DownwardAPI != nil:
 			part, err = downwardAPI(pod, src.DownwardAPI.Items, def)
+		case src.ServiceAccountToken != nil:
+			part, err = m.serviceAccountToken(ctx, pod, src.ServiceAccountToken, def)
 		}
 		if err != nil {
 			return nil, err

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
@@ -67,7 +68,7 @@ func TestSetup(t *testing.T) {
 	cm := &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "conf", Namespace: "default"},
 		Data: map[string]string{"default.conf": "server {}"}, BinaryData: map[string][]byte{"bin": {1, 2}}}
 	pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default", UID: "u1",
-		Labels: map[string]string{"b": "2", "a": "1"}}}
+		Labels: map[string]string{"b": "2", "a": "1"}}, Spec: v1.PodSpec{ServiceAccountName: "default"}}
 	tests := []struct {
 		name    string
 		src     v1.VolumeSource
@@ -100,11 +101,13 @@ func TestSetup(t *testing.T) {
 			{ServiceAccountToken: &v1.ServiceAccountTokenProjection{Path: "token"}},
 			{DownwardAPI: &v1.DownwardAPIProjection{Items: []v1.DownwardAPIVolumeFile{
 				{Path: "namespace", FieldRef: &v1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}}}}}},
-			want: map[string]string{"ca.crt": "-rw-r--r-- CERT", "namespace": "-rw-r--r-- default"}},
+			want: map[string]string{"ca.crt": "-rw-r--r-- CERT", "token": "-rw-r--r-- token-1", "namespace": "-rw-r--r-- default"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := New(Config{Client: fake.NewClientset(secret, cm)})
+			client := fake.NewClientset(secret, cm)
+			tokenIssuer{}.install(client, time.Now, new(0), nil)
+			m, err := New(Config{Client: client})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -26,9 +26,10 @@ type User struct {
 	Groups []string
 }
 
-// TokenAuthenticator returns the user of a bearer token, or false when the
-// token is unknown. It must compare in constant time.
-type TokenAuthenticator func(token string) (User, bool)
+// TokenAuthenticator returns the user of the bearer token of request r,
+// or false when the token is unknown. It must compare in constant time
+// (or verify a signature).
+type TokenAuthenticator func(r *http.Request, token string) (User, bool)
 
 // Config configures the authentication middleware.
 type Config struct {
@@ -119,7 +120,7 @@ func (a *authenticator) authenticate(r *http.Request) (u User, ok, presented boo
 	if !ok {
 		return User{}, false, r.Header.Get("Authorization") != ""
 	}
-	if u, ok := a.fromToken(tok); ok {
+	if u, ok := a.fromToken(r, tok); ok {
 		return withAuthenticated(u), true, true
 	}
 	return User{}, false, true
@@ -156,7 +157,7 @@ func (a *authenticator) fromCert(r *http.Request) (User, bool) {
 
 // fromToken compares tok against every known token in constant time
 // (hashes make the lengths equal), then asks the TokenAuthenticator.
-func (a *authenticator) fromToken(tok string) (User, bool) {
+func (a *authenticator) fromToken(r *http.Request, tok string) (User, bool) {
 	sum := sha256.Sum256([]byte(tok))
 	var found User
 	match := 0
@@ -169,7 +170,7 @@ func (a *authenticator) fromToken(tok string) (User, bool) {
 		return found, true
 	}
 	if a.cfg.TokenAuthenticator != nil {
-		return a.cfg.TokenAuthenticator(tok)
+		return a.cfg.TokenAuthenticator(r, tok)
 	}
 	return User{}, false
 }

@@ -30,7 +30,7 @@ var whoami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 func TestBearerAndAnonymous(t *testing.T) {
 	h := New(Config{
 		Tokens: map[string]User{"s3cret": {Name: "node:agent", Groups: []string{"system:nodes"}}},
-		TokenAuthenticator: func(tok string) (User, bool) {
+		TokenAuthenticator: func(_ *http.Request, tok string) (User, bool) {
 			if tok == "dynamic" {
 				return User{Name: "dyn"}, true
 			}

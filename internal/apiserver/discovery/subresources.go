@@ -36,5 +36,6 @@ func UpstreamSubresources() []Subresource {
 		{Version: "v1", Resource: "pods", Name: "proxy", Kind: core("PodProxyOptions"), Verbs: proxyVerbs},
 		{Version: "v1", Resource: "services", Name: "proxy", Kind: core("ServiceProxyOptions"), Verbs: proxyVerbs},
 		{Version: "v1", Resource: "namespaces", Name: "finalize", Kind: core("Namespace"), Verbs: []string{"update"}},
+		{Version: "v1", Resource: "serviceaccounts", Name: "token", Kind: schema.GroupVersionKind{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}, Verbs: []string{"create"}},
 	}
 }

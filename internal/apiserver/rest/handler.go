@@ -146,6 +146,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveAction(w, r, info, action)
 		return
 	}
+	if c, ok := h.res.Creators[info.Subresource]; ok && info.Subresource != "" {
+		h.serveCreator(w, r, info, c)
+		return
+	}
 	switch info.Subresource {
 	case "":
 	case "status":

@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -93,6 +94,12 @@ func (h *Handler) patchObject(pt types.PatchType, cur runtime.Object, patch []by
 	return obj, warnings, nil
 }
 
+// Bounds of a JSON patch, as kube-apiserver sets them against patch bombs
+// (CVE-2019-1002100): a patch of a few "copy" operations can double the
+// document with each one, so the operations are counted and the bytes
+// copies add may not exceed what one request body may hold.
+const maxJSONPatchOperations = 10000
+
 // applyPatch applies a patch of type pt to the JSON document original;
 // schema is an empty object of the patched type (for strategic merge).
 func applyPatch(pt types.PatchType, original, patch []byte, dataStruct interface{}) ([]byte, error) {
@@ -102,7 +109,17 @@ func applyPatch(pt types.PatchType, original, patch []byte, dataStruct interface
 		if err != nil {
 			return nil, apierrors.NewBadRequest(err.Error())
 		}
-		out, err := p.Apply(original)
+		if len(p) > maxJSONPatchOperations {
+			return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf(
+				"The allowed maximum operations in a JSON patch is %d, got %d", maxJSONPatchOperations, len(p)))
+		}
+		opts := jsonpatch.NewApplyOptions()
+		opts.AccumulatedCopySizeLimit = MaxRequestBodyBytes
+		out, err := p.ApplyWithOptions(original, opts)
+		var tooLarge *jsonpatch.AccumulatedCopySizeError
+		if errors.As(err, &tooLarge) {
+			return nil, apierrors.NewRequestEntityTooLargeError(err.Error())
+		}
 		if err != nil {
 			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", err.Error(), 0, false)
 		}

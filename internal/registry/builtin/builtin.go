@@ -44,6 +44,11 @@ type Config struct {
 	// PodProxy and ServiceProxy serve pods/proxy and services/proxy (nil:
 	// not served).
 	PodProxy, ServiceProxy registry.Connector
+	// ServiceAccountTokens serves serviceaccounts/token (Tokens nil: not
+	// served).
+	ServiceAccountTokens serviceaccount.TokenConfig
+	// Pod configures pod admission (the ServiceAccount token volume).
+	Pod pod.Config
 }
 
 // Resources returns every served resource.
@@ -56,12 +61,12 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		// core/v1
 		namespace.Resource(),
 		node.Resource(),
-		pod.Resource(),
+		pod.Resource(cfg.Pod),
 		svc,
 		endpoints.Resource(),
 		configmap.Resource(),
 		secret.Resource(),
-		serviceaccount.Resource(),
+		serviceaccount.Resource(cfg.ServiceAccountTokens),
 		coreevent.Resource(cfg.EventTTL),
 		// apps/v1
 		deployment.Resource(),

@@ -352,7 +352,7 @@ func TestGracefulDeletion(t *testing.T) {
 }
 
 func TestResource(t *testing.T) {
-	r := Resource()
+	r := Resource(Config{})
 	if r.Resource != "pods" || r.Kind != "Pod" || !cmp.Equal(r.ShortNames, []string{"po"}) || !cmp.Equal(r.Categories, []string{"all"}) ||
 		r.StatusStrategy == nil || r.Scale != nil {
 		t.Errorf("unexpected resource: %+v", r)

@@ -12,7 +12,7 @@ import (
 )
 
 // Resource describes core/v1 pods as upstream's discovery does.
-func Resource() registry.Resource {
+func Resource(cfg Config) registry.Resource {
 	return registry.Resource{
 		Version:        "v1",
 		Resource:       "pods",
@@ -25,7 +25,7 @@ func Resource() registry.Resource {
 		Verbs:          []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
 		New:            func() runtime.Object { return &corev1.Pod{} },
 		NewList:        func() runtime.Object { return &corev1.PodList{} },
-		Strategy:       Strategy{},
+		Strategy:       Strategy{cfg: cfg},
 		StatusStrategy: StatusStrategy{},
 		Fields:         Fields,
 		Actions: map[string]registry.Action{

@@ -12,8 +12,11 @@ import (
 	"github.com/svcnet/svcnet/internal/registry"
 )
 
-// Strategy is the create/update strategy of pods.
-type Strategy struct{}
+// Strategy is the create/update strategy of pods. Its zero value admits
+// pods without the ServiceAccount token volume.
+type Strategy struct {
+	cfg Config
+}
 
 var (
 	_ registry.Strategy       = Strategy{}
@@ -24,11 +27,13 @@ var (
 func (Strategy) Default(obj runtime.Object) { Default(obj.(*corev1.Pod)) }
 
 // PrepareForCreate sets generation 1, a Pending status with the QoS class,
-// the SchedulingGated condition for gated pods, and the admission defaults.
-func (Strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
+// the SchedulingGated condition for gated pods, and the admission defaults
+// (the ServiceAccount token volume among them).
+func (s Strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	p := obj.(*corev1.Pod)
 	p.Generation = 1
 	admit(p)
+	s.mountServiceAccountToken(ctx, p)
 	p.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: qosClass(p)}
 	if len(p.Spec.SchedulingGates) > 0 {
 		setCondition(&p.Status, corev1.PodCondition{

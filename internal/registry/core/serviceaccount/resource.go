@@ -8,9 +8,10 @@ import (
 	"github.com/svcnet/svcnet/internal/registry"
 )
 
-// Resource describes core/v1 serviceaccounts as upstream's discovery does.
-func Resource() registry.Resource {
-	return registry.Resource{
+// Resource describes core/v1 serviceaccounts as upstream's discovery does,
+// with the token subresource when tokens.Tokens is set.
+func Resource(tokens TokenConfig) registry.Resource {
+	r := registry.Resource{
 		Version:      "v1",
 		Resource:     "serviceaccounts",
 		Kind:         "ServiceAccount",
@@ -24,6 +25,10 @@ func Resource() registry.Resource {
 		Strategy:     Strategy{},
 		Fields:       Fields,
 	}
+	if tokens.Tokens != nil {
+		r.Creators = map[string]registry.Creator{"token": tokenCreator(tokens)}
+	}
+	return r
 }
 
 // Fields returns the field-selector set of a service account: metadata only.

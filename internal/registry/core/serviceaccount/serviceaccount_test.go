@@ -66,7 +66,7 @@ func TestPrepareCleansSecretReferences(t *testing.T) {
 }
 
 func TestResource(t *testing.T) {
-	r := Resource()
+	r := Resource(TokenConfig{})
 	if diff := cmp.Diff([]string{"sa"}, r.ShortNames); diff != "" || r.Resource != "serviceaccounts" {
 		t.Errorf("got %s %v, want serviceaccounts [sa]", r.Resource, r.ShortNames)
 	}
