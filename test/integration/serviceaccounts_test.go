@@ -107,15 +107,15 @@ func TestServiceAccounts(t *testing.T) {
 	}
 
 	t.Run("kubectl create token", func(t *testing.T) {
-		tok := strings.TrimSpace(ts.MustKubectl(t, "1.33", "", "create", "token", "default", "-n", ns))
+		tok := strings.TrimSpace(ts.MustKubectl(t, "", "", "create", "token", "default", "-n", ns))
 		if !authenticates(tok) {
 			t.Fatalf("a fresh token of %s/default is refused", ns)
 		}
-		other := strings.TrimSpace(ts.MustKubectl(t, "1.33", "", "create", "token", "default", "-n", ns, "--audience", "vault"))
+		other := strings.TrimSpace(ts.MustKubectl(t, "", "", "create", "token", "default", "-n", ns, "--audience", "vault"))
 		if authenticates(other) {
 			t.Errorf("a token for audience vault is accepted by the API server")
 		}
-		_, err := ts.Kubectl(t, "1.33", "", "create", "token", "default", "-n", ns, "--duration", "5m")
+		_, err := ts.Kubectl(t, "", "", "create", "token", "default", "-n", ns, "--duration", "5m")
 		if err == nil || !strings.Contains(err.Error(), "may not specify a duration less than 10 minutes") {
 			t.Errorf("got %v, want the 10 minute minimum refused", err)
 		}
