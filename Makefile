@@ -25,9 +25,11 @@ bench: build
 
 # Upstream Kubernetes' e2e suite against a two-node cluster in network
 # namespaces (root); FOCUS/SKIP are Ginkgo regexps, PROXY_MODE nftables or
-# iptables. Results in _output/conformance/ and docs/conformance.md.
+# iptables, PARALLEL the number of e2e.test processes. Results in
+# _output/conformance/ and docs/conformance.md.
 conformance:
-	CONFORMANCE_FOCUS='$(FOCUS)' CONFORMANCE_SKIP='$(SKIP)' PROXY_MODE='$(PROXY_MODE)' hack/conformance.sh
+	CONFORMANCE_FOCUS='$(FOCUS)' CONFORMANCE_SKIP='$(SKIP)' PROXY_MODE='$(PROXY_MODE)' \
+	  CONFORMANCE_PARALLEL='$(PARALLEL)' hack/conformance.sh
 
 # Stock kubectl of the release pinned in hack/conformance/go.mod, built into
 # _output/bin/kubectl (used by tests and scripts when none is on PATH).

@@ -4,7 +4,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
@@ -154,27 +153,4 @@ func cell(s string) string {
 		s = string(r[:max]) + "…"
 	}
 	return strings.ReplaceAll(s, "|", `\|`)
-}
-
-// ConvertFile reads the JUnit report at in and writes the Markdown table
-// to out, returning the results.
-func ConvertFile(in, out string) ([]Result, error) {
-	f, err := os.Open(in)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	results, err := ReadResults(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", in, err)
-	}
-	o, err := os.Create(out)
-	if err != nil {
-		return nil, err
-	}
-	if err := WriteMarkdown(o, results); err != nil {
-		o.Close()
-		return nil, err
-	}
-	return results, o.Close()
 }
