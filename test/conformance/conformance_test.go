@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/svcnet/svcnet/test/e2e/framework"
+	"github.com/svcnet/svcnet/test/kubectl"
 )
 
 // Flags of TestConformance; the arguments after `--` go to every e2e.test
@@ -82,14 +83,14 @@ func TestConformance(t *testing.T) {
 	slog.Info("Started cluster", "nodes", 2, "proxyMode", *proxyMode, "seconds", time.Since(start).Seconds(),
 		"netns", server.Netns)
 
-	kubectl := *kubectlBin
-	if kubectl == "" {
-		kubectl = server.KubectlArgs()[0]
+	kubectlPath := *kubectlBin
+	if kubectlPath == "" {
+		kubectlPath = kubectl.Require(t)
 	}
 	r := runner{node: server, dir: dir, args: append([]string{
 		"--kubeconfig", server.Kubeconfig(),
 		"--provider", "skeleton",
-		"--kubectl-path", kubectl,
+		"--kubectl-path", kubectlPath,
 		"--e2e-output-dir", dir,
 		"--ginkgo.no-color",
 		// Thousands of filtered-out specs would each print an "S".

@@ -198,9 +198,9 @@ func (n *Node) Reconnect() {
 // newNode makes the node's namespace with loopback and an uplink at ip.
 func newNode(t testing.TB, lan *LAN, ip string) *Node {
 	t.Helper()
-	kubectl := RequirePrivileges(t)
+	kubectlBin := RequirePrivileges(t)
 	n := &Node{t: t, Netns: uniqueName("svcnet-e2e-"), DataDir: t.TempDir(), ip: ip, lan: lan, log: &SyncBuffer{},
-		kubectl: kubectl}
+		kubectl: kubectlBin}
 	n.kubeconfig = filepath.Join(n.DataDir, "kubeconfig.yaml")
 	if out, err := exec.Command("ip", "netns", "add", n.Netns).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v: %s", err, out)
