@@ -14,6 +14,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
@@ -24,8 +25,13 @@ type Config struct {
 	// Informers provides Services, Nodes and EndpointSlices; the caller
 	// starts it.
 	Informers informers.SharedInformerFactory
-	NodeName  string
-	Logger    *slog.Logger
+	// Pools, when set, is the informer of the ConfigMap the LoadBalancer
+	// controller publishes its pools in (loadbalancer.PoolsConfigMap):
+	// only addresses of those pools are announced, none while it is
+	// missing. nil announces every ingress address (tests).
+	Pools    coreinformers.ConfigMapInformer
+	NodeName string
+	Logger   *slog.Logger
 }
 
 // Announcer answers ARP for the LoadBalancer IPs this node owns.
@@ -35,6 +41,7 @@ type Announcer struct {
 	services corelisters.ServiceLister
 	nodes    corelisters.NodeLister
 	slices   discoverylisters.EndpointSliceLister
+	pools    corelisters.ConfigMapLister
 	synced   []cache.InformerSynced
 	changed  chan struct{}
 
@@ -62,7 +69,12 @@ func New(cfg Config) (*Announcer, error) {
 	a.services, a.nodes, a.slices = svc.Lister(), node.Lister(), slice.Lister()
 	poke := func(any) { a.poke() }
 	h := cache.ResourceEventHandlerFuncs{AddFunc: poke, DeleteFunc: poke, UpdateFunc: func(_, n any) { a.poke() }}
-	for _, inf := range []cache.SharedIndexInformer{svc.Informer(), node.Informer(), slice.Informer()} {
+	infs := []cache.SharedIndexInformer{svc.Informer(), node.Informer(), slice.Informer()}
+	if cfg.Pools != nil {
+		a.pools = cfg.Pools.Lister()
+		infs = append(infs, cfg.Pools.Informer())
+	}
+	for _, inf := range infs {
 		if _, err := inf.AddEventHandler(h); err != nil {
 			return nil, fmt.Errorf("announce: %w", err)
 		}
@@ -128,7 +140,7 @@ func (a *Announcer) resync(ctx context.Context, fd int) {
 	if err != nil {
 		return
 	}
-	owned := OwnedIPs(a.cfg.NodeName, svcs, nodes, a.endpointNodes)
+	owned := OwnedIPs(a.cfg.NodeName, svcs, nodes, a.endpointNodes, a.inPools())
 	a.mu.Lock()
 	var gained []netip.Addr
 	for ip := range owned {

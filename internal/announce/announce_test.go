@@ -93,7 +93,7 @@ func TestOwner(t *testing.T) {
 		t.Errorf("got owners %v over 64 IPs, want all three nodes", owners)
 	}
 	svcs := []*v1.Service{lbService("lb", "192.0.2.100", "fd00::1"), {Spec: v1.ServiceSpec{Type: v1.ServiceTypeClusterIP}}}
-	got := OwnedIPs(Owner(ip, nodes), svcs, nodes, nil)
+	got := OwnedIPs(Owner(ip, nodes), svcs, nodes, nil, nil)
 	if diff := cmp.Diff(map[netip.Addr]bool{ip: true}, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 		t.Errorf("OwnedIPs (-want +got):\n%s", diff)
 	}
@@ -199,7 +199,7 @@ func TestTrafficPolicyCandidates(t *testing.T) {
 			}
 			var owners []string
 			for _, n := range nodes {
-				if OwnedIPs(n.Name, []*v1.Service{tc.svc}, nodes, eps)[ip] {
+				if OwnedIPs(n.Name, []*v1.Service{tc.svc}, nodes, eps, nil)[ip] {
 					owners = append(owners, n.Name)
 				}
 			}

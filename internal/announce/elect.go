@@ -88,8 +88,9 @@ func candidates(svc *v1.Service, nodes []*v1.Node, endpointNodes EndpointNodes) 
 }
 
 // OwnedIPs returns the IPv4 LoadBalancer ingress IPs that node announces:
-// those whose Owner among the Service's candidates is node.
-func OwnedIPs(node string, services []*v1.Service, nodes []*v1.Node, endpointNodes EndpointNodes) map[netip.Addr]bool {
+// those allowed (nil: all) whose Owner among the Service's candidates is
+// node.
+func OwnedIPs(node string, services []*v1.Service, nodes []*v1.Node, endpointNodes EndpointNodes, allowed func(netip.Addr) bool) map[netip.Addr]bool {
 	out := map[netip.Addr]bool{}
 	for _, svc := range services {
 		if svc.Spec.Type != v1.ServiceTypeLoadBalancer {
@@ -99,7 +100,7 @@ func OwnedIPs(node string, services []*v1.Service, nodes []*v1.Node, endpointNod
 		computed := false
 		for _, ing := range svc.Status.LoadBalancer.Ingress {
 			ip, err := netip.ParseAddr(ing.IP)
-			if err != nil || !ip.Is4() {
+			if err != nil || !ip.Is4() || (allowed != nil && !allowed(ip)) {
 				continue
 			}
 			if !computed {

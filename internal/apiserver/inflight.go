@@ -1,9 +1,11 @@
 package apiserver
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -21,6 +23,12 @@ const (
 // privilegedGroup is exempt from the in-flight limits, as upstream exempts
 // it: an administrator can always get in to fix an overloaded server.
 const privilegedGroup = "system:masters"
+
+// DefaultMaxWatchesPerUser bounds the watches one user holds open at once
+// (svcnet's --max-watches-per-user): a node or controller opens a few
+// dozen, so the bound only stops a client that opens watches without end,
+// each of which costs the server memory for as long as it lasts.
+const DefaultMaxWatchesPerUser = 500
 
 // longRunning are the subresources whose requests hold a connection for
 // as long as the client wants (streams, tunnels); like watches they are
@@ -71,5 +79,41 @@ func withInFlightLimit(next http.Handler, maxReadOnly, maxMutating int, codecs *
 			w.Header().Set("Retry-After", "1")
 			rest.WriteStatus(codecs, w, r, &apierrors.NewTooManyRequests("Too many requests, please try again later.", 1).ErrStatus)
 		}
+	})
+}
+
+// withWatchLimit answers 429 to a watch of a user who already holds max
+// open watches (0: no limit). system:masters is exempt. It must run after
+// authentication.
+func withWatchLimit(next http.Handler, max int, codecs *rest.Codecs) http.Handler {
+	if max <= 0 {
+		return next
+	}
+	var mu sync.Mutex
+	open := map[string]int{}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := authn.FromContext(r.Context())
+		if !ok || slices.Contains(u.Groups, privilegedGroup) || rest.ParseRequestInfo(r).Verb != "watch" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		mu.Lock()
+		if open[u.Name] >= max {
+			mu.Unlock()
+			w.Header().Set("Retry-After", "1")
+			rest.WriteStatus(codecs, w, r, &apierrors.NewTooManyRequests(
+				fmt.Sprintf("Too many open watches for user %q (at most %d), please try again later.", u.Name, max), 1).ErrStatus)
+			return
+		}
+		open[u.Name]++
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			if open[u.Name]--; open[u.Name] == 0 {
+				delete(open, u.Name)
+			}
+			mu.Unlock()
+		}()
+		next.ServeHTTP(w, r)
 	})
 }

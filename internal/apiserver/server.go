@@ -49,6 +49,9 @@ type Config struct {
 	// read-only and mutating requests served at once, as kube-apiserver's
 	// flags of those names (0: no limit); past them a request gets 429.
 	MaxRequestsInFlight, MaxMutatingRequestsInFlight int
+	// MaxWatchesPerUser bounds the watches one user holds open (0: no
+	// limit); past it a watch gets 429.
+	MaxWatchesPerUser int
 
 	Version version.Info
 	Logger  *slog.Logger
@@ -79,6 +82,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	var h http.Handler = http.HandlerFunc(s.route)
 	h = withInFlightLimit(h, cfg.MaxRequestsInFlight, cfg.MaxMutatingRequestsInFlight, cfg.Codecs)
+	h = withWatchLimit(h, cfg.MaxWatchesPerUser, cfg.Codecs)
 	if cfg.Authenticate != nil {
 		h = cfg.Authenticate(h)
 	}

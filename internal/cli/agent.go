@@ -22,8 +22,8 @@ import (
 
 // agentOptions are the flags of `svcnet agent`.
 type agentOptions struct {
-	server, token, nodeIP string
-	node                  server.NodeConfig
+	server, token, tokenFile, nodeIP string
+	node                             server.NodeConfig
 }
 
 func newAgentCommand() *cobra.Command {
@@ -41,7 +41,9 @@ func newAgentCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.server, "server", "", "URL of the svcnet server (https://IP:6443)")
-	f.StringVar(&o.token, "token", "", "join token printed by `svcnet server` (K10<ca-hash>::server:<secret>)")
+	f.StringVar(&o.token, "token", "", "join token printed by `svcnet server` (K10<ca-hash>::server:<secret>); "+
+		"visible to every local user in the process list: prefer --token-file")
+	f.StringVar(&o.tokenFile, "token-file", "", "file holding the join token (the server's <data-dir>/pki/token)")
 	f.StringVar(&o.node.NodeName, "node-name", "", "name of this Node (default: the hostname)")
 	f.StringVar(&o.nodeIP, "node-ip", "", "InternalIP of this Node (required)")
 	f.StringVar(&o.node.DataDir, "data-dir", o.node.DataDir, "directory for pod state and logs")
@@ -92,9 +94,34 @@ func joinCluster(ctx context.Context, server, token string, b backoff, log *slog
 	}
 }
 
+// joinToken returns the join token of --token or --token-file.
+func (o *agentOptions) joinToken() (string, error) {
+	switch {
+	case o.token != "" && o.tokenFile != "":
+		return "", fmt.Errorf("--token and --token-file are mutually exclusive")
+	case o.token != "":
+		return o.token, nil
+	case o.tokenFile == "":
+		return "", fmt.Errorf("--token-file (or --token) is required")
+	}
+	data, err := os.ReadFile(o.tokenFile)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	tok := strings.TrimSpace(string(data))
+	if tok == "" {
+		return "", fmt.Errorf("--token-file %s is empty", o.tokenFile)
+	}
+	return tok, nil
+}
+
 func runAgent(cmd *cobra.Command, o agentOptions) error {
-	if o.server == "" || o.token == "" {
-		return fmt.Errorf("--server and --token are required")
+	token, err := o.joinToken()
+	if err != nil {
+		return err
+	}
+	if o.server == "" {
+		return fmt.Errorf("--server is required")
 	}
 	ip, err := netip.ParseAddr(o.nodeIP)
 	if err != nil {
@@ -116,7 +143,7 @@ func runAgent(cmd *cobra.Command, o agentOptions) error {
 	}
 	o.node.NodeName = strings.ToLower(o.node.NodeName)
 	ctx := cmd.Context()
-	restCfg, err := joinCluster(ctx, o.server, o.token, backoff{joinRetryFirst, joinRetryMax}, slog.Default())
+	restCfg, err := joinCluster(ctx, o.server, token, backoff{joinRetryFirst, joinRetryMax}, slog.Default())
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,4 +122,44 @@ func TestJoinClusterRetriesUnreachableServer(t *testing.T) {
 			t.Errorf("got %v, want context.Canceled", err)
 		}
 	})
+}
+
+func TestJoinToken(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := file("token", "K10abc::server:secret\n")
+	empty := file("empty", "\n")
+	tests := []struct {
+		name             string
+		token, tokenFile string
+		want, wantErr    string
+	}{
+		{name: "flag", token: "K10abc::server:secret", want: "K10abc::server:secret"},
+		{name: "file, trailing newline dropped", tokenFile: good, want: "K10abc::server:secret"},
+		{name: "both", token: "x", tokenFile: good, wantErr: "mutually exclusive"},
+		{name: "neither", wantErr: "required"},
+		{name: "empty file", tokenFile: empty, wantErr: "is empty"},
+		{name: "missing file", tokenFile: filepath.Join(dir, "nope"), wantErr: "no such file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := agentOptions{token: tc.token, tokenFile: tc.tokenFile}
+			got, err := o.joinToken()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %q, %v; want an error with %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
 }

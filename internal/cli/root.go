@@ -28,7 +28,7 @@ func NewRootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(newServerCommand(), newAgentCommand(), newEtcdCommand(), newVersionCommand(), newPodExecCommand(), newAgnhostCommand())
+	root.AddCommand(newServerCommand(), newAgentCommand(), newEtcdCommand(), newEtcdSnapshotCommand(), newVersionCommand(), newPodExecCommand(), newAgnhostCommand())
 	return root
 }
 
@@ -56,6 +56,9 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "CIDR for pod IPs, split into per-node ranges")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", cfg.ClusterDomain, "DNS domain of the cluster")
 	f.StringSliceVar(&cfg.EtcdServers, "etcd-servers", cfg.EtcdServers, "external etcd endpoints; empty runs etcd embedded in the data dir")
+	f.StringVar(&cfg.EtcdCAFile, "etcd-cafile", "", "CA bundle that verifies the --etcd-servers members (https)")
+	f.StringVar(&cfg.EtcdCertFile, "etcd-certfile", "", "client certificate presented to the --etcd-servers members")
+	f.StringVar(&cfg.EtcdKeyFile, "etcd-keyfile", "", "key of --etcd-certfile")
 	f.StringSliceVar(&cfg.Disable, "disable", cfg.Disable, "components not to run: "+server.ComponentNames())
 	f.StringVar(&cfg.NodeName, "node-name", cfg.NodeName, "name of this machine's Node (default: the hostname)")
 	f.IntVar(&cfg.KubeletPort, "kubelet-port", 0, "port of the node agent's kubelet API on the node IP (0: 10250, negative: none)")
@@ -70,6 +73,8 @@ func newServerCommand() *cobra.Command {
 		"read-only requests served at once before the API server answers 429 (0: no limit; watches and streams not counted)")
 	f.IntVar(&cfg.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", cfg.MaxMutatingRequestsInFlight,
 		"mutating requests served at once before the API server answers 429 (0: no limit)")
+	f.IntVar(&cfg.MaxWatchesPerUser, "max-watches-per-user", cfg.MaxWatchesPerUser,
+		"watches one user may hold open before the API server answers 429 (0: no limit; system:masters exempt)")
 	f.StringVar(&cfg.ServiceAccountIssuer, "service-account-issuer", cfg.ServiceAccountIssuer,
 		"iss claim of ServiceAccount tokens (default: https://kubernetes.default.svc.<cluster-domain>)")
 	f.StringSliceVar(&cfg.APIAudiences, "api-audiences", cfg.APIAudiences,
@@ -77,6 +82,8 @@ func newServerCommand() *cobra.Command {
 	f.DurationVar(&cfg.ServiceAccountMaxTokenExpiration, "service-account-max-token-expiration", cfg.ServiceAccountMaxTokenExpiration,
 		"maximum lifetime of a requested ServiceAccount token (0: no maximum)")
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", cfg.ClusterDNS, "ClusterIP of the kube-dns Service, written into pods' resolv.conf")
+	f.BoolVar(&cfg.DenyExternalIPs, "deny-external-ips", cfg.DenyExternalIPs,
+		"refuse Services that add spec.externalIPs with 403 (kube-apiserver's DenyServiceExternalIPs admission; CVE-2020-8554)")
 	f.BoolVar(&cfg.RefuseExternalIPs, "refuse-external-ips", cfg.RefuseExternalIPs,
 		"ignore spec.externalIPs of Services (guards against CVE-2020-8554)")
 	f.StringSliceVar(&cfg.LoadBalancerIPPools, "loadbalancer-ip-pool", cfg.LoadBalancerIPPools,

@@ -68,7 +68,7 @@ func TestThreeMemberClusterSurvivesOneLoss(t *testing.T) {
 		}
 		endpoints = append(endpoints, m.Endpoints()...)
 	}
-	c, err := Dial(ctx, endpoints)
+	c, err := Dial(ctx, endpoints, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

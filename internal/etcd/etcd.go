@@ -2,13 +2,19 @@ package etcd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -27,6 +33,18 @@ const (
 	DefaultStartTimeout = time.Minute
 	// dialTimeout bounds connecting to an etcd endpoint.
 	dialTimeout = 5 * time.Second
+)
+
+// defaultName is the member name when Config.Name is empty.
+const defaultName = "svcnet"
+
+// Sockets of a single member, in its data directory.
+const (
+	clientSocket = "client.sock"
+	peerSocket   = "peer.sock"
+	// maxSocketPath is the longest path a unix socket can have on Linux
+	// (sun_path holds 108 bytes with the terminating NUL).
+	maxSocketPath = 107
 )
 
 // Config configures an embedded etcd member.
@@ -54,8 +72,9 @@ type Config struct {
 	StartTimeout time.Duration
 
 	// The fields below make the member one of a multi-member cluster
-	// (etcd's flags of the same names). All empty: a single member on
-	// loopback with kernel-chosen ports.
+	// (etcd's flags of the same names). All empty: a single member that
+	// serves only on unix sockets in DataDir (client.sock, peer.sock),
+	// which only DataDir's owner can open.
 
 	// ListenClientURLs and AdvertiseClientURLs: where clients connect
 	// (advertised = listened when empty).
@@ -71,9 +90,14 @@ type Config struct {
 	// InitialClusterToken distinguishes clusters bootstrapped from the same
 	// member list; etcd's default when empty.
 	InitialClusterToken string
+	// ClientTLS and PeerTLS serve https client and peer URLs (etcd's
+	// --cert-file, --key-file, --trusted-ca-file, --client-cert-auth and
+	// their --peer-* twins).
+	ClientTLS, PeerTLS TLSFiles
 }
 
-// Etcd is an embedded etcd member listening on loopback.
+// Etcd is an embedded etcd member (by default a single one on private unix
+// sockets in its data directory).
 type Etcd struct {
 	cfg    Config
 	logger *slog.Logger
@@ -94,7 +118,7 @@ func New(cfg Config) (*Etcd, error) {
 		return nil, errors.New("etcd: DataDir is required")
 	}
 	if cfg.Name == "" {
-		cfg.Name = "svcnet"
+		cfg.Name = defaultName
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -165,13 +189,42 @@ func (e *Etcd) run(ctx context.Context) error {
 
 	endpoints := make([]string, 0, len(srv.Clients))
 	for _, l := range srv.Clients {
-		endpoints = append(endpoints, "http://"+l.Addr().String())
+		switch a := l.Addr().(type) {
+		case *net.UnixAddr:
+			endpoints = append(endpoints, "unix://"+a.Name)
+		default:
+			scheme := "http"
+			if e.cfg.ClientTLS.CertFile != "" {
+				scheme = "https"
+			}
+			endpoints = append(endpoints, scheme+"://"+a.String())
+		}
 	}
-	client, err := newClient(endpoints)
+	// The member's own client presents the member's certificate (etcd
+	// uses one certificate for both ends, as kubeadm issues it).
+	clientTLS, err := TLSFiles{CAFile: e.cfg.ClientTLS.CAFile, CertFile: e.cfg.ClientTLS.CertFile,
+		KeyFile: e.cfg.ClientTLS.KeyFile}.ClientTLS()
+	if err != nil {
+		return err
+	}
+	client, err := newClient(endpoints, clientTLS)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
+	// Reclaim the space of compacted revisions at every start, as k3s
+	// does: the database file only grows otherwise.
+	if len(endpoints) > 0 {
+		dctx, dcancel := context.WithTimeout(ctx, e.cfg.StartTimeout)
+		dstart := time.Now()
+		_, err := client.Defragment(dctx, endpoints[0])
+		dcancel()
+		if err != nil {
+			e.logger.Warn("Skipped defragmenting etcd", "err", err)
+		} else {
+			e.logger.Info("Defragmented etcd", "duration", time.Since(dstart))
+		}
+	}
 	e.mu.Lock()
 	e.client, e.endpoints = client, endpoints
 	e.mu.Unlock()
@@ -196,18 +249,39 @@ func (e *Etcd) embedConfig() (*embed.Config, error) {
 	ecfg := embed.NewConfig()
 	ecfg.Name = e.cfg.Name
 	ecfg.Dir = e.cfg.DataDir
-	// Port 0: the kernel picks a free port, so members never collide. A
-	// single member never dials its own peer URL.
-	loopback := []url.URL{{Scheme: "http", Host: "127.0.0.1:0"}}
-	var err error
-	if ecfg.ListenClientUrls, err = parseURLs(e.cfg.ListenClientURLs, loopback); err != nil {
+	// A single member listens on unix sockets in its data directory,
+	// which etcd keeps private to its owner (0700): etcd holds the
+	// cluster's Secrets and CA key, and a loopback TCP port would let any
+	// local user read them. A single member never dials its own peer URL.
+	dir, err := filepath.Abs(e.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("etcd data dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("etcd data dir: %w", err)
+	}
+	clientSock, peerSock := filepath.Join(dir, clientSocket), filepath.Join(dir, peerSocket)
+	if len(clientSock) > maxSocketPath || len(peerSock) > maxSocketPath {
+		return nil, fmt.Errorf("etcd data dir %s: path too long for its sockets (at most %d bytes)", dir, maxSocketPath-len(peerSocket)-1)
+	}
+	for _, sock := range []string{clientSock, peerSock} {
+		// A socket left by a killed member would make the bind fail.
+		if err := os.Remove(sock); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("etcd: %w", err)
+		}
+	}
+	private := func(path string) []url.URL { return []url.URL{{Scheme: "unix", Path: path}} }
+	if ecfg.ListenClientUrls, err = parseURLs(e.cfg.ListenClientURLs, private(clientSock)); err != nil {
 		return nil, fmt.Errorf("etcd --listen-client-urls: %w", err)
 	}
 	// Advertised URLs default to the listened ones.
 	if ecfg.AdvertiseClientUrls, err = parseURLs(e.cfg.AdvertiseClientURLs, ecfg.ListenClientUrls); err != nil {
 		return nil, fmt.Errorf("etcd --advertise-client-urls: %w", err)
 	}
-	if ecfg.ListenPeerUrls, err = parseURLs(e.cfg.ListenPeerURLs, loopback); err != nil {
+	if ecfg.ListenPeerUrls, err = parseURLs(e.cfg.ListenPeerURLs, private(peerSock)); err != nil {
 		return nil, fmt.Errorf("etcd --listen-peer-urls: %w", err)
 	}
 	if ecfg.AdvertisePeerUrls, err = parseURLs(e.cfg.AdvertisePeerURLs, ecfg.ListenPeerUrls); err != nil {
@@ -222,6 +296,25 @@ func (e *Etcd) embedConfig() (*embed.Config, error) {
 	}
 	if e.cfg.InitialClusterToken != "" {
 		ecfg.InitialClusterToken = e.cfg.InitialClusterToken
+	}
+	for _, t := range []struct {
+		name  string
+		files TLSFiles
+		info  *transport.TLSInfo
+		urls  []url.URL
+	}{
+		{"client", e.cfg.ClientTLS, &ecfg.ClientTLSInfo, ecfg.ListenClientUrls},
+		{"peer", e.cfg.PeerTLS, &ecfg.PeerTLSInfo, ecfg.ListenPeerUrls},
+	} {
+		if err := t.files.check(); err != nil {
+			return nil, fmt.Errorf("etcd %s TLS: %w", t.name, err)
+		}
+		for _, u := range t.urls {
+			if (u.Scheme == "https") != (t.files.CertFile != "") {
+				return nil, fmt.Errorf("etcd %s URL %s: https needs a certificate and key, and a certificate needs https", t.name, u.String())
+			}
+		}
+		*t.info = t.files.tlsInfo()
 	}
 	ecfg.EnableGRPCGateway = false
 	ecfg.AutoCompactionMode = embed.CompactorModePeriodic
@@ -251,8 +344,8 @@ func parseURLs(in []string, fallback []url.URL) ([]url.URL, error) {
 		if err != nil {
 			return nil, err
 		}
-		if u.Scheme != "http" || u.Host == "" {
-			return nil, fmt.Errorf("%q: want http://host:port", s)
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("%q: want http(s)://host:port", s)
 		}
 		out = append(out, *u)
 	}
@@ -291,14 +384,14 @@ func (e *Etcd) Client(ctx context.Context) (*clientv3.Client, error) {
 // Done is closed when Run has returned.
 func (e *Etcd) Done() <-chan struct{} { return e.done }
 
-// Dial connects to external etcd endpoints (the --etcd-servers flag) and
-// checks, within ctx, that the cluster answers a read. The caller closes
-// the client.
-func Dial(ctx context.Context, endpoints []string) (*clientv3.Client, error) {
+// Dial connects to external etcd endpoints (the --etcd-servers flag), over
+// tlsCfg when not nil (https endpoints), and checks, within ctx, that the
+// cluster answers a read. The caller closes the client.
+func Dial(ctx context.Context, endpoints []string, tlsCfg *tls.Config) (*clientv3.Client, error) {
 	if len(endpoints) == 0 {
 		return nil, errors.New("etcd: no endpoints")
 	}
-	client, err := newClient(endpoints)
+	client, err := newClient(endpoints, tlsCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -309,9 +402,10 @@ func Dial(ctx context.Context, endpoints []string) (*clientv3.Client, error) {
 	return client, nil
 }
 
-func newClient(endpoints []string) (*clientv3.Client, error) {
+func newClient(endpoints []string, tlsCfg *tls.Config) (*clientv3.Client, error) {
 	client, err := clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,
+		TLS:         tlsCfg,
 		DialTimeout: dialTimeout,
 		Logger:      zap.NewNop(),
 		// Large lists: kube-apiserver allows up to 2 GiB responses.

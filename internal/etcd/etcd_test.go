@@ -5,6 +5,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -77,7 +81,7 @@ func TestTwoMembersSideBySide(t *testing.T) {
 	if a.Endpoints()[0] == b.Endpoints()[0] {
 		t.Errorf("both members listen on %s", a.Endpoints()[0])
 	}
-	c, err := Dial(ctx, b.Endpoints())
+	c, err := Dial(ctx, b.Endpoints(), nil)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
@@ -105,5 +109,58 @@ func TestClientAfterFailedStart(t *testing.T) {
 func TestNewRequiresDataDir(t *testing.T) {
 	if _, err := New(Config{}); err == nil {
 		t.Errorf("got nil error, want one for an empty DataDir")
+	}
+}
+
+// TestPrivateSockets checks that a single member serves only on unix
+// sockets in its data directory, which only the directory's owner can
+// enter: etcd holds Secrets and the CA key. As root with setpriv and curl
+// at hand, it also shows that another user cannot connect where the owner is
+// answered.
+func TestPrivateSockets(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	// Open the test's own directories to everyone, so only what the
+	// member does to its data dir keeps other users out.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, stop := start(t, dir)
+	defer stop()
+	if _, err := e.Client(ctx); err != nil {
+		t.Fatalf("Client: %v", err)
+	}
+	eps := e.Endpoints()
+	want := "unix://" + filepath.Join(dir, clientSocket)
+	if len(eps) != 1 || eps[0] != want {
+		t.Fatalf("got endpoints %v, want only %s", eps, want)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o700 {
+		t.Errorf("data dir mode %v, want 0700", st.Mode().Perm())
+	}
+	if os.Geteuid() != 0 {
+		return
+	}
+	setpriv, err1 := exec.LookPath("setpriv")
+	curl, err2 := exec.LookPath("curl")
+	if err1 != nil || err2 != nil {
+		t.Logf("skipping the other-user check: %v %v", err1, err2)
+		return
+	}
+	get := []string{curl, "-sS", "--max-time", "5", "--unix-socket", filepath.Join(dir, clientSocket), "http://etcd/version"}
+	if out, err := exec.CommandContext(ctx, get[0], get[1:]...).CombinedOutput(); err != nil || !strings.Contains(string(out), "etcdserver") {
+		t.Fatalf("owner: %s %v, want etcd's version", out, err)
+	}
+	other := append([]string{"--reuid=65534", "--regid=65534", "--clear-groups"}, get...)
+	out, err := exec.CommandContext(ctx, setpriv, other...).CombinedOutput()
+	if err == nil || strings.Contains(string(out), "etcdserver") {
+		t.Errorf("another user: %s %v, want no connection", out, err)
 	}
 }

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,11 +40,15 @@ func (p *PKI) Kubeconfig(serverURL string) ([]byte, error) {
 }
 
 // WriteKubeconfig atomically writes the admin kubeconfig for serverURL to
-// path with mode 0600.
+// path with mode 0600. A file that already holds it is left alone, so a
+// restart on a full disk does not fail here.
 func (p *PKI) WriteKubeconfig(path, serverURL string) error {
 	data, err := p.Kubeconfig(serverURL)
 	if err != nil {
 		return err
+	}
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, data) {
+		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create kubeconfig directory: %w", err)

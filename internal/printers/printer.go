@@ -73,6 +73,14 @@ func (p *Printer) For(gvr schema.GroupVersionResource) registry.TableFunc {
 		return p.Leases
 	case schema.GroupVersionResource{Group: "events.k8s.io", Version: "v1", Resource: "events"}:
 		return p.EventsV1
+	case schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}:
+		return p.Ingresses
+	case schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"}:
+		return p.IngressClasses
+	case schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "servicecidrs"}:
+		return p.ServiceCIDRs
+	case schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ipaddresses"}:
+		return p.IPAddresses
 	}
 	return nil
 }

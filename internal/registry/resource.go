@@ -52,6 +52,10 @@ type Resource struct {
 	// Actions are POST-only subresources that change the stored object
 	// (pods/binding), by subresource name.
 	Actions map[string]Action
+	// Review, when set, makes this a virtual resource (SelfSubjectReview):
+	// a create answers with Review's result and nothing is stored; no
+	// other verb is served. Strategy may then be nil.
+	Review func(ctx context.Context, obj runtime.Object) (runtime.Object, error)
 	// Creators are POST-only subresources that answer with an object of
 	// their own and leave the stored object unchanged
 	// (serviceaccounts/token), by subresource name.

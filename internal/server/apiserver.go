@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/applyconfigurations"
@@ -63,6 +64,13 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		ipAllocs = append(ipAllocs, a)
 		hosts = append(hosts, cidr.Masked().Addr().Next().String())
 	}
+	// Before anything allocates: ClusterIP reservations of earlier
+	// releases become IPAddress objects.
+	if n, err := ipallocator.MigrateLegacy(ctx, store, s.logger); err != nil {
+		return nil, nil, fmt.Errorf("migrating ClusterIP reservations: %w", err)
+	} else if n > 0 {
+		s.logger.Info("Migrated ClusterIP reservations to IPAddresses", "count", n)
+	}
 	portRange, err := portallocator.ParseRange(s.cfg.ServiceNodePortRange)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--service-node-port-range: %w", err)
@@ -88,9 +96,11 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 	}
 	lookup := storeLookup{store: store}
 	podProxy := podproxy.New(podproxy.Config{EndpointSlices: endpointSlicesOf(store)})
+	serviceCIDRs := serviceCIDRsOf(store)
 	resources, err := builtin.Resources(builtin.Config{Service: service.Config{
-		IPAllocators: ipAllocs, PortAllocator: ports, Store: store, Logger: s.logger.With("component", "service-allocator"),
-	}, EventTTL: s.cfg.EventTTL, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector(), PodAttach: s.nodes.AttachConnector(), PodPortForward: s.nodes.PortForwardConnector(),
+		IPAllocators: ipAllocs, PortAllocator: ports, Store: store, ServiceCIDRs: serviceCIDRs, DenyExternalIPs: s.cfg.DenyExternalIPs,
+		Logger: s.logger.With("component", "service-allocator"),
+	}, IngressClasses: ingressClassesOf(store), EventTTL: s.cfg.EventTTL, PodLog: s.nodes.LogConnector(), PodExec: s.nodes.ExecConnector(), PodAttach: s.nodes.AttachConnector(), PodPortForward: s.nodes.PortForwardConnector(),
 		PodProxy: podProxy.PodConnector(), ServiceProxy: podProxy.ServiceConnector(),
 		ServiceAccountTokens: serviceaccount.TokenConfig{Tokens: tokens, Lookup: lookup,
 			MaxExpiration: s.cfg.ServiceAccountMaxTokenExpiration},
@@ -142,12 +152,13 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 			_, _ = w.Write(certs.CAPEM())
 		})},
 		MaxRequestsInFlight: s.cfg.MaxRequestsInFlight, MaxMutatingRequestsInFlight: s.cfg.MaxMutatingRequestsInFlight,
-		Version: version, Logger: s.logger.With("component", "apiserver"),
+		MaxWatchesPerUser: s.cfg.MaxWatchesPerUser,
+		Version:           version, Logger: s.logger.With("component", "apiserver"),
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	rep, err := repair.New(repair.Config{Store: store, IPAllocators: ipAllocs, PortAllocator: ports,
+	rep, err := repair.New(repair.Config{Store: store, IPAllocators: ipAllocs, PortAllocator: ports, ServiceCIDRs: serviceCIDRs,
 		Logger: s.logger.With("component", "allocator-repair")})
 	if err != nil {
 		return nil, nil, err
@@ -170,6 +181,41 @@ func endpointSlicesOf(store storage.Interface) func(ctx context.Context, ns, nam
 			s, ok := obj.(*discoveryv1.EndpointSlice)
 			return ok && s.Labels[discoveryv1.LabelServiceName] == name, nil
 		}}, list)
+		return list.Items, err
+	}
+}
+
+// serviceCIDRsOf returns the ranges of the ServiceCIDRs in store that are
+// not being deleted, for the ClusterIP allocator.
+func serviceCIDRsOf(store storage.Interface) func(ctx context.Context) ([]netip.Prefix, error) {
+	prefix := apirest.StoragePrefix(&registry.Resource{Group: networkingv1.GroupName, Resource: "servicecidrs"}) + "/"
+	return func(ctx context.Context) ([]netip.Prefix, error) {
+		list := &networkingv1.ServiceCIDRList{}
+		if err := store.GetList(ctx, prefix, storage.ListOptions{}, list); err != nil {
+			return nil, err
+		}
+		var out []netip.Prefix
+		for _, sc := range list.Items {
+			if sc.DeletionTimestamp != nil {
+				continue
+			}
+			for _, c := range sc.Spec.CIDRs {
+				if p, err := netip.ParsePrefix(c); err == nil {
+					out = append(out, p)
+				}
+			}
+		}
+		return out, nil
+	}
+}
+
+// ingressClassesOf lists the IngressClasses in store, for the default class
+// of new Ingresses.
+func ingressClassesOf(store storage.Interface) func(ctx context.Context) ([]networkingv1.IngressClass, error) {
+	prefix := apirest.StoragePrefix(&registry.Resource{Group: networkingv1.GroupName, Resource: "ingressclasses"}) + "/"
+	return func(ctx context.Context) ([]networkingv1.IngressClass, error) {
+		list := &networkingv1.IngressClassList{}
+		err := store.GetList(ctx, prefix, storage.ListOptions{}, list)
 		return list.Items, err
 	}
 }

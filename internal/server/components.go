@@ -51,7 +51,15 @@ func (s *Server) startControlPlane(ctx context.Context, g *errgroup.Group, clien
 	// Endpoints list all live ones, as upstream's lease reconciler does.
 	leases := &apiServerLeases{etcd: etcd, address: advertise}
 	g.Go(func() error { <-ctx.Done(); leases.Remove(); return nil })
-	boot, err := bootstrap.New(bootstrap.Config{Client: client, ServiceIP: serviceIP, Address: advertise,
+	var cidrs []netip.Prefix
+	for _, r := range s.cfg.ServiceClusterIPRanges {
+		p, err := netip.ParsePrefix(r)
+		if err != nil {
+			return fmt.Errorf("--service-cluster-ip-range: %w", err)
+		}
+		cidrs = append(cidrs, p)
+	}
+	boot, err := bootstrap.New(bootstrap.Config{Client: client, ServiceIP: serviceIP, Address: advertise, ServiceCIDRs: cidrs,
 		Port: int32(port), DNSServiceIP: dnsIP, Addresses: leases.Addresses, Logger: s.logger.With("component", "bootstrap")})
 	if err != nil {
 		return err

@@ -33,7 +33,14 @@ type Config struct {
 	ClusterCIDR            string
 	ClusterDomain          string
 	EtcdServers            []string
-	Disable                []string
+	// EtcdDiskReserve is the free space (bytes) under the embedded etcd's
+	// data below which API writes are refused (507) so etcd never hits a
+	// full disk; 0: spaceguard.DefaultReserve.
+	EtcdDiskReserve uint64
+	// EtcdCAFile, EtcdCertFile and EtcdKeyFile secure the connection to
+	// the external etcd (kube-apiserver's flags of these names).
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	Disable                               []string
 	// MaxEndpointsPerSlice bounds the endpoints of one EndpointSlice.
 	MaxEndpointsPerSlice int
 	// NodeName names this machine's Node (default: the hostname).
@@ -49,6 +56,9 @@ type Config struct {
 	LoadBalancerClass string
 	// RefuseExternalIPs makes the proxy ignore spec.externalIPs.
 	RefuseExternalIPs bool
+	// DenyExternalIPs refuses Services that add spec.externalIPs (403),
+	// as kube-apiserver's DenyServiceExternalIPs admission plugin.
+	DenyExternalIPs bool
 	// KubeletPort and KeepPodsOnExit are NodeConfig's.
 	KubeletPort    int
 	KeepPodsOnExit bool
@@ -89,6 +99,8 @@ type Config struct {
 	// MaxRequestsInFlight and MaxMutatingRequestsInFlight are
 	// kube-apiserver's flags of those names (0: no limit).
 	MaxRequestsInFlight, MaxMutatingRequestsInFlight int
+	// MaxWatchesPerUser bounds the watches one user holds open (0: none).
+	MaxWatchesPerUser int
 	// ServiceAccountMaxTokenExpiration caps the lifetime of requested
 	// tokens (--service-account-max-token-expiration; 0: no cap).
 	ServiceAccountMaxTokenExpiration time.Duration
@@ -127,6 +139,7 @@ func DefaultConfig() Config {
 
 		MaxRequestsInFlight:         apiserver.DefaultMaxRequestsInFlight,
 		MaxMutatingRequestsInFlight: apiserver.DefaultMaxMutatingRequestsInFlight,
+		MaxWatchesPerUser:           apiserver.DefaultMaxWatchesPerUser,
 	}
 }
 
@@ -167,8 +180,8 @@ func (c *Config) Validate() error {
 	if err := ValidateProxyMode(c.ProxyMode); err != nil {
 		return err
 	}
-	if c.MaxRequestsInFlight < 0 || c.MaxMutatingRequestsInFlight < 0 {
-		return fmt.Errorf("--max-requests-inflight and --max-mutating-requests-inflight must not be negative")
+	if c.MaxRequestsInFlight < 0 || c.MaxMutatingRequestsInFlight < 0 || c.MaxWatchesPerUser < 0 {
+		return fmt.Errorf("--max-requests-inflight, --max-mutating-requests-inflight and --max-watches-per-user must not be negative")
 	}
 	if m := c.ServiceAccountMaxTokenExpiration; m != 0 && (m < time.Hour || m > (1<<32)*time.Second) {
 		return fmt.Errorf("--service-account-max-token-expiration must be between 1 hour and 2^32 seconds")

@@ -29,6 +29,7 @@ import (
 	"github.com/svcnet/svcnet/internal/controller/rootcacert"
 	"github.com/svcnet/svcnet/internal/controller/scheduler"
 	"github.com/svcnet/svcnet/internal/controller/serviceaccount"
+	"github.com/svcnet/svcnet/internal/controller/servicecidr"
 	"github.com/svcnet/svcnet/internal/controller/statefulset"
 )
 
@@ -138,6 +139,9 @@ func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client
 	}
 	if err := add(rootcacert.New(rootcacert.Config{Client: client, Informers: factory, CA: s.pki.CAPEM(),
 		Logger: logger("root-ca-cert-publisher")})); err != nil {
+		return err
+	}
+	if err := add(servicecidr.New(servicecidr.Config{Client: client, Informers: factory, Logger: logger("servicecidr")})); err != nil {
 		return err
 	}
 	factory.Start(ctx.Done())

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/svcnet/svcnet/internal/agent/kubeletapi"
 	"github.com/svcnet/svcnet/internal/announce"
 	"github.com/svcnet/svcnet/internal/apiserver/nodeproxy"
+	"github.com/svcnet/svcnet/internal/controller/loadbalancer"
 	"github.com/svcnet/svcnet/internal/dns"
 	"github.com/svcnet/svcnet/internal/proxy"
 	"github.com/svcnet/svcnet/internal/proxy/conntrack"
@@ -132,11 +135,17 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		all = append(all, p)
 		// The proxy translates LB IP traffic on every node; the elected
 		// node also answers ARP for the IP so the node network finds it.
-		ann, err := announce.New(announce.Config{Informers: factory, NodeName: cfg.NodeName,
-			Logger: logger.With("component", "announce")})
+		// Only the pools' ConfigMap, not every ConfigMap of the cluster.
+		poolFactory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(loadbalancer.PoolsNamespace),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+				o.FieldSelector = fields.OneTermEqualSelector("metadata.name", loadbalancer.PoolsConfigMap).String()
+			}))
+		ann, err := announce.New(announce.Config{Informers: factory, Pools: poolFactory.Core().V1().ConfigMaps(),
+			NodeName: cfg.NodeName, Logger: logger.With("component", "announce")})
 		if err != nil {
 			return err
 		}
+		poolFactory.Start(ctx.Done())
 		all = append(all, ann)
 	}
 	if cfg.enabled("dns") {

@@ -15,6 +15,9 @@ var (
 	// ErrReserved is wrapped by *ReservedError.
 	ErrReserved            = errors.New("key already reserved")
 	ErrInvalidPrecondition = errors.New("precondition failed")
+	// ErrInsufficientStorage refuses a write while the disk under the
+	// store is (nearly) full.
+	ErrInsufficientStorage = errors.New("insufficient storage")
 )
 
 // ReservedError says which reservation key was already taken.
@@ -40,3 +43,7 @@ func IsReserved(err error) bool { return errors.Is(err, ErrReserved) }
 
 // IsInvalidPrecondition reports whether a UID or resourceVersion precondition failed.
 func IsInvalidPrecondition(err error) bool { return errors.Is(err, ErrInvalidPrecondition) }
+
+// IsInsufficientStorage reports whether err refused a write for lack of
+// disk space.
+func IsInsufficientStorage(err error) bool { return errors.Is(err, ErrInsufficientStorage) }

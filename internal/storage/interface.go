@@ -58,6 +58,8 @@ type Interface interface {
 
 	// Reservations lists the reservation keys below prefix with their owners
 	// (used by allocator caches and repair loops), and the revision read.
+	// Keys that are ReservationObjects report the owner their object stands
+	// for.
 	Reservations(ctx context.Context, prefix string) (map[string]string, int64, error)
 
 	// Reserve creates the reservation key held by owner (the key of the
@@ -135,4 +137,24 @@ type WatchOptions struct {
 	AllowBookmarks bool
 	// NewObject returns an empty object of the watched kind (for bookmarks).
 	NewObject func() runtime.Object
+}
+
+// ReservationObjects makes the reservation keys below one prefix full API
+// objects rather than bare owner strings, so that clients can read, list
+// and watch them through the API: ClusterIPs are networking.k8s.io/v1
+// IPAddresses. Keys there keep every reservation guarantee (created in the
+// writer's transaction, never twice), and an object a client stores under
+// such a key through Create holds the key like a reservation.
+type ReservationObjects interface {
+	// Prefix is where such keys live; it ends in "/".
+	Prefix() string
+	// NewReservation returns the object to store for key, reserved by
+	// owner (the key of the object holding it).
+	NewReservation(key, owner string) (runtime.Object, error)
+	// Empty returns an empty object of the stored type, to decode into.
+	Empty() runtime.Object
+	// Owner returns the owner that a stored object stands for. An object
+	// a client wrote for something that is no stored object gives an owner
+	// that is no storage key, which Release with an owner never matches.
+	Owner(obj runtime.Object) string
 }

@@ -149,6 +149,28 @@ func TestCluster(t *testing.T) {
 	wantAnnouncer(t, client, lbIP+":8080", victim)
 	step("LB IP %s reached through ARP, announced by %s", lbIP, victim.Name())
 
+	// Addresses written into a Service's status by hand (here of a class
+	// no controller serves) are announced only when they are pool
+	// addresses: the pool one answers, the forged one is not claimed.
+	const forgedIP = "172.30.0.150"
+	server.Apply(`apiVersion: v1
+kind: Service
+metadata: {name: forged}
+spec:
+  type: LoadBalancer
+  loadBalancerClass: example.com/none
+  selector: {app: web}
+  ports: [{port: 8080}]
+`)
+	server.MustKubectl("patch", "svc", "forged", "--subresource=status", "--type=merge", "-p",
+		`{"status":{"loadBalancer":{"ingress":[{"ip":"`+poolLast+`"},{"ip":"`+forgedIP+`"}]}}}`)
+	seeAll(t, client, "http://"+poolLast+":8080/hostname", pods.ready())
+	if out, err := batch(client, "http://"+forgedIP+":8080/hostname", 1); err == nil {
+		t.Errorf("the forged ingress IP %s answered: %q", forgedIP, out)
+	}
+	server.MustKubectl("delete", "svc", "forged")
+	step("a status IP outside the pool is not announced, a pool one is")
+
 	// externalTrafficPolicy Local: an IP that a Cluster election would
 	// give the idle node is announced by the victim, a node with a pod,
 	// and only the victim's pod answers.

@@ -213,6 +213,28 @@ func TestKillDuringWritesLosesNothing(t *testing.T) {
 				want.Spec.ClusterIP, want.Spec.Ports[0].NodePort)
 		}
 	}
+	// Every stored ClusterIP is exactly one IPAddress of its Service, and
+	// no IPAddress outlives its Service (no leak, no orphan after the kill).
+	addrs, err := client.NetworkingV1().IPAddresses().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, a := range addrs.Items {
+		ref := a.Spec.ParentRef
+		if ref != nil && ref.Namespace == "kube-system" {
+			continue // kube-dns
+		}
+		if ref == nil || ref.Resource != "services" || ref.Namespace != "default" || ips[a.Name] != ref.Name {
+			t.Errorf("IPAddress %s: parentRef %+v, want the Service holding it (%q)", a.Name, ref, ips[a.Name])
+		}
+		seen[a.Name] = true
+	}
+	for ip, name := range ips {
+		if !seen[ip] {
+			t.Errorf("clusterIP %s of %s has no IPAddress", ip, name)
+		}
+	}
 	// Requesting a held IP is refused; fresh allocations still succeed.
 	for name, s := range acked {
 		_, err := client.CoreV1().Services("default").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "thief"},

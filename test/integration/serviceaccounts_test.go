@@ -111,11 +111,26 @@ func TestServiceAccounts(t *testing.T) {
 		if !authenticates(tok) {
 			t.Fatalf("a fresh token of %s/default is refused", ns)
 		}
+		// SelfSubjectReview: who the token is, and kubectl auth whoami.
+		ssr, err := asToken(tok).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := ssr.Status.UserInfo.Username, "system:serviceaccount:"+ns+":default"; got != want {
+			t.Errorf("SelfSubjectReview: user %q, want %q", got, want)
+		}
+		if got, want := strings.Join(ssr.Status.UserInfo.Groups, ","), "system:serviceaccounts,system:serviceaccounts:"+ns+",system:authenticated"; got != want {
+			t.Errorf("SelfSubjectReview: groups %q, want %q", got, want)
+		}
+		who := ts.MustKubectl(t, "", "", "auth", "whoami")
+		if !strings.Contains(who, "admin") || !strings.Contains(who, "system:masters") {
+			t.Errorf("kubectl auth whoami as admin:\n%s", who)
+		}
 		other := strings.TrimSpace(ts.MustKubectl(t, "", "", "create", "token", "default", "-n", ns, "--audience", "vault"))
 		if authenticates(other) {
 			t.Errorf("a token for audience vault is accepted by the API server")
 		}
-		_, err := ts.Kubectl(t, "", "", "create", "token", "default", "-n", ns, "--duration", "5m")
+		_, err = ts.Kubectl(t, "", "", "create", "token", "default", "-n", ns, "--duration", "5m")
 		if err == nil || !strings.Contains(err.Error(), "may not specify a duration less than 10 minutes") {
 			t.Errorf("got %v, want the 10 minute minimum refused", err)
 		}

@@ -12,8 +12,10 @@ import (
 	"github.com/svcnet/svcnet/internal/storage"
 )
 
-// KeyPrefix is where ClusterIP reservation keys live.
-const KeyPrefix = "/registry/reservations/serviceips/"
+// KeyPrefix is where ClusterIP reservation keys live: they are the
+// networking.k8s.io/v1 IPAddress objects of kube-apiserver's layout (see
+// IPAddresses).
+const KeyPrefix = "/registry/ipaddresses/"
 
 // maxRangeBits bounds the bitmap: kube-apiserver refuses service CIDRs with
 // more than 20 host bits (/12 for IPv4, /108 for IPv6), so addresses past

@@ -155,7 +155,7 @@ func TestIPv6(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	ip := netip.MustParseAddr("10.96.0.5")
-	if got, want := Key(ip), "/registry/reservations/serviceips/10.96.0.5"; got != want {
+	if got, want := Key(ip), "/registry/ipaddresses/10.96.0.5"; got != want {
 		t.Errorf("Key: got %q, want %q", got, want)
 	}
 	got, ok := ParseKey(Key(ip))

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,8 +20,9 @@ import (
 )
 
 // ServicePrefix is where Services are stored; the owner of a reservation
-// is the storage key of the Service holding it.
-const ServicePrefix = "/registry/services/specs/"
+// is the storage key of the Service holding it. Reservations with other
+// owners (IPAddresses clients created for other parents) are left alone.
+const ServicePrefix = ipallocator.ServicePrefix
 
 // defaultInterval is upstream's repair period for both allocators.
 const defaultInterval = 3 * time.Minute
@@ -32,6 +35,10 @@ type Config struct {
 	// from storage after every run.
 	IPAllocators  []*ipallocator.Allocator
 	PortAllocator *portallocator.Allocator
+	// ServiceCIDRs, when set, returns the ranges of the ServiceCIDR objects
+	// not being deleted: ClusterIPs inside them are not reported as out of
+	// range.
+	ServiceCIDRs func(ctx context.Context) ([]netip.Prefix, error)
 	// Interval between runs; 3 minutes when zero.
 	Interval time.Duration
 	// Logger defaults to slog.Default().
@@ -120,12 +127,19 @@ func (r *Repair) RunOnce(ctx context.Context) error {
 		return fmt.Errorf("listing services: %w", err)
 	}
 
+	var extra []netip.Prefix
+	if r.cfg.ServiceCIDRs != nil {
+		var err error
+		if extra, err = r.cfg.ServiceCIDRs(ctx); err != nil {
+			return fmt.Errorf("listing service CIDRs: %w", err)
+		}
+	}
 	// want: key -> owners that use it.
 	want := map[string][]string{}
 	for i := range list.Items {
 		svc := &list.Items[i]
 		owner := ServicePrefix + svc.Namespace + "/" + svc.Name
-		r.checkRange(svc)
+		r.checkRange(svc, extra)
 		for _, k := range service.HeldKeys(svc) {
 			want[k] = append(want[k], owner)
 		}
@@ -157,6 +171,13 @@ func (r *Repair) RunOnce(ctx context.Context) error {
 	for _, k := range sortedKeys(have) {
 		owner := have[k]
 		if contains(want[k], owner) {
+			continue
+		}
+		if !strings.HasPrefix(owner, ServicePrefix) {
+			if owners := want[k]; len(owners) > 0 {
+				r.counts.Duplicates++
+				r.log.Error("Found a value a service uses held by another resource", "key", k, "holder", owner, "services", owners)
+			}
 			continue
 		}
 		if r.suspects[k] != owner {
@@ -204,7 +225,7 @@ func (r *Repair) rebuild(ctx context.Context) error {
 // checkRange logs clusterIPs outside every configured range (the range was
 // changed after the Service was created): they stay reserved but cannot be
 // told apart from the new range's addresses by the bitmaps.
-func (r *Repair) checkRange(svc *corev1.Service) {
+func (r *Repair) checkRange(svc *corev1.Service, extra []netip.Prefix) {
 	if len(r.cfg.IPAllocators) == 0 || svc.Spec.Type == corev1.ServiceTypeExternalName {
 		return
 	}
@@ -216,6 +237,9 @@ func (r *Repair) checkRange(svc *corev1.Service) {
 		in := false
 		for _, a := range r.cfg.IPAllocators {
 			in = in || a.Contains(ip)
+		}
+		for _, p := range extra {
+			in = in || p.Contains(ip)
 		}
 		if !in {
 			r.log.Warn("Found a cluster IP outside the service CIDRs", "service", svc.Namespace+"/"+svc.Name, "clusterIP", ip.String())

@@ -237,6 +237,26 @@ func TestDuplicates(t *testing.T) {
 	}
 }
 
+func TestLeavesExternalHoldersAlone(t *testing.T) {
+	f := newFixture(t)
+	external := ipallocator.ExternalOwnerPrefix + "myresources.mygroup/foo/bar"
+	f.store.res[ipKey("10.96.0.50")] = external // an IPAddress a client created
+	f.store.res[ipKey("10.96.0.10")] = external // ... for an address a Service uses
+	f.store.put(nodePortService("web", "10.96.0.10", 30080))
+	f.run(t)
+	f.run(t)
+	want := map[string]string{ipKey("10.96.0.50"): external, ipKey("10.96.0.10"): external, portallocator.Key(30080): owner("web")}
+	if diff := cmp.Diff(want, f.store.reservations()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if got := f.r.Counts(); got.Released != 0 || got.Duplicates != 2 {
+		t.Errorf("counts: got %+v, want nothing released and the conflict counted in each run", got)
+	}
+	if !f.ips.Has(netip.MustParseAddr("10.96.0.50")) {
+		t.Errorf("externally held address not marked in the bitmap")
+	}
+}
+
 func TestRunStopsWithContext(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -41,6 +41,10 @@ type Config struct {
 	// Service the bootstrap keeps (selectorless: each node's DNS server
 	// publishes its own EndpointSlice).
 	DNSServiceIP netip.Addr
+	// ServiceCIDRs are the --service-cluster-ip-range CIDRs, primary first:
+	// the spec of the default ServiceCIDR ("kubernetes"). None: no default
+	// ServiceCIDR is kept.
+	ServiceCIDRs []netip.Prefix
 	// Interval between reconciliations (upstream: 10s).
 	Interval time.Duration
 	Logger   *slog.Logger
@@ -88,7 +92,7 @@ func (b *Bootstrap) Reconcile(ctx context.Context) error {
 	for _, name := range systemNamespaces {
 		errs = append(errs, b.ensureNamespace(ctx, name))
 	}
-	errs = append(errs, b.ensureService(ctx), b.ensureDNSService(ctx))
+	errs = append(errs, b.ensureServiceCIDR(ctx), b.ensureService(ctx), b.ensureDNSService(ctx))
 	// Endpoints may not hold loopback addresses (upstream validation); a
 	// server only reachable on loopback publishes none.
 	if !b.cfg.Address.IsLoopback() {

@@ -207,15 +207,21 @@ func (b *docBuilder) addResource(r registry.Resource) error {
 		return err
 	}
 	kindSchema := b.gen.root(t)
-	listKind := r.ListKind
-	if listKind == "" {
-		listKind = r.Kind + "List"
+	has := func(v string) bool { return slices.Contains(r.Verbs, v) }
+	// Review resources (SelfSubjectReview) are created only and have no
+	// list kind.
+	var listSchema string
+	if has("list") || has("deletecollection") {
+		listKind := r.ListKind
+		if listKind == "" {
+			listKind = r.Kind + "List"
+		}
+		lt, err := b.typeOf(b.gv.WithKind(listKind))
+		if err != nil {
+			return err
+		}
+		listSchema = b.gen.root(lt)
 	}
-	lt, err := b.typeOf(b.gv.WithKind(listKind))
-	if err != nil {
-		return err
-	}
-	listSchema := b.gen.root(lt)
 	statusSchema := b.gen.root(reflect.TypeOf(metav1.Status{}))
 	deleteOptsSchema := b.gen.root(reflect.TypeOf(metav1.DeleteOptions{}))
 	patchSchema := b.gen.root(reflect.TypeOf(metav1.Patch{}))
@@ -237,7 +243,6 @@ func (b *docBuilder) addResource(r registry.Resource) error {
 	item := coll + "/{name}"
 	itemParams := append([]*spec3.Parameter{nameParam}, collParams...)
 	id := func(verb, suffix string) string { return verb + pascalGroupVersion(b.gv) + scope + r.Kind + suffix }
-	has := func(v string) bool { return slices.Contains(r.Verbs, v) }
 
 	if has("list") {
 		setOp(b.path(coll, collParams...), "GET", b.operation(operation{

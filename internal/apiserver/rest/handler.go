@@ -73,7 +73,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.nowFunc == nil {
 		h.nowFunc = time.Now
 	}
-	if cfg.TypeConverter != nil {
+	if cfg.TypeConverter != nil && res.Review == nil {
 		subresources := []string{""}
 		if res.StatusStrategy != nil {
 			subresources = append(subresources, "status")
@@ -101,6 +101,10 @@ func StoragePrefix(res *registry.Resource) string {
 	case res.Group == "" && res.Resource == "nodes":
 		return "/registry/minions"
 	case res.Group == "":
+		return "/registry/" + res.Resource
+	case res.Group == "networking.k8s.io" && res.Resource == "ingresses":
+		return "/registry/ingress" // sic: kube-apiserver's historical prefix
+	case res.Group == "networking.k8s.io":
 		return "/registry/" + res.Resource
 	default:
 		return "/registry/" + res.Group + "/" + res.Resource
@@ -136,6 +140,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !h.namespace && info.Namespace != "" {
 		h.writeError(w, r, apierrors.NewNotFound(h.gr, ""), "")
+		return
+	}
+	if h.res.Review != nil {
+		h.serveReview(w, r, info)
 		return
 	}
 	if connect, ok := h.res.Connectors[connectorName(info.Subresource)]; ok && info.Subresource != "" {

@@ -38,6 +38,11 @@ func StatusFor(err error, gr schema.GroupResource, name string) *metav1.Status {
 		return &apierrors.NewConflict(gr, name, err).ErrStatus
 	case storage.IsGone(err):
 		return &apierrors.NewResourceExpired(err.Error()).ErrStatus
+	case storage.IsInsufficientStorage(err):
+		// 507, as WebDAV defines it; reads go on and writes resume once
+		// space is freed.
+		return &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusInsufficientStorage,
+			Reason: metav1.StatusReason("InsufficientStorage"), Message: err.Error()}
 	case runtime.IsStrictDecodingError(err):
 		return &apierrors.NewBadRequest(err.Error()).ErrStatus
 	case runtime.IsNotRegisteredError(err), runtime.IsMissingKind(err), runtime.IsMissingVersion(err):

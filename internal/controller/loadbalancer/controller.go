@@ -109,6 +109,12 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err := c.rebuild(); err != nil {
 		return fmt.Errorf("loadbalancer controller: %w", err)
 	}
+	if c.cfg.Class == "" {
+		// The default controller speaks for the cluster's pools.
+		published := make(chan struct{})
+		go func() { defer close(published); c.publishPools(ctx) }()
+		defer func() { <-published }()
+	}
 	c.cfg.Logger.Info("Started LoadBalancer controller", "pools", len(c.cfg.Pools), "class", c.cfg.Class)
 	c.queue.Run(ctx, 1)
 	return nil

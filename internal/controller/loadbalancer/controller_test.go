@@ -361,3 +361,23 @@ func TestDualStackSecondaryFamilyOptional(t *testing.T) {
 	e.create(t, lbService("v6", withFamilies(corev1.IPv6Protocol)))
 	e.waitEvent(t, EventAllocationFailed, "no LoadBalancer IP pool for IPv6")
 }
+
+// TestPublishesPools checks that the default controller publishes its
+// pools for the announcers, correcting a stale ConfigMap.
+func TestPublishesPools(t *testing.T) {
+	stale := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: PoolsNamespace, Name: PoolsConfigMap},
+		Data: map[string]string{PoolsKey: "10.0.0.1-10.0.0.1"}}
+	e := start(t, Config{Pools: pools(t, "192.168.100.240/30", "192.168.101.1")}, stale)
+	const want = "192.168.100.240-192.168.100.243,192.168.101.1-192.168.101.1"
+	var got string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && got != want; time.Sleep(10 * time.Millisecond) {
+		cm, err := e.client.CoreV1().ConfigMaps(PoolsNamespace).Get(e.ctx, PoolsConfigMap, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = cm.Data[PoolsKey]
+	}
+	if got != want {
+		t.Errorf("published %q, want %q", got, want)
+	}
+}

@@ -1,7 +1,10 @@
 package builtin
 
 import (
+	"context"
 	"time"
+
+	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/svcnet/svcnet/internal/printers"
 	"github.com/svcnet/svcnet/internal/registry"
@@ -9,6 +12,7 @@ import (
 	"github.com/svcnet/svcnet/internal/registry/apps/deployment"
 	"github.com/svcnet/svcnet/internal/registry/apps/replicaset"
 	"github.com/svcnet/svcnet/internal/registry/apps/statefulset"
+	"github.com/svcnet/svcnet/internal/registry/authentication/selfsubjectreview"
 	"github.com/svcnet/svcnet/internal/registry/coordination/lease"
 	"github.com/svcnet/svcnet/internal/registry/core/configmap"
 	"github.com/svcnet/svcnet/internal/registry/core/endpoints"
@@ -21,6 +25,10 @@ import (
 	"github.com/svcnet/svcnet/internal/registry/core/serviceaccount"
 	"github.com/svcnet/svcnet/internal/registry/discovery/endpointslice"
 	eventsv1 "github.com/svcnet/svcnet/internal/registry/events/event"
+	"github.com/svcnet/svcnet/internal/registry/networking/ingress"
+	"github.com/svcnet/svcnet/internal/registry/networking/ingressclass"
+	"github.com/svcnet/svcnet/internal/registry/networking/ipaddress"
+	"github.com/svcnet/svcnet/internal/registry/networking/servicecidr"
 )
 
 // Config carries what the resources with side effects need.
@@ -28,6 +36,9 @@ type Config struct {
 	// Service configures Service defaulting, validation and the ClusterIP
 	// and NodePort allocation hooks.
 	Service service.Config
+	// IngressClasses lists the stored IngressClasses, for the default
+	// class of new Ingresses (nil: no default).
+	IngressClasses func(ctx context.Context) ([]networkingv1.IngressClass, error)
 	// EventTTL is how long core/v1 and events.k8s.io/v1 events live after
 	// their last write (--event-ttl; 0: forever).
 	EventTTL time.Duration
@@ -77,6 +88,13 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		endpointslice.Resource(),
 		lease.Resource(),
 		eventsv1.Resource(cfg.EventTTL),
+		// authentication.k8s.io/v1
+		selfsubjectreview.Resource(),
+		// networking.k8s.io/v1
+		ingress.Resource(ingress.Config{IngressClasses: cfg.IngressClasses}),
+		ingressclass.Resource(),
+		servicecidr.Resource(),
+		ipaddress.Resource(),
 	}
 	for i := range all {
 		var connectors map[string]registry.Connector

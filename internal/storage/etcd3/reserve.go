@@ -3,6 +3,7 @@ package etcd3
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -20,17 +21,62 @@ type writeOps struct {
 // newWriteOps turns opts into transaction compares and operations for the
 // object at owner. Duplicates are dropped (etcd refuses a transaction that
 // writes a key twice); a key both reserved and released is reserved.
-func newWriteOps(owner string, opts storage.WriteOptions) writeOps {
+func (s *Store) newWriteOps(owner string, opts storage.WriteOptions) (writeOps, error) {
 	w := writeOps{key: owner}
 	w.reserve = dedupe(opts.Reserve, nil, owner)
 	for _, k := range w.reserve {
+		v, err := s.reservationValue(k, owner)
+		if err != nil {
+			return writeOps{}, err
+		}
 		w.cmps = append(w.cmps, clientv3.Compare(clientv3.CreateRevision(k), "=", 0))
-		w.ops = append(w.ops, clientv3.OpPut(k, owner))
+		w.ops = append(w.ops, clientv3.OpPut(k, v))
 	}
 	for _, k := range dedupe(opts.Release, w.reserve, owner) {
 		w.ops = append(w.ops, clientv3.OpDelete(k))
 	}
-	return w
+	return w, nil
+}
+
+// objectsOf returns the ReservationObjects that key belongs to, or nil.
+func (s *Store) objectsOf(key string) storage.ReservationObjects {
+	for _, o := range s.objects {
+		if strings.HasPrefix(key, o.Prefix()) {
+			return o
+		}
+	}
+	return nil
+}
+
+// reservationValue is what a reservation of key by owner stores: the
+// owner itself, or the encoded object of a ReservationObjects prefix.
+func (s *Store) reservationValue(key, owner string) (string, error) {
+	o := s.objectsOf(key)
+	if o == nil {
+		return owner, nil
+	}
+	obj, err := o.NewReservation(key, owner)
+	if err != nil {
+		return "", fmt.Errorf("reserving %s: %w", key, err)
+	}
+	data, err := s.codec.encode(obj)
+	if err != nil {
+		return "", fmt.Errorf("reserving %s: %w", key, err)
+	}
+	return string(data), nil
+}
+
+// reservationOwner reads the owner back from a stored reservation value.
+func (s *Store) reservationOwner(key string, value []byte) (string, error) {
+	o := s.objectsOf(key)
+	if o == nil {
+		return string(value), nil
+	}
+	obj := o.Empty()
+	if err := s.codec.decode(value, obj, 0); err != nil {
+		return "", fmt.Errorf("reading reservation %s: %w", key, err)
+	}
+	return o.Owner(obj), nil
 }
 
 // checks are the reads of the Else branch: the object key first, then
@@ -80,16 +126,24 @@ func (s *Store) Reservations(ctx context.Context, prefix string) (map[string]str
 	}
 	out := make(map[string]string, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
-		out[string(kv.Key)] = string(kv.Value)
+		owner, err := s.reservationOwner(string(kv.Key), kv.Value)
+		if err != nil {
+			return nil, 0, err
+		}
+		out[string(kv.Key)] = owner
 	}
 	return out, resp.Header.Revision, nil
 }
 
 // Reserve implements storage.Interface.
 func (s *Store) Reserve(ctx context.Context, key, owner string) error {
+	v, err := s.reservationValue(key, owner)
+	if err != nil {
+		return err
+	}
 	resp, err := s.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, owner)).
+		Then(clientv3.OpPut(key, v)).
 		Commit()
 	if err != nil {
 		return fmt.Errorf("reserving %s: %w", key, err)
@@ -108,10 +162,44 @@ func (s *Store) Release(ctx context.Context, key, owner string) error {
 		}
 		return nil
 	}
+	if s.objectsOf(key) != nil {
+		return s.releaseObject(ctx, key, owner)
+	}
 	// A value compare on a missing key fails, so a missing key is left
 	// alone like one held by another owner.
 	_, err := s.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.Value(key), "=", owner)).
+		Then(clientv3.OpDelete(key)).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("releasing %s: %w", key, err)
+	}
+	return nil
+}
+
+// releaseObject is Release for a ReservationObjects key: the owner is read
+// from the stored object, and the key deleted only if it has not been
+// written since.
+func (s *Store) releaseObject(ctx context.Context, key, owner string) error {
+	resp, err := s.client.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("releasing %s: %w", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil
+	}
+	kv := resp.Kvs[0]
+	got, err := s.reservationOwner(key, kv.Value)
+	if err != nil {
+		return err
+	}
+	if got != owner {
+		return nil
+	}
+	// A write in between makes the compare fail: the key then stays, and a
+	// repair loop looks at it again on its next run.
+	_, err = s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).
 		Then(clientv3.OpDelete(key)).
 		Commit()
 	if err != nil {

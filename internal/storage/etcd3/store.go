@@ -34,6 +34,9 @@ type Config struct {
 	Logger *slog.Logger
 	// BookmarkInterval is DefaultBookmarkInterval when zero.
 	BookmarkInterval time.Duration
+	// ReservationObjects are the prefixes whose reservation keys hold API
+	// objects instead of owner strings (ClusterIPs as IPAddresses).
+	ReservationObjects []storage.ReservationObjects
 }
 
 // Store is a storage.Interface over etcd v3.
@@ -43,6 +46,7 @@ type Store struct {
 	logger           *slog.Logger
 	bookmarkInterval time.Duration
 	leases           *leaseManager
+	objects          []storage.ReservationObjects
 }
 
 var _ storage.Interface = (*Store)(nil)
@@ -67,6 +71,7 @@ func New(cfg Config) (*Store, error) {
 		logger:           cfg.Logger,
 		bookmarkInterval: cfg.BookmarkInterval,
 		leases:           newLeaseManager(cfg.Client),
+		objects:          cfg.ReservationObjects,
 	}, nil
 }
 
@@ -97,7 +102,10 @@ func (s *Store) Create(ctx context.Context, key string, obj, out runtime.Object,
 		return err
 	}
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}
-	w := newWriteOps(key, opts)
+	w, err := s.newWriteOps(key, opts)
+	if err != nil {
+		return err
+	}
 	for {
 		resp, err := s.commitPut(ctx, key, data, opts.TTL, append(cmps, w.cmps...), w.ops, w.checks())
 		if err != nil {
@@ -149,7 +157,10 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, out runtime.Ob
 		if err != nil {
 			return err
 		}
-		w := newWriteOps(key, opts)
+		w, err := s.newWriteOps(key, opts)
+		if err != nil {
+			return err
+		}
 		if cur != nil && bytes.Equal(data, cur.Value) && len(w.ops) == 0 {
 			return s.codec.decode(cur.Value, out, cur.ModRevision)
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"weak"
@@ -35,6 +36,14 @@ type Config struct {
 	// Store, when set, is read to rebuild the allocators' bitmaps before the
 	// first allocation and whenever a bitmap says a range is full.
 	Store storage.Interface
+	// ServiceCIDRs, when set, returns the ranges of the networking.k8s.io
+	// ServiceCIDRs not being deleted: ClusterIPs may also come from those
+	// (requested ones, and dynamic ones once a flag range is full).
+	ServiceCIDRs func(ctx context.Context) ([]netip.Prefix, error)
+	// DenyExternalIPs refuses Services that add spec.externalIPs with 403,
+	// as upstream's DenyServiceExternalIPs admission plugin
+	// (--deny-external-ips; CVE-2020-8554).
+	DenyExternalIPs bool
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -50,6 +59,8 @@ type Hooks struct {
 	store   storage.Interface
 	log     *slog.Logger
 	synced  atomic.Bool
+	extra   *extraRanges
+	denyEIP bool
 
 	// dynamic remembers, per candidate object, which of its reservation
 	// keys were chosen here (and may be retried) rather than requested by
@@ -68,6 +79,11 @@ func NewHooks(cfg Config) (*Hooks, error) {
 		store:   cfg.Store,
 		log:     cfg.Logger,
 		dynamic: map[weak.Pointer[corev1.Service]]map[string]bool{},
+		extra:   &extraRanges{list: cfg.ServiceCIDRs, store: cfg.Store},
+		denyEIP: cfg.DenyExternalIPs,
+	}
+	for _, a := range cfg.IPAllocators {
+		h.extra.skip = append(h.extra.skip, a.CIDR())
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -128,13 +144,35 @@ func (p *plan) abort() {
 // BeforeCreate defaults the IP family fields, allocates clusterIPs,
 // nodePorts and the healthCheckNodePort of obj, and returns their keys.
 func (h *Hooks) BeforeCreate(ctx context.Context, obj k8sruntime.Object) (storage.WriteOptions, error) {
+	if err := h.admitExternalIPs(obj.(*corev1.Service), nil); err != nil {
+		return storage.WriteOptions{}, err
+	}
 	return h.allocate(ctx, obj.(*corev1.Service), nil)
 }
 
 // BeforeUpdate does what BeforeCreate does for values obj adds over old,
 // and releases the values old held that obj no longer uses.
 func (h *Hooks) BeforeUpdate(ctx context.Context, obj, old k8sruntime.Object) (storage.WriteOptions, error) {
+	if err := h.admitExternalIPs(obj.(*corev1.Service), old.(*corev1.Service)); err != nil {
+		return storage.WriteOptions{}, err
+	}
 	return h.allocate(ctx, obj.(*corev1.Service), old.(*corev1.Service))
+}
+
+// admitExternalIPs refuses, under DenyExternalIPs, a Service that has an
+// external IP old (nil on create) did not have; keeping or removing them
+// is allowed, as upstream's plugin allows it.
+func (h *Hooks) admitExternalIPs(svc, old *corev1.Service) error {
+	if !h.denyEIP {
+		return nil
+	}
+	for _, ip := range svc.Spec.ExternalIPs {
+		if old == nil || !slices.Contains(old.Spec.ExternalIPs, ip) {
+			return apierrors.NewForbidden(corev1.Resource("services"), svc.Name,
+				errors.New("Use of external IPs is denied by admission control"))
+		}
+	}
+	return nil
 }
 
 // BeforeDelete releases every value obj holds.
@@ -220,11 +258,15 @@ func (h *Hooks) allocClusterIPs(ctx context.Context, svc *corev1.Service, held m
 				return apierrors.NewInternalError(fmt.Errorf("failed to allocate a serviceIP: %s is not configured", fam))
 			}
 			ip, err := h.nextIP(ctx, a)
+			undo := func() { a.Release(ip) }
+			if errors.Is(err, ipallocator.ErrFull) {
+				ip, undo, err = h.extra.next(ctx, fam)
+			}
 			if err != nil {
 				return apierrors.NewInternalError(fmt.Errorf("failed to allocate a serviceIP: %w", err))
 			}
 			spec.ClusterIPs[i] = ip.String()
-			p.add(ipallocator.Key(ip), true, func() { a.Release(ip) })
+			p.add(ipallocator.Key(ip), true, undo)
 			continue
 		}
 		ip, err := netip.ParseAddr(s)
@@ -247,7 +289,16 @@ func (h *Hooks) allocClusterIPs(ctx context.Context, svc *corev1.Service, held m
 		case err == nil:
 			undo = func() { a.Release(ip) }
 		case !errors.Is(err, ipallocator.ErrAllocated):
-			// Out of range; a marked bitmap is only a hint, storage decides.
+			// Outside the flag range (a marked bitmap, ErrAllocated, is
+			// only a hint: storage decides): it may be in a ServiceCIDR.
+			var ok bool
+			var xerr error
+			if undo, ok, xerr = h.extra.allocate(ctx, ip); xerr != nil {
+				return apierrors.NewInternalError(fmt.Errorf("failed to allocate IP %s: %w", s, xerr))
+			}
+			if ok {
+				break
+			}
 			return apierrors.NewInvalid(serviceKind, svc.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "clusterIPs"),
 				spec.ClusterIPs, fmt.Sprintf("failed to allocate IP %s: %v", s, err))})
 		}
@@ -465,6 +516,7 @@ func (h *Hooks) forget(key string) {
 		for _, a := range h.ips {
 			a.Release(ip)
 		}
+		h.extra.release(ip)
 		return
 	}
 	if port, ok := portallocator.ParseKey(key); ok {

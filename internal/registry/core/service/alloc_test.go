@@ -436,3 +436,36 @@ func TestRefreshOnFirstUse(t *testing.T) {
 		t.Errorf("bitmap: got %d used, want 6", h.ips[0].Used())
 	}
 }
+
+func TestDenyExternalIPs(t *testing.T) {
+	withEIPs := func(ips ...string) *corev1.Service {
+		s := svc("web", corev1.ServiceTypeClusterIP)
+		s.Spec.ExternalIPs = ips
+		return s
+	}
+	tests := []struct {
+		name     string
+		deny     bool
+		svc, old *corev1.Service
+		want     bool // refused with 403
+	}{
+		{name: "off", svc: withEIPs("192.0.2.1")},
+		{name: "create without", deny: true, svc: withEIPs()},
+		{name: "create with", deny: true, svc: withEIPs("192.0.2.1"), want: true},
+		{name: "update adding one", deny: true, svc: withEIPs("192.0.2.1", "192.0.2.2"), old: withEIPs("192.0.2.1"), want: true},
+		{name: "update keeping them", deny: true, svc: withEIPs("192.0.2.1"), old: withEIPs("192.0.2.1")},
+		{name: "update removing one", deny: true, svc: withEIPs("192.0.2.1"), old: withEIPs("192.0.2.1", "192.0.2.2")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &Hooks{denyEIP: tc.deny}
+			err := h.admitExternalIPs(tc.svc, tc.old)
+			if got := apierrors.IsForbidden(err); got != tc.want {
+				t.Fatalf("got %v, want refused %v", err, tc.want)
+			}
+			if tc.want && !strings.Contains(err.Error(), "Use of external IPs is denied by admission control") {
+				t.Errorf("got message %q", err)
+			}
+		})
+	}
+}
