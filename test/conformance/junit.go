@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -77,7 +78,7 @@ func ReadResults(r io.Reader) ([]Result, error) {
 func result(c junitCase) (Result, bool) {
 	name := strings.Join(strings.Fields(c.Name), " ")
 	setup := !strings.HasPrefix(name, "[It] ")
-	res := Result{Spec: strings.TrimPrefix(name, "[It] "), State: c.Status, Seconds: c.Time}
+	res := Result{Spec: withoutLabels(strings.TrimPrefix(name, "[It] ")), State: c.Status, Seconds: c.Time}
 	if res.State == "" { // older reports: state from the elements
 		switch {
 		case c.Failure != nil || c.Error != nil:
@@ -106,6 +107,23 @@ func result(c junitCase) (Result, bool) {
 	return res, true
 }
 
+// withoutLabels drops the " [a, b]" list of labels Ginkgo appends to a
+// spec's name when every label in it is also a "[tag]" of the spec's text,
+// as Kubernetes' labels are ("... [Conformance] [sig-network, Conformance]").
+func withoutLabels(name string) string {
+	i := strings.LastIndex(name, " [")
+	if i < 0 || !strings.HasSuffix(name, "]") {
+		return name
+	}
+	text := name[:i]
+	for _, label := range strings.Split(name[i+2:len(name)-1], ", ") {
+		if !strings.Contains(text, "["+label+"]") {
+			return name
+		}
+	}
+	return text
+}
+
 // firstLine is the first non-blank line of s, trimmed.
 func firstLine(s string) string {
 	for _, line := range strings.Split(s, "\n") {
@@ -126,8 +144,10 @@ func Counts(results []Result) map[string]int {
 }
 
 // WriteMarkdown writes a summary line and a table of results (spec,
-// result, seconds, first line of the failure) to w.
+// result, seconds, first line of the failure) to w, sorted by spec so that
+// runs compare line by line whatever order the specs ran in.
 func WriteMarkdown(w io.Writer, results []Result) error {
+	results = slices.SortedFunc(slices.Values(results), func(a, b Result) int { return strings.Compare(a.Spec, b.Spec) })
 	counts := Counts(results)
 	failed := 0
 	for _, r := range results {

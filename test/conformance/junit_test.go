@@ -19,7 +19,7 @@ const report = `<?xml version="1.0" encoding="UTF-8"?>
     <testcase name="[It] [sig-storage] Secrets should be consumable" classname="Kubernetes e2e suite" status="skipped" time="0">
       <skipped message="skipped"></skipped>
     </testcase>
-    <testcase name="[It] [sig-network] Networking should work across 3 nodes" classname="Kubernetes e2e suite" status="skipped" time="0.5">
+    <testcase name="[It] [sig-network] Networking should work across 3 nodes [Feature:X]" classname="Kubernetes e2e suite" status="skipped" time="0.5">
       <skipped message="skipped - Requires at least 3 nodes (not 2)"></skipped>
     </testcase>
     <testcase name="[It] [sig-network] HostPort is pending" classname="Kubernetes e2e suite" status="pending" time="0">
@@ -37,11 +37,11 @@ func TestReadResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Result{
-		{Spec: "[sig-network] DNS should provide DNS for services [Conformance] [Conformance, sig-network]", State: "passed",
+		{Spec: "[sig-network] DNS should provide DNS for services [Conformance]", State: "passed",
 			Seconds: 12.25},
 		{Spec: "[sig-network] Services should serve a basic endpoint from pods [Conformance]", State: "failed", Seconds: 80,
 			Message: "[FAILED] failed to validate endpoints | for service"},
-		{Spec: "[sig-network] Networking should work across 3 nodes", State: "skipped", Seconds: 0.5,
+		{Spec: "[sig-network] Networking should work across 3 nodes [Feature:X]", State: "skipped", Seconds: 0.5,
 			Message: "skipped - Requires at least 3 nodes (not 2)"},
 		{Spec: "[SynchronizedAfterSuite]", State: "failed", Seconds: 2, Message: "cleanup failed"},
 	}
@@ -63,10 +63,10 @@ func TestWriteMarkdown(t *testing.T) {
 
 | spec | result | seconds | first line of the failure |
 |---|---|---:|---|
-| [sig-network] DNS should provide DNS for services [Conformance] [Conformance, sig-network] | passed | 12.2 |  |
-| [sig-network] Services should serve a basic endpoint from pods [Conformance] | failed | 80.0 | [FAILED] failed to validate endpoints \| for service |
-| [sig-network] Networking should work across 3 nodes | skipped | 0.5 | skipped - Requires at least 3 nodes (not 2) |
 | [SynchronizedAfterSuite] | failed | 2.0 | cleanup failed |
+| [sig-network] DNS should provide DNS for services [Conformance] | passed | 12.2 |  |
+| [sig-network] Networking should work across 3 nodes [Feature:X] | skipped | 0.5 | skipped - Requires at least 3 nodes (not 2) |
+| [sig-network] Services should serve a basic endpoint from pods [Conformance] | failed | 80.0 | [FAILED] failed to validate endpoints \| for service |
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("markdown (-want +got):\n%s", diff)
