@@ -32,7 +32,7 @@ for target in "${targets[@]}"; do
     echo "$target $version is up to date ($bin)"
     continue
   fi
-  echo "Building $target $version (a cold build takes 10+ minutes)..."
+  echo "Building $target $version (10+ minutes on 2 CPUs when nothing is cached)..."
   start=$SECONDS
   case $target in
     kubectl) go build -ldflags "$ldflags" -o "$bin.tmp" k8s.io/kubernetes/cmd/kubectl ;;
