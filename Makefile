@@ -1,5 +1,5 @@
 # svcnet developer entry points. Scripts live in hack/.
-.PHONY: build test walkthrough server bench clean
+.PHONY: build test walkthrough server bench conformance kubectl clean
 
 build:
 	go build -o bin/svcnet ./cmd/svcnet
@@ -22,6 +22,19 @@ server: build
 bench: build
 	go build -o bin/bench ./bench
 	SVCNET_BINARY=$(CURDIR)/bin/svcnet bin/bench -out bench/out/results.json
+
+# Upstream Kubernetes' e2e suite against a two-node cluster in network
+# namespaces (root); FOCUS/SKIP are Ginkgo regexps, PROXY_MODE nftables or
+# iptables, PARALLEL the number of e2e.test processes. Results in
+# _output/conformance/ and docs/conformance.md.
+conformance:
+	CONFORMANCE_FOCUS='$(FOCUS)' CONFORMANCE_SKIP='$(SKIP)' PROXY_MODE='$(PROXY_MODE)' \
+	  CONFORMANCE_PARALLEL='$(PARALLEL)' hack/conformance.sh
+
+# Stock kubectl of the release pinned in hack/conformance/go.mod, built into
+# _output/bin/kubectl (used by tests and scripts when none is on PATH).
+kubectl:
+	hack/build-e2e.sh kubectl
 
 clean:
 	rm -rf bin _output

@@ -2,9 +2,10 @@
 # Runs stock kubectl against the development server (hack/run-server.sh),
 # inside its network namespace so that ClusterIPs and pod IPs printed by
 # kubectl can be reached with the same wrapper: hack/kubectl.sh exec ...,
-# or `ip netns exec svcnet-dev curl http://<ClusterIP>`.
+# or `ip netns exec svcnet-dev curl http://<ClusterIP>`. kubectl is
+# $KUBECTL, kubectl on PATH or _output/bin/kubectl (hack/find-kubectl.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-kubectl=${KUBECTL:-/usr/lib/google-cloud-sdk/bin/kubectl.1.33}
+kubectl=$(hack/find-kubectl.sh)
 exec ip netns exec "${SVCNET_NETNS:-svcnet-dev}" "$kubectl" --kubeconfig "$PWD/_output/data/kubeconfig.yaml" \
   --cache-dir "$PWD/_output/kubectl-cache" "$@"

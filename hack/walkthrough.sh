@@ -12,13 +12,14 @@
 #   make build && sudo hack/walkthrough.sh
 #
 # Environment: SVCNET_BINARY (default bin/svcnet), KUBECTL (default
-# kubectl 1.33 of the Cloud SDK), WALKTHROUGH_KEEP_LOGS=1 keeps the work
-# directory (server log) after a successful run.
+# kubectl on PATH, else _output/bin/kubectl: hack/find-kubectl.sh),
+# WALKTHROUGH_KEEP_LOGS=1 keeps the work directory (server log) after a
+# successful run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=${SVCNET_BINARY:-$ROOT/bin/svcnet}
-KUBECTL_BIN=${KUBECTL:-/usr/lib/google-cloud-sdk/bin/kubectl.1.33}
+KUBECTL_BIN=$(hack/find-kubectl.sh)
 NODE_IP=172.30.0.1
 OUTSIDE_IP=172.30.0.2
 LB_POOL=172.30.0.240/28
@@ -597,7 +598,8 @@ show kubectl get secrets
 expect '^nginxsecret +kubernetes\.io/tls +2 +'
 SHOW="kubectl delete deployments,svc my-nginx; kubectl create -f examples/12-nginx-secure-app.yaml" \
   show eval "kubectl delete deployments,svc my-nginx && kubectl create -f examples/12-nginx-secure-app.yaml"
-expect '^deployment.apps "my-nginx" deleted$'
+# kubectl 1.35+ also names the namespace it deleted from.
+expect '^deployment.apps "my-nginx" deleted( from default namespace)?$'
 expect '^service/my-nginx created$'
 expect '^deployment.apps/my-nginx created$'
 wait_for 90 "the nginxhttps pod Ready" ready_pods run=my-nginx 1
@@ -654,9 +656,9 @@ show kubectl delete -f examples/ --ignore-not-found
 expect '^service "my-nginx" deleted'
 expect '^statefulset.apps "web" deleted'
 show kubectl delete secret nginxsecret
-expect '^secret "nginxsecret" deleted$'
+expect '^secret "nginxsecret" deleted( from default namespace)?$'
 show kubectl delete configmap nginxconfigmap
-expect '^configmap "nginxconfigmap" deleted$'
+expect '^configmap "nginxconfigmap" deleted( from default namespace)?$'
 gone() { WHY=$(kubectl get pods,svc -o name 2>&1) && [ "$WHY" = service/kubernetes ]; }
 wait_for 90 "only service/kubernetes left" gone
 show kubectl get all

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,10 +19,9 @@ func TestRunAttach(t *testing.T) {
 	n := framework.StartNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", n.Netns, framework.Kubectl,
-		"--kubeconfig", filepath.Join(n.DataDir, "kubeconfig.yaml"), "--cache-dir", filepath.Join(n.DataDir, "kubectl-cache"),
+	cmd := exec.CommandContext(ctx, "ip", append(append([]string{"netns", "exec", n.Netns}, n.KubectlArgs()...),
 		"run", "reader", "-i", "--rm", "--restart=Never", "--image=busybox", "--",
-		"sh", "-c", `read line; echo "got:$line"; read more; echo "then:$more"`)
+		"sh", "-c", `read line; echo "got:$line"; read more; echo "then:$more"`)...)
 	cmd.Stdin = strings.NewReader("hello\nworld\n")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +143,5 @@ func TestExec(t *testing.T) {
 
 // kubectlLine is the kubectl command line of n for use in a shell.
 func kubectlLine(n *framework.Node) string {
-	return strings.Join([]string{framework.Kubectl, "--kubeconfig", filepath.Join(n.DataDir, "kubeconfig.yaml"),
-		"--cache-dir", filepath.Join(n.DataDir, "kubectl-cache")}, " ")
+	return strings.Join(n.KubectlArgs(), " ")
 }

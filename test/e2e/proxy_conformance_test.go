@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -128,8 +127,8 @@ func TestProxyConformance(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", n.Netns, framework.Kubectl,
-		"--kubeconfig", filepath.Join(n.DataDir, "kubeconfig.yaml"), "proxy", "--port=18002")
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.Netns},
+		append(n.KubectlArgs(), "proxy", "--port=18002")...)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

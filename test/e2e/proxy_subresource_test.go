@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,8 +46,8 @@ func TestProxySubresources(t *testing.T) {
 	t.Run("kubectl proxy", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", n.Netns, framework.Kubectl,
-			"--kubeconfig", filepath.Join(n.DataDir, "kubeconfig.yaml"), "proxy", "--port=18001")
+		cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.Netns},
+			append(n.KubectlArgs(), "proxy", "--port=18001")...)...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -42,11 +42,11 @@ subsets:
 
 func TestSelectorlessServiceIsMirrored(t *testing.T) {
 	ts := framework.Start(t, framework.Options{Modify: withControllers})
-	ts.MustKubectl(t, "1.33", externalService, "apply", "-f", "-")
+	ts.MustKubectl(t, "", externalService, "apply", "-f", "-")
 	mirrored := func(want string) {
 		t.Helper()
 		framework.Eventually(t, 15*time.Second, func() error {
-			out := ts.MustKubectl(t, "1.33", "", "get", "endpointslices", "-l",
+			out := ts.MustKubectl(t, "", "", "get", "endpointslices", "-l",
 				discoveryv1.LabelServiceName+"=external-http-service", "-o",
 				"jsonpath={.items[*].endpoints[*].addresses[0]}/{.items[*].metadata.labels.endpointslice\\.kubernetes\\.io/managed-by}")
 			if out != want {
@@ -56,10 +56,10 @@ func TestSelectorlessServiceIsMirrored(t *testing.T) {
 		})
 	}
 	mirrored("192.168.3.215/endpointslicemirroring-controller.k8s.io")
-	ts.MustKubectl(t, "1.33", "", "patch", "endpoints", "external-http-service", "--type=json", "-p",
+	ts.MustKubectl(t, "", "", "patch", "endpoints", "external-http-service", "--type=json", "-p",
 		`[{"op":"replace","path":"/subsets/0/addresses/0/ip","value":"192.168.3.216"}]`)
 	mirrored("192.168.3.216/endpointslicemirroring-controller.k8s.io")
-	ts.MustKubectl(t, "1.33", "", "delete", "endpoints", "external-http-service")
+	ts.MustKubectl(t, "", "", "delete", "endpoints", "external-http-service")
 	mirrored("/")
 }
 
@@ -78,18 +78,18 @@ func TestEndpointsFollowPods(t *testing.T) {
 	runningPod(t, ts, "default", "nginx-1", "node-a", "10.244.0.21", true, map[string]string{"run": "my-nginx"}, 80)
 	runningPod(t, ts, "default", "nginx-2", "node-a", "10.244.0.22", false, map[string]string{"run": "my-nginx"}, 80)
 	framework.Eventually(t, 15*time.Second, func() error {
-		out := ts.MustKubectl(t, "1.32", "", "get", "endpoints", "nginx")
+		out := ts.MustKubectl(t, "", "", "get", "endpoints", "nginx")
 		if !strings.Contains(out, "10.244.0.21:80") || strings.Contains(out, "10.244.0.22") {
 			return fmt.Errorf("want only the ready pod in ENDPOINTS:\n%s", out)
 		}
-		nr := ts.MustKubectl(t, "1.32", "", "get", "endpoints", "nginx", "-o", "jsonpath={.subsets[0].notReadyAddresses[0].ip}")
+		nr := ts.MustKubectl(t, "", "", "get", "endpoints", "nginx", "-o", "jsonpath={.subsets[0].notReadyAddresses[0].ip}")
 		if nr != "10.244.0.22" {
 			return fmt.Errorf("notReadyAddresses: got %q, want 10.244.0.22", nr)
 		}
 		return nil
 	})
 	// kube-apiserver 1.33 warns on every v1 Endpoints request.
-	_, err := ts.Kubectl(t, "1.33", "", "get", "endpoints", "nginx", "--warnings-as-errors")
+	_, err := ts.Kubectl(t, "", "", "get", "endpoints", "nginx", "--warnings-as-errors")
 	if want := "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("get endpoints --warnings-as-errors: got %v, want the warning %q", err, want)
 	}

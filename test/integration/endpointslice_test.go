@@ -118,7 +118,7 @@ func TestEndpointSlicesFollowPods(t *testing.T) {
 	setPodReady(t, ts, pod, "10.244.0.11", false)
 	expect("10.244.0.11:8080 ready=false", "10.244.0.12:9090 ready=true")
 	// Blue/green: a selector change empties the slice at once.
-	ts.MustKubectl(t, "1.33", "", "patch", "svc", "web", "-p", `{"spec":{"selector":{"app":"green"}}}`)
+	ts.MustKubectl(t, "", "", "patch", "svc", "web", "-p", `{"spec":{"selector":{"app":"green"}}}`)
 	expect()
 	if err := ts.Client.CoreV1().Services(ns).Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ func TestRBACAPI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ts := framework.Start(t, framework.Options{})
-	k := func(args ...string) string { return ts.MustKubectl(t, "1.33", "", args...) }
+	k := func(args ...string) string { return ts.MustKubectl(t, "", "", args...) }
 	k("create", "role", "pod-reader", "--verb=get,list", "--resource=pods")
 	k("create", "clusterrole", "node-reader", "--verb=get", "--resource=nodes")
 	k("create", "rolebinding", "read-pods", "--role=pod-reader", "--user=alice", "--serviceaccount=default:robot")

@@ -108,7 +108,7 @@ func TestServiceAccounts(t *testing.T) {
 	}
 
 	t.Run("kubectl create token", func(t *testing.T) {
-		tok := strings.TrimSpace(ts.MustKubectl(t, "1.33", "", "create", "token", "default", "-n", ns))
+		tok := strings.TrimSpace(ts.MustKubectl(t, "", "", "create", "token", "default", "-n", ns))
 		if !authenticates(tok) {
 			t.Fatalf("a fresh token of %s/default is refused", ns)
 		}
@@ -124,7 +124,7 @@ func TestServiceAccounts(t *testing.T) {
 			t.Errorf("SelfSubjectReview: groups %q, want %q", got, want)
 		}
 		// TokenReview: the token, an audience-bound one, a forged one.
-		vault := strings.TrimSpace(ts.MustKubectl(t, "1.33", "", "create", "token", "default", "-n", ns, "--audience", "vault"))
+		vault := strings.TrimSpace(ts.MustKubectl(t, "", "", "create", "token", "default", "-n", ns, "--audience", "vault"))
 		reviews := ts.Client.AuthenticationV1().TokenReviews()
 		for _, tc := range []struct {
 			name, token string
@@ -145,15 +145,15 @@ func TestServiceAccounts(t *testing.T) {
 				t.Errorf("TokenReview %s: %+v, want user %q", tc.name, tr.Status, tc.wantUser)
 			}
 		}
-		who := ts.MustKubectl(t, "1.33", "", "auth", "whoami")
+		who := ts.MustKubectl(t, "", "", "auth", "whoami")
 		if !strings.Contains(who, "admin") || !strings.Contains(who, "system:masters") {
 			t.Errorf("kubectl auth whoami as admin:\n%s", who)
 		}
-		other := strings.TrimSpace(ts.MustKubectl(t, "1.33", "", "create", "token", "default", "-n", ns, "--audience", "vault"))
+		other := strings.TrimSpace(ts.MustKubectl(t, "", "", "create", "token", "default", "-n", ns, "--audience", "vault"))
 		if authenticates(other) {
 			t.Errorf("a token for audience vault is accepted by the API server")
 		}
-		_, err = ts.Kubectl(t, "1.33", "", "create", "token", "default", "-n", ns, "--duration", "5m")
+		_, err = ts.Kubectl(t, "", "", "create", "token", "default", "-n", ns, "--duration", "5m")
 		if err == nil || !strings.Contains(err.Error(), "may not specify a duration less than 10 minutes") {
 			t.Errorf("got %v, want the 10 minute minimum refused", err)
 		}
@@ -267,10 +267,10 @@ func TestAccessReviews(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ts := framework.Start(t, framework.Options{})
-	if out := strings.TrimSpace(ts.MustKubectl(t, "1.33", "", "auth", "can-i", "delete", "nodes")); out != "yes" {
+	if out := strings.TrimSpace(ts.MustKubectl(t, "", "", "auth", "can-i", "delete", "nodes")); out != "yes" {
 		t.Errorf("kubectl auth can-i delete nodes: %q, want yes", out)
 	}
-	if out := ts.MustKubectl(t, "1.33", "", "auth", "can-i", "--list"); !strings.Contains(out, "*.*") {
+	if out := ts.MustKubectl(t, "", "", "auth", "can-i", "--list"); !strings.Contains(out, "*.*") {
 		t.Errorf("kubectl auth can-i --list:\n%s\nwant every resource", out)
 	}
 	sar, err := ts.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{

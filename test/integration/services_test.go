@@ -55,9 +55,14 @@ spec:
 
 func TestKubectlServiceWorkflow(t *testing.T) {
 	ts := framework.Start(t, framework.Options{})
-	for _, v := range framework.KubectlVersions {
-		t.Run("kubectl-"+v, func(t *testing.T) {
-			ns := "kubectl-" + strings.ReplaceAll(v, ".", "-")
+	// "" is the default kubectl, whatever its version.
+	for _, v := range append([]string{""}, framework.KubectlVersions...) {
+		name := "kubectl-" + strings.ReplaceAll(v, ".", "-")
+		if v == "" {
+			name = "kubectl-default"
+		}
+		t.Run(name, func(t *testing.T) {
+			ns := name
 			ts.MustKubectl(t, v, "", "create", "namespace", ns)
 			out := ts.MustKubectl(t, v, helloService, "apply", "-n", ns, "-f", "-")
 			if want := "service/hello-svc created"; !strings.Contains(out, want) {

@@ -9,4 +9,10 @@
 // svcnet, a client outside the cluster. Kill, Restart, Disconnect and
 // Reconnect stage node failures. At cleanup every process of a node goes,
 // pods that outlived a killed agent included, then its namespace.
+//
+// Each node's svcnet output is kept in memory (and logged when the test
+// fails); with $SVCNET_E2E_LOG_DIR set it is also appended to
+// <dir>/<node name>.log as it is written. Stock kubectl is found by package
+// test/kubectl ($KUBECTL, PATH, or _output/bin/kubectl); without one the
+// tests skip.
 package framework

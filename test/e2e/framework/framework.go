@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,10 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// Kubectl is the stock kubectl the tests drive the cluster with.
-const Kubectl = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33"
+	"github.com/svcnet/svcnet/test/kubectl"
+)
 
 // NodeIP is the InternalIP of a test node, on its uplink veth.
 const NodeIP = "172.30.0.1"
@@ -44,7 +44,9 @@ type Node struct {
 	args   []string
 	// kubeconfig is the admin kubeconfig of a server node.
 	kubeconfig string
-	log        *SyncBuffer
+	// kubectl is the stock kubectl binary (package test/kubectl).
+	kubectl string
+	log     *SyncBuffer
 
 	mu   sync.Mutex
 	proc *process
@@ -58,17 +60,19 @@ type process struct {
 }
 
 // RequirePrivileges skips the test unless it runs as root with the tools
-// the framework needs.
-func RequirePrivileges(t testing.TB) {
+// the framework needs, and returns the stock kubectl to drive the cluster
+// with (see package test/kubectl).
+func RequirePrivileges(t testing.TB) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("end-to-end tests need root")
 	}
-	for _, bin := range []string{"ip", "nft", Kubectl} {
+	for _, bin := range []string{"ip", "nft"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Skipf("end-to-end tests need %s: %v", bin, err)
 		}
 	}
+	return kubectl.Require(t)
 }
 
 // Binary returns the svcnet binary: $SVCNET_BINARY, bin/svcnet of the
@@ -194,8 +198,9 @@ func (n *Node) Reconnect() {
 // newNode makes the node's namespace with loopback and an uplink at ip.
 func newNode(t testing.TB, lan *LAN, ip string) *Node {
 	t.Helper()
-	RequirePrivileges(t)
-	n := &Node{t: t, Netns: uniqueName("svcnet-e2e-"), DataDir: t.TempDir(), ip: ip, lan: lan, log: &SyncBuffer{}}
+	kubectlBin := RequirePrivileges(t)
+	n := &Node{t: t, Netns: uniqueName("svcnet-e2e-"), DataDir: t.TempDir(), ip: ip, lan: lan, log: &SyncBuffer{},
+		kubectl: kubectlBin}
 	n.kubeconfig = filepath.Join(n.DataDir, "kubeconfig.yaml")
 	if out, err := exec.Command("ip", "netns", "add", n.Netns).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v: %s", err, out)
@@ -229,15 +234,43 @@ func (n *Node) start(args []string) {
 	n.args = args
 	// ip netns exec execs svcnet in place, so the process is svcnet itself.
 	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Netns, Binary(n.t)}, args...)...)
-	cmd.Stdout, cmd.Stderr = n.log, n.log
+	var out io.Writer = n.log
+	logFile, err := n.openLogFile()
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if logFile != nil {
+		out = io.MultiWriter(n.log, logFile)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		n.t.Fatalf("start svcnet %s: %v", args[0], err)
 	}
 	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
+	go func() {
+		p.err = cmd.Wait()
+		if logFile != nil {
+			_ = logFile.Close()
+		}
+		close(p.done)
+	}()
 	n.mu.Lock()
 	n.proc = p
 	n.mu.Unlock()
+}
+
+// openLogFile opens $SVCNET_E2E_LOG_DIR/<node name>.log for appending, so
+// a long run (hack/conformance.sh) can be followed and kept; nil when the
+// variable is unset.
+func (n *Node) openLogFile() (*os.File, error) {
+	dir := os.Getenv("SVCNET_E2E_LOG_DIR")
+	if dir == "" {
+		return nil, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(filepath.Join(dir, n.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 }
 
 func (n *Node) process() *process {
@@ -481,11 +514,19 @@ func (n *Node) MustExec(args ...string) string {
 	return out
 }
 
+// KubectlArgs is the command line that runs stock kubectl against the
+// node's API server (inside the node's namespace), before kubectl's own
+// arguments.
+func (n *Node) KubectlArgs() []string {
+	return []string{n.kubectl, "--kubeconfig", n.kubeconfig, "--cache-dir", filepath.Join(n.DataDir, "kubectl-cache")}
+}
+
+// Kubeconfig is the admin kubeconfig of a server node.
+func (n *Node) Kubeconfig() string { return n.kubeconfig }
+
 // Kubectl runs stock kubectl against the node's API server.
 func (n *Node) Kubectl(args ...string) (string, error) {
-	full := append([]string{Kubectl, "--kubeconfig", n.kubeconfig,
-		"--cache-dir", filepath.Join(n.DataDir, "kubectl-cache")}, args...)
-	return n.Exec(full...)
+	return n.Exec(append(n.KubectlArgs(), args...)...)
 }
 
 // MustKubectl is Kubectl that fails the test on error.

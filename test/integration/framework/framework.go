@@ -17,13 +17,14 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/svcnet/svcnet/internal/server"
+	"github.com/svcnet/svcnet/test/kubectl"
 )
 
-// KubectlVersions are the stock kubectl binaries every workflow is tested
-// with.
+// KubectlVersions are the older stock kubectl minor versions the kubectl
+// workflow is also tested with, besides the default kubectl (package
+// test/kubectl): clients within kubectl's supported version skew. A version
+// whose kubectl.<minor> is not installed is skipped.
 var KubectlVersions = []string{"1.32", "1.33"}
-
-const kubectlDir = "/usr/lib/google-cloud-sdk/bin"
 
 // TestServer is a running svcnet server.
 type TestServer struct {
@@ -101,17 +102,21 @@ func (ts *TestServer) Stop() {
 	}
 }
 
-// Kubectl runs stock kubectl of the given version ("1.32") against the
-// server and returns its stdout; stderr is in the error.
+// Kubectl runs stock kubectl against the server and returns its stdout;
+// stderr is in the error. version "" is the default kubectl; a minor version
+// ("1.32") runs kubectl.<minor>. The test is skipped when that kubectl is not
+// installed.
 func (ts *TestServer) Kubectl(t testing.TB, version string, stdin string, args ...string) (string, error) {
 	t.Helper()
-	bin := filepath.Join(kubectlDir, "kubectl."+version)
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("kubectl %s not installed: %v", version, err)
+	bin := kubectl.Require(t)
+	cacheDir := filepath.Join(ts.cacheDir, "default")
+	if version != "" {
+		bin = kubectl.RequireVersion(t, version)
+		cacheDir = filepath.Join(ts.cacheDir, version)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	full := append([]string{"--kubeconfig", ts.Kubeconfig, "--cache-dir", filepath.Join(ts.cacheDir, version)}, args...)
+	full := append([]string{"--kubeconfig", ts.Kubeconfig, "--cache-dir", cacheDir}, args...)
 	cmd := exec.CommandContext(ctx, bin, full...)
 	cmd.Env = append(os.Environ(), "HOME="+ts.cacheDir, "KUBECTL_EXTERNAL_DIFF=")
 	if stdin != "" {
