@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	v1 "k8s.io/api/core/v1"
 
 	"github.com/svcnet/svcnet/internal/agent/exec"
+	"github.com/svcnet/svcnet/internal/agent/images"
 	"github.com/svcnet/svcnet/internal/agent/portforward"
 	"github.com/svcnet/svcnet/internal/agent/runtime"
 )
@@ -45,6 +47,7 @@ func (a *Agent) ExecHandler() http.Handler {
 			http.Error(w, fmt.Sprintf("container not found (%q)", parts[2]), http.StatusNotFound)
 			return
 		}
+		opts.Command = images.ExecArgv(a.containerImage(parts[0], parts[1], parts[2]), opts.Command, a.cfg.SelfArgv)
 		err = exec.Serve(w, r, opts, func(ctx context.Context, s exec.Streams) (int, error) {
 			return runExec(ctx, a.rt, spec, opts, s)
 		})
@@ -112,6 +115,27 @@ func (a *Agent) runningContainer(ns, name, container string) (*runtime.Container
 		}
 	}
 	return nil, runtime.ContainerSpec{}, false
+}
+
+// containerImage returns the image of a container of a pod of this node
+// ("" when unknown).
+func (a *Agent) containerImage(ns, name, container string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.workers {
+		w.mu.Lock()
+		p := w.pod
+		w.mu.Unlock()
+		if p.Namespace != ns || p.Name != name {
+			continue
+		}
+		for _, c := range append(append([]v1.Container(nil), p.Spec.InitContainers...), p.Spec.Containers...) {
+			if c.Name == container {
+				return c.Image
+			}
+		}
+	}
+	return ""
 }
 
 // runExec runs opts.Command in the sandbox of spec with the session's

@@ -24,7 +24,7 @@ import (
 // SIGTERM or SIGINT.
 func AgnhostMain(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("agnhost: no subcommand; have netexec, serve-hostname, porter, nginx, pause, dns-suffix, dns-server-list")
+		return errors.New("agnhost: no subcommand; have netexec, serve-hostname, porter, nginx, test-webserver, pause, dns-suffix, dns-server-list")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -37,6 +37,8 @@ func AgnhostMain(args []string, stdout io.Writer) error {
 		return porter(ctx, args[1:], os.Environ())
 	case "nginx":
 		return nginx(ctx, args[1:])
+	case "test-webserver":
+		return testWebserver(ctx, args[1:], stdout)
 	case "pause":
 		<-ctx.Done()
 		return nil

@@ -75,10 +75,10 @@ func Argv(c *v1.Container, self []string) []string {
 			if len(c.Args) == 0 {
 				return builtin("pause")
 			}
-			return builtin(c.Args...)
+			return builtin(withServeDirs(c, c.Args)...)
 		}
 		if len(c.Command) > len(cmd) {
-			return builtin(append(append([]string(nil), cmd...), c.Args...)...)
+			return builtin(withServeDirs(c, append(append([]string(nil), cmd...), c.Args...))...)
 		}
 	}
 	if len(c.Command) > 0 || len(c.Args) > 0 {
@@ -102,4 +102,34 @@ func Argv(c *v1.Container, self []string) []string {
 		return builtin("pause")
 	}
 	return builtin("serve-hostname", "--http=true", "--port="+strings.Join(ports, ","))
+}
+
+// ExecArgv returns what `kubectl exec` runs in a container of image:
+// command as given, except that /agnhost (the agnhost image's binary)
+// selects the built-in implementation, as the container's own command
+// does. self is as for Argv.
+func ExecArgv(image string, command, self []string) []string {
+	if !IsAgnhost(image) || len(command) == 0 || (command[0] != "/agnhost" && command[0] != "agnhost") {
+		return command
+	}
+	return append(append(append([]string(nil), self...), AgnhostCommand), command[1:]...)
+}
+
+// serviceAccountDir is where pods find their API token.
+const serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// withServeDirs gives the built-in test-webserver the container's volume
+// mounts as the only directories it may serve.
+func withServeDirs(c *v1.Container, args []string) []string {
+	if len(args) == 0 || args[0] != "test-webserver" {
+		return args
+	}
+	out := append([]string(nil), args...)
+	for _, m := range c.VolumeMounts {
+		// Not the API credentials admission mounts in every pod.
+		if path.Clean(m.MountPath) != serviceAccountDir {
+			out = append(out, "--serve-dir="+m.MountPath)
+		}
+	}
+	return out
 }
