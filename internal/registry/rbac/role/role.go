@@ -15,43 +15,62 @@ import (
 	"github.com/svcnet/svcnet/internal/registry"
 )
 
-var verbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+// Verbs are the verbs of every RBAC resource.
+var Verbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
 // Resources returns roles and clusterroles.
 func Resources() []registry.Resource {
 	return []registry.Resource{
 		{Group: rbacv1.GroupName, Version: "v1", Resource: "roles", Kind: "Role", ListKind: "RoleList",
-			SingularName: "role", Namespaced: true, Verbs: verbs,
+			SingularName: "role", Namespaced: true, Verbs: Verbs,
 			New:      func() runtime.Object { return &rbacv1.Role{} },
 			NewList:  func() runtime.Object { return &rbacv1.RoleList{} },
-			Strategy: strategy{validate: func(obj runtime.Object) field.ErrorList { return ValidateRole(obj.(*rbacv1.Role)) }},
+			Strategy: Strategy{Check: func(obj runtime.Object) field.ErrorList { return ValidateRole(obj.(*rbacv1.Role)) }},
 			Fields:   MetaFields},
 		{Group: rbacv1.GroupName, Version: "v1", Resource: "clusterroles", Kind: "ClusterRole", ListKind: "ClusterRoleList",
-			SingularName: "clusterrole", Verbs: verbs,
+			SingularName: "clusterrole", Verbs: Verbs,
 			New:     func() runtime.Object { return &rbacv1.ClusterRole{} },
 			NewList: func() runtime.Object { return &rbacv1.ClusterRoleList{} },
-			Strategy: strategy{validate: func(obj runtime.Object) field.ErrorList {
+			Strategy: Strategy{Check: func(obj runtime.Object) field.ErrorList {
 				return ValidateClusterRole(obj.(*rbacv1.ClusterRole))
 			}},
 			Fields: MetaFields},
 	}
 }
 
-// strategy has no defaults, status or generation: only validation.
-type strategy struct {
-	validate func(runtime.Object) field.ErrorList
+// Strategy is the strategy of every RBAC object: no defaults, status or
+// generation, only validation.
+type Strategy struct {
+	// Check validates an object, metadata included.
+	Check func(obj runtime.Object) field.ErrorList
+	// CheckUpdate, when set, adds the rules of an update from old.
+	CheckUpdate func(obj, old runtime.Object) field.ErrorList
 }
 
-func (strategy) Default(runtime.Object)                                           {}
-func (strategy) PrepareForCreate(context.Context, runtime.Object)                 {}
-func (strategy) PrepareForUpdate(context.Context, runtime.Object, runtime.Object) {}
+var _ registry.Strategy = Strategy{}
 
-func (s strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	return s.validate(obj)
+// Default does nothing: RBAC objects have no defaults.
+func (Strategy) Default(runtime.Object) {}
+
+// PrepareForCreate does nothing.
+func (Strategy) PrepareForCreate(context.Context, runtime.Object) {}
+
+// PrepareForUpdate does nothing.
+func (Strategy) PrepareForUpdate(context.Context, runtime.Object, runtime.Object) {}
+
+// Validate validates a new object.
+func (s Strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
+	return s.Check(obj)
 }
 
-func (s strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
-	return append(s.validate(obj), ValidateMetaUpdate(obj, old)...)
+// ValidateUpdate validates an update: the object, its metadata change and
+// CheckUpdate.
+func (s Strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+	errs := append(s.Check(obj), ValidateMetaUpdate(obj, old)...)
+	if s.CheckUpdate != nil {
+		errs = append(errs, s.CheckUpdate(obj, old)...)
+	}
+	return errs
 }
 
 // ValidateMetaUpdate checks the metadata of an update of any RBAC object.

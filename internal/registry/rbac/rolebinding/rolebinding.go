@@ -1,8 +1,6 @@
 package rolebinding
 
 import (
-	"context"
-
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -15,53 +13,40 @@ import (
 	"github.com/svcnet/svcnet/internal/registry/rbac/role"
 )
 
-var verbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
-
 // Resources returns rolebindings and clusterrolebindings.
 func Resources() []registry.Resource {
 	return []registry.Resource{
 		{Group: rbacv1.GroupName, Version: "v1", Resource: "rolebindings", Kind: "RoleBinding", ListKind: "RoleBindingList",
-			SingularName: "rolebinding", Namespaced: true, Verbs: verbs,
+			SingularName: "rolebinding", Namespaced: true, Verbs: role.Verbs,
 			New:     func() runtime.Object { return &rbacv1.RoleBinding{} },
 			NewList: func() runtime.Object { return &rbacv1.RoleBindingList{} },
-			Strategy: strategy{validate: func(obj runtime.Object) field.ErrorList {
+			Strategy: role.Strategy{Check: func(obj runtime.Object) field.ErrorList {
 				b := obj.(*rbacv1.RoleBinding)
 				return validate(&b.ObjectMeta, b.RoleRef, b.Subjects, true)
-			}, roleRef: func(obj runtime.Object) rbacv1.RoleRef { return obj.(*rbacv1.RoleBinding).RoleRef }},
+			}, CheckUpdate: roleRefFixed(func(obj runtime.Object) rbacv1.RoleRef { return obj.(*rbacv1.RoleBinding).RoleRef })},
 			Fields: role.MetaFields},
 		{Group: rbacv1.GroupName, Version: "v1", Resource: "clusterrolebindings", Kind: "ClusterRoleBinding",
-			ListKind: "ClusterRoleBindingList", SingularName: "clusterrolebinding", Verbs: verbs,
+			ListKind: "ClusterRoleBindingList", SingularName: "clusterrolebinding", Verbs: role.Verbs,
 			New:     func() runtime.Object { return &rbacv1.ClusterRoleBinding{} },
 			NewList: func() runtime.Object { return &rbacv1.ClusterRoleBindingList{} },
-			Strategy: strategy{validate: func(obj runtime.Object) field.ErrorList {
+			Strategy: role.Strategy{Check: func(obj runtime.Object) field.ErrorList {
 				b := obj.(*rbacv1.ClusterRoleBinding)
 				return validate(&b.ObjectMeta, b.RoleRef, b.Subjects, false)
-			}, roleRef: func(obj runtime.Object) rbacv1.RoleRef { return obj.(*rbacv1.ClusterRoleBinding).RoleRef }},
+			}, CheckUpdate: roleRefFixed(func(obj runtime.Object) rbacv1.RoleRef { return obj.(*rbacv1.ClusterRoleBinding).RoleRef })},
 			Fields: role.MetaFields},
 	}
 }
 
-type strategy struct {
-	validate func(runtime.Object) field.ErrorList
-	roleRef  func(runtime.Object) rbacv1.RoleRef
-}
-
-func (strategy) Default(runtime.Object)                                           {}
-func (strategy) PrepareForCreate(context.Context, runtime.Object)                 {}
-func (strategy) PrepareForUpdate(context.Context, runtime.Object, runtime.Object) {}
-
-func (s strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	return s.validate(obj)
-}
-
-// ValidateUpdate also keeps the roleRef: a binding never points at
-// another role (delete and re-create it instead), as upstream.
-func (s strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
-	errs := append(s.validate(obj), role.ValidateMetaUpdate(obj, old)...)
-	if ref := s.roleRef(obj); !apiequality.Semantic.DeepEqual(ref, s.roleRef(old)) {
-		errs = append(errs, field.Invalid(field.NewPath("roleRef"), ref, "cannot change roleRef"))
+// roleRefFixed refuses an update that changes the roleRef: a binding
+// never points at another role (delete and re-create it instead), as
+// upstream.
+func roleRefFixed(ref func(runtime.Object) rbacv1.RoleRef) func(obj, old runtime.Object) field.ErrorList {
+	return func(obj, old runtime.Object) field.ErrorList {
+		if r := ref(obj); !apiequality.Semantic.DeepEqual(r, ref(old)) {
+			return field.ErrorList{field.Invalid(field.NewPath("roleRef"), r, "cannot change roleRef")}
+		}
+		return nil
 	}
-	return errs
 }
 
 // validate checks a binding's name, roleRef and subjects as upstream does;
