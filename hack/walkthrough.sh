@@ -235,7 +235,7 @@ outside sh -c "ip link set lo up && ip addr add $OUTSIDE_IP/24 dev eth0 && ip li
 
 mkdir -p "$WORK/data"
 on_node "$BIN" server --data-dir "$WORK/data" --bind-address 127.0.0.1 --advertise-address "$NODE_IP" \
-  --node-name node1 --loadbalancer-ip-pool "$LB_POOL" >"$WORK/server.log" 2>&1 &
+  --node-name node1 --container-runtime "${SVCNET_CONTAINER_RUNTIME:-process}" --loadbalancer-ip-pool "$LB_POOL" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 echo "svcnet server pid $SERVER_PID, log $WORK/server.log"
 server_alive() { kill -0 "$SERVER_PID" 2>/dev/null || fail "svcnet server exited"; }

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/svcnet/svcnet/internal/agent/cri"
 	"github.com/svcnet/svcnet/internal/agent/dnsconfig"
 	"github.com/svcnet/svcnet/internal/agent/podnet"
 	"github.com/svcnet/svcnet/internal/agent/runtime"
@@ -77,6 +78,8 @@ type Config struct {
 	// those ends (restarting them unless Never). A crashed agent always
 	// leaves them running.
 	KeepPodsOnExit bool
+	// Runtime selects and configures the container runtime.
+	Runtime RuntimeOptions
 	// KubeletPort is published as status.daemonEndpoints.kubeletEndpoint
 	// of the Node: where the agent's kubelet API server listens (0: none).
 	KubeletPort int32
@@ -93,6 +96,8 @@ type Agent struct {
 
 	net *podnet.Manager
 	rt  *runtime.Runtime
+	// cri is the container runtime pods run in (nil: the process runtime).
+	cri *cri.Runtime
 	dns dnsconfig.Config
 
 	mu      sync.Mutex
@@ -178,6 +183,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.setupCRI(ctx, cidr); err != nil {
+		return err
+	}
 	a.dns = dnsconfig.Config{ClusterDomain: a.cfg.ClusterDomain}
 	if a.cfg.ClusterDNS != "" {
 		a.dns.ClusterDNS = []string{a.cfg.ClusterDNS}
@@ -218,7 +226,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	a.cleanupLeftovers(podInformer.GetStore())
-	a.syncHostPorts(ctx, podInformer.GetStore())
+	if a.cri == nil {
+		// Under a container runtime the CNI portmap plugin publishes them.
+		a.syncHostPorts(ctx, podInformer.GetStore())
+	}
 
 	tick := time.NewTicker(heartbeatInterval)
 	defer tick.Stop()
@@ -232,6 +243,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			// Containers are killed and recorded (or left running, with
 			// KeepPodsOnExit) before the agent is gone.
 			a.rt.WaitContainers()
+			if a.cri != nil {
+				_ = a.cri.Close()
+			}
 			return nil
 		case <-tick.C:
 			a.heartbeat(ctx)
@@ -301,8 +315,11 @@ func (a *Agent) cleanupLeftovers(store cache.Store) {
 		}
 	}
 	uids, err := a.net.Pods()
+	if a.cri != nil {
+		uids, err = a.cri.PodUIDs(context.Background())
+	}
 	if err != nil {
-		a.log.Warn("Failed listing leftover pod networks", "err", err)
+		a.log.Warn("Failed listing leftover pods", "err", err)
 		return
 	}
 	if entries, err := os.ReadDir(a.podsDir()); err == nil {
@@ -320,7 +337,11 @@ func (a *Agent) cleanupLeftovers(store cache.Store) {
 			a.log.Warn("Failed removing leftover pod", "podUID", uid, "err", err)
 			continue
 		}
-		if err := a.net.TeardownPod(uid); err != nil {
+		teardown := a.net.TeardownPod
+		if a.cri != nil {
+			teardown = func(uid string) error { return a.cri.RemovePod(context.Background(), uid) }
+		}
+		if err := teardown(uid); err != nil {
 			a.log.Warn("Failed removing leftover pod network", "podUID", uid, "err", err)
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/svcnet/svcnet/internal/agent/cri"
 	"github.com/svcnet/svcnet/internal/agent/exec"
 	"github.com/svcnet/svcnet/internal/agent/runtime"
 )
@@ -45,7 +46,14 @@ func (a *Agent) AttachHandler() http.Handler {
 			return
 		}
 		err := exec.Serve(w, r, opts, func(ctx context.Context, s exec.Streams) (int, error) {
-			return attach(ctx, rc, spec, s)
+			switch c := rc.(type) {
+			case *cri.Container:
+				opts.TTY = on("tty")
+				return c.Attach(ctx, opts, s)
+			case *runtime.Container:
+				return attach(ctx, c, spec, s)
+			}
+			return -1, errors.New("container cannot be attached to")
 		})
 		if errors.Is(err, exec.ErrNotWebSocket) {
 			http.Error(w, err.Error(), http.StatusBadRequest)

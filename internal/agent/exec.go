@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/svcnet/svcnet/internal/agent/cri"
 	"github.com/svcnet/svcnet/internal/agent/exec"
 	"github.com/svcnet/svcnet/internal/agent/images"
 	"github.com/svcnet/svcnet/internal/agent/portforward"
@@ -42,9 +43,18 @@ func (a *Agent) ExecHandler() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		_, spec, ok := a.runningContainer(parts[0], parts[1], parts[2])
+		h, spec, ok := a.runningContainer(parts[0], parts[1], parts[2])
 		if !ok {
 			http.Error(w, fmt.Sprintf("container not found (%q)", parts[2]), http.StatusNotFound)
+			return
+		}
+		if cc, ok := h.(*cri.Container); ok {
+			err = exec.Serve(w, r, opts, func(ctx context.Context, s exec.Streams) (int, error) {
+				return cc.Exec(ctx, opts, s)
+			})
+			if errors.Is(err, exec.ErrNotWebSocket) {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+			}
 			return
 		}
 		opts.Command = images.ExecArgv(a.containerImage(parts[0], parts[1], parts[2]), opts.Command, a.cfg.SelfArgv)
@@ -99,9 +109,9 @@ func (a *Agent) podIP(ns, name string) (string, bool) {
 	return "", false
 }
 
-// runningContainer returns a running container of pod ns/name and its
-// spec, for exec and attach.
-func (a *Agent) runningContainer(ns, name, container string) (*runtime.Container, runtime.ContainerSpec, bool) {
+// runningContainer returns a running container of pod ns/name and, for
+// the process runtime, its spec, for exec and attach.
+func (a *Agent) runningContainer(ns, name, container string) (containerHandle, runtime.ContainerSpec, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, w := range a.workers {

@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/svcnet/svcnet/internal/agent/cri"
+	"github.com/svcnet/svcnet/internal/agent/crilog"
 )
 
 // logPollInterval is how often a followed log is checked for new output.
@@ -30,6 +33,12 @@ func (a *Agent) LogsHandler() http.Handler {
 			return
 		}
 		q := r.URL.Query()
+		if h, ok := a.container(parts[0], parts[1], parts[2]); ok {
+			if cc, ok := h.(*cri.Container); ok {
+				serveCRILog(w, r, cc, parts[2])
+				return
+			}
+		}
 		path := a.LogPath(parts[0], parts[1], parts[2])
 		if q.Get("previous") == "true" {
 			path += ".previous"
@@ -79,6 +88,57 @@ func (a *Agent) LogsHandler() http.Handler {
 			}
 		}
 	})
+}
+
+// serveCRILog serves the log of a container of the CRI runtime, written
+// in the CRI log format, with every option of kubectl logs.
+func serveCRILog(w http.ResponseWriter, r *http.Request, cc *cri.Container, name string) {
+	q := r.URL.Query()
+	path := cc.LogPath(q.Get("previous") == "true")
+	if path == "" {
+		msg := "container " + name + " has no log"
+		if q.Get("previous") == "true" {
+			msg = "previous terminated container " + strconv.Quote(name) + " not found"
+		}
+		http.Error(w, msg, http.StatusNotFound)
+		return
+	}
+	opts := crilog.Options{Timestamps: q.Get("timestamps") == "true", Follow: q.Get("follow") == "true", TailLines: -1}
+	if n, err := strconv.ParseInt(q.Get("tailLines"), 10, 64); err == nil && n >= 0 {
+		opts.TailLines = n
+	}
+	if n, err := strconv.ParseInt(q.Get("limitBytes"), 10, 64); err == nil && n > 0 {
+		opts.LimitBytes = n
+	}
+	if n, err := strconv.ParseInt(q.Get("sinceSeconds"), 10, 64); err == nil && n > 0 {
+		opts.SinceTime = time.Now().Add(-time.Duration(n) * time.Second)
+	}
+	if t, err := time.Parse(time.RFC3339, q.Get("sinceTime")); err == nil {
+		opts.SinceTime = t
+	}
+	if _, err := os.Stat(path); err != nil {
+		http.Error(w, "container "+name+" has no log", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	_ = crilog.Copy(r.Context(), w, path, opts)
+}
+
+// container returns a container of pod ns/name of this node, running or
+// not.
+func (a *Agent) container(ns, name, container string) (containerHandle, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.workers {
+		w.mu.Lock()
+		p := w.pod
+		h, ok := w.containers[container]
+		w.mu.Unlock()
+		if p.Namespace == ns && p.Name == name && ok {
+			return h, true
+		}
+	}
+	return nil, false
 }
 
 // tailOffset returns where the last n lines of f start (a final line

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/svcnet/svcnet/internal/agent/cri"
 	"github.com/svcnet/svcnet/internal/agent/dnsconfig"
 	"github.com/svcnet/svcnet/internal/agent/images"
 	"github.com/svcnet/svcnet/internal/agent/podnet"
@@ -23,6 +24,15 @@ import (
 
 // defaultGrace is the termination grace period when the pod sets none.
 const defaultGrace = 30 * time.Second
+
+// containerHandle is a supervised container of either runtime: the
+// process runtime's *runtime.Container or the CRI runtime's *cri.Container.
+type containerHandle interface {
+	State() runtime.State
+	Done() <-chan struct{}
+	Kill()
+	Stop(ctx context.Context, grace time.Duration) error
+}
 
 // podWorker owns one pod: its sandbox, containers, probes and status.
 type podWorker struct {
@@ -37,7 +47,9 @@ type podWorker struct {
 	startTime  metav1.Time
 	initDone   bool
 	initFailed bool
-	containers map[string]*runtime.Container
+	containers map[string]containerHandle
+	// criSandbox is the pod's sandbox in a container runtime.
+	criSandbox cri.Sandbox
 	specs      map[string]runtime.ContainerSpec
 	ready      map[string]bool
 	started    map[string]bool
@@ -49,7 +61,7 @@ func newPodWorker(a *Agent, p *v1.Pod) *podWorker {
 		a: a, pod: p,
 		notify:     make(chan struct{}, 1),
 		change:     make(chan struct{}, 1),
-		containers: map[string]*runtime.Container{},
+		containers: map[string]containerHandle{},
 		specs:      map[string]runtime.ContainerSpec{},
 		ready:      map[string]bool{},
 		started:    map[string]bool{},
@@ -138,6 +150,9 @@ func (w *podWorker) loop(ctx context.Context) {
 // start creates the sandbox, runs the init containers to completion and
 // starts the containers with their probes.
 func (w *podWorker) start(ctx context.Context) error {
+	if w.a.cri != nil {
+		return w.startCRI(ctx)
+	}
 	pod, _ := w.current()
 	a := w.a
 	dir := w.dir()
@@ -285,7 +300,11 @@ func (w *podWorker) start(ctx context.Context) error {
 		w.ready[c.Name] = ready
 		w.started[c.Name] = started
 		w.mu.Unlock()
-		go w.probe(ctx, c, rc, s, ip)
+		execFn := func(ctx context.Context, argv []string) (int, error) {
+			_, code, err := a.rt.Exec(ctx, s, argv)
+			return code, err
+		}
+		go w.probe(ctx, c, rc, execFn, ip)
 	}
 	go w.refreshVolumes(ctx)
 	signal(w.change)
@@ -346,11 +365,8 @@ func (a *Agent) rtBackoff() time.Duration {
 // probe runs the startup probe until it succeeds, then readiness and
 // liveness; a liveness failure kills the container, and liveness starts
 // over once it runs again.
-func (w *podWorker) probe(ctx context.Context, c *v1.Container, rc *runtime.Container, s runtime.ContainerSpec, ip string) {
-	target := probe.Target{PodIP: ip, Container: c, Exec: func(ctx context.Context, argv []string) (int, error) {
-		_, code, err := w.a.rt.Exec(ctx, s, argv)
-		return code, err
-	}}
+func (w *podWorker) probe(ctx context.Context, c *v1.Container, rc containerHandle, exec probeExec, ip string) {
+	target := probe.Target{PodIP: ip, Container: c, Exec: exec}
 	setFlag := func(m map[string]bool, v bool) {
 		w.mu.Lock()
 		changed := m[c.Name] != v
@@ -421,8 +437,30 @@ func (w *podWorker) stop(ctx context.Context) {
 	} else if pod.Spec.TerminationGracePeriodSeconds != nil {
 		grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
 	}
+	if w.a.cri != nil {
+		w.stopCRI(ctx, grace)
+	} else {
+		w.stopProcesses(ctx, pod, grace)
+	}
+	_ = os.RemoveAll(w.dir())
+	_ = os.RemoveAll(filepath.Dir(w.a.LogPath(pod.Namespace, pod.Name, "x")))
+	if deleted {
+		return
+	}
+	zero := int64(0)
+	uid := pod.UID
+	err := w.a.cfg.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		w.a.log.Warn("Failed completing pod deletion", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+	}
+}
+
+// stopProcesses stops the pod's processes of the process runtime and tears
+// down its network.
+func (w *podWorker) stopProcesses(ctx context.Context, pod *v1.Pod, grace time.Duration) {
 	w.mu.Lock()
-	cs := make([]*runtime.Container, 0, len(w.containers))
+	cs := make([]containerHandle, 0, len(w.containers))
 	for _, c := range w.containers {
 		cs = append(cs, c)
 	}
@@ -447,17 +485,5 @@ func (w *podWorker) stop(ctx context.Context) {
 	}
 	if err := w.a.net.TeardownPod(string(pod.UID)); err != nil {
 		w.a.log.Warn("Failed tearing down pod network", "pod", pod.Namespace+"/"+pod.Name, "err", err)
-	}
-	_ = os.RemoveAll(w.dir())
-	_ = os.RemoveAll(filepath.Dir(w.a.LogPath(pod.Namespace, pod.Name, "x")))
-	if deleted {
-		return
-	}
-	zero := int64(0)
-	uid := pod.UID
-	err := w.a.cfg.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
-		GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &uid}})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		w.a.log.Warn("Failed completing pod deletion", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 	}
 }

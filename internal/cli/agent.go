@@ -71,6 +71,7 @@ func newAgentCommand() *cobra.Command {
 	f.IntVar(&o.node.KubeletPort, "kubelet-port", 0, "port of the kubelet API on --node-ip (0: 10250, negative: none)")
 	f.BoolVar(&o.node.KeepPodsOnExit, "keep-pods-on-exit", false,
 		"leave pod processes running when the agent stops, for the next start to re-adopt (a crash always leaves them)")
+	addRuntimeFlags(f, &o.node.Runtime)
 	return cmd
 }
 

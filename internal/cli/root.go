@@ -67,6 +67,7 @@ func newServerCommand() *cobra.Command {
 	f.IntVar(&cfg.KubeletPort, "kubelet-port", 0, "port of the node agent's kubelet API on the node IP (0: 10250, negative: none)")
 	f.BoolVar(&cfg.KeepPodsOnExit, "keep-pods-on-exit", false,
 		"leave pod processes running when svcnet stops, for the next start to re-adopt (a crash always leaves them)")
+	addRuntimeFlags(f, &cfg.Runtime)
 	f.StringVar(&cfg.ProxyMode, "proxy-mode", cfg.ProxyMode, proxyModeHelp)
 	f.DurationVar(&cfg.ProxyMinSyncPeriod, "proxy-min-sync-period", cfg.ProxyMinSyncPeriod,
 		"minimum interval between proxy rule syncs under churn (a lone change is programmed at once; 0 syncs on every change)")

@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/version"
 
+	"github.com/svcnet/svcnet/internal/agent"
 	"github.com/svcnet/svcnet/internal/apiserver"
 	"github.com/svcnet/svcnet/internal/controller/loadbalancer"
 	"github.com/svcnet/svcnet/internal/controller/nodelifecycle"
@@ -66,6 +67,8 @@ type Config struct {
 	// KubeletPort and KeepPodsOnExit are NodeConfig's.
 	KubeletPort    int
 	KeepPodsOnExit bool
+	// Runtime selects the agent's container runtime.
+	Runtime agent.RuntimeOptions
 	// ClusterDNS is the kube-dns ClusterIP written into pods' resolv.conf.
 	ClusterDNS string
 	// TLSSANs are extra names and addresses for the serving certificate,

@@ -56,6 +56,8 @@ type NodeConfig struct {
 	// KeepPodsOnExit leaves pods running when the node stops, for the
 	// next start to re-adopt (agent.Config.KeepPodsOnExit).
 	KeepPodsOnExit bool
+	// Runtime selects the agent's container runtime.
+	Runtime agent.RuntimeOptions
 }
 
 func (c *NodeConfig) enabled(name string) bool {
@@ -88,7 +90,7 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		a, err := agent.New(agent.Config{Client: client, Informers: factory, NodeName: cfg.NodeName,
 			NodeIP: cfg.NodeIP.String(), DataDir: dir, NetnsDir: filepath.Join(dir, "netns"), ClusterDNS: cfg.ClusterDNS,
 			ClusterDomain: cfg.ClusterDomain, ClusterCIDR: cfg.ClusterCIDR, KubeletPort: port,
-			KeepPodsOnExit: cfg.KeepPodsOnExit, Logger: logger.With("component", "agent")})
+			KeepPodsOnExit: cfg.KeepPodsOnExit, Runtime: cfg.Runtime, Logger: logger.With("component", "agent")})
 		if err != nil {
 			if ln != nil {
 				ln.Close()

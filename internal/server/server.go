@@ -143,7 +143,7 @@ func (s *Server) nodeConfig(nodeIP netip.Addr) NodeConfig {
 	return NodeConfig{NodeName: s.nodeName(), NodeIP: nodeIP, DataDir: s.cfg.DataDir,
 		ClusterCIDR: s.cfg.ClusterCIDR, ServiceCIDRs: s.cfg.ServiceClusterIPRanges, ClusterDomain: s.cfg.ClusterDomain,
 		ClusterDNS: s.cfg.ClusterDNS, ProxyMode: s.cfg.ProxyMode, RefuseExternalIPs: s.cfg.RefuseExternalIPs, Disable: s.cfg.Disable,
-		KubeletPort: s.cfg.KubeletPort, KeepPodsOnExit: s.cfg.KeepPodsOnExit, ProxyMinSyncPeriod: s.cfg.ProxyMinSyncPeriod}
+		KubeletPort: s.cfg.KubeletPort, KeepPodsOnExit: s.cfg.KeepPodsOnExit, Runtime: s.cfg.Runtime, ProxyMinSyncPeriod: s.cfg.ProxyMinSyncPeriod}
 }
 
 // nodeName names this machine's Node: --node-name or the hostname.

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -231,6 +232,13 @@ func newNode(t testing.TB, lan *LAN, ip string) *Node {
 // start runs the svcnet binary with args inside the node's namespace.
 func (n *Node) start(args []string) {
 	n.t.Helper()
+	if (args[0] == "server" || args[0] == "agent") && !slices.ContainsFunc(args, func(a string) bool {
+		return strings.HasPrefix(a, "--container-runtime")
+	}) {
+		// Pods are host processes unless a test starts a containerd
+		// (StartContainerd): never a runtime the machine happens to run.
+		args = append(args, "--container-runtime=process")
+	}
 	n.args = args
 	// ip netns exec execs svcnet in place, so the process is svcnet itself.
 	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Netns, Binary(n.t)}, args...)...)
