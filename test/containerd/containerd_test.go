@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	testimages "github.com/svcnet/svcnet/test/images"
@@ -229,6 +230,16 @@ const bridgeConf = `{
 func TestRunPod(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	// The bridge plugin leaves its bridge behind; later tests in this
+	// namespace should not find it. Registered first, so it runs after
+	// containerd has stopped.
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName("ctrd0"); err == nil {
+			if err := netlink.LinkDel(l); err != nil {
+				t.Errorf("delete bridge: %v", err)
+			}
+		}
+	})
 	e := setup(t, ctx, func(dir string) error {
 		conf := fmt.Sprintf(bridgeConf, filepath.Join(dir, "ipam"))
 		return os.WriteFile(filepath.Join(dir, "cni", "10-ctrdtest.conflist"), []byte(conf), 0o644)

@@ -17,6 +17,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 //go:embed pause/main.go
@@ -87,6 +89,13 @@ func buildAgnhost(ctx context.Context, cacheDir, repoDir string, log *slog.Logge
 		return agnhostBuild{}, err
 	}
 
+	// Test binaries of several packages may build at once; one prepares
+	// the module and compiles, the others wait and find its binary.
+	unlock, err := lockFile(filepath.Join(cacheDir, "agnhost.lock"))
+	if err != nil {
+		return agnhostBuild{}, err
+	}
+	defer unlock()
 	src := filepath.Join(cacheDir, "agnhost-src-"+k8sVersion)
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return agnhostBuild{}, err
@@ -165,4 +174,18 @@ func moduleSourceDir(ctx context.Context, dir, module string) (string, error) {
 		return "", fmt.Errorf("download %s: %s", module, info.Error)
 	}
 	return info.Dir, nil
+}
+
+// lockFile takes an exclusive flock on path (created if missing), waiting
+// for another process holding it, and returns its release.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil // closing releases the lock
 }

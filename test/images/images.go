@@ -121,6 +121,9 @@ func Build(ctx context.Context, cfg Config) (map[string]v1.Image, error) {
 			imgs[r] = img
 		}
 	}
+	if err := pruneLayers(cfg.CacheDir); err != nil {
+		b.log.Warn("Could not prune the layer cache", "err", err)
+	}
 	b.log.Info("Built test images", "images", len(imgs), "duration", time.Since(start).Round(time.Millisecond))
 	return imgs, nil
 }

@@ -309,6 +309,8 @@ func imageContents(t *testing.T, img v1.Image, paths map[string]string) map[stri
 	}
 }
 
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
 // testWriter sends log lines to t.Log.
 type testWriter struct{ t *testing.T }
 

@@ -153,7 +153,14 @@ func layer(files map[string]File, cacheDir string) (v1.Layer, error) {
 	if cacheDir != "" {
 		cached = filepath.Join(cacheDir, "layers", hex.EncodeToString(sum[:])+".tar.gz")
 		gz, err = os.ReadFile(cached)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case err == nil:
+			// Marks the file used, for pruneLayers.
+			now := time.Now()
+			if err := os.Chtimes(cached, now, now); err != nil {
+				return nil, err
+			}
+		case !errors.Is(err, fs.ErrNotExist):
 			return nil, fmt.Errorf("read cached layer: %w", err)
 		}
 	}
@@ -308,4 +315,33 @@ func writeFileAtomic(p string, data []byte, perm fs.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), p)
+}
+
+// layerCacheTTL is how long a cached layer no Build used is kept: host
+// binaries change with package upgrades and the old layers would pile up.
+const layerCacheTTL = 14 * 24 * time.Hour
+
+// pruneLayers removes the cached layers of cacheDir unused for
+// layerCacheTTL.
+func pruneLayers(cacheDir string) error {
+	dir := filepath.Join(cacheDir, "layers")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if time.Since(info.ModTime()) > layerCacheTTL {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -95,6 +95,7 @@ func PushImage(ctx context.Context, addr, ref string, img v1.Image) error {
 	// No proxy: the registry is local, whatever HTTP_PROXY says.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil
+	defer tr.CloseIdleConnections()
 	if err := remote.Write(target, img, remote.WithContext(ctx), remote.WithTransport(tr)); err != nil {
 		return fmt.Errorf("push %s: %w", ref, err)
 	}
