@@ -42,11 +42,18 @@ const (
 	// PauseContainerd is containerd 1.6's default sandbox_image.
 	PauseContainerd = "registry.k8s.io/pause:3.6"
 
-	Busybox     = "docker.io/library/busybox:latest"
-	Busybox136  = "docker.io/library/busybox:1.36"
-	BusyboxE2E  = "registry.k8s.io/e2e-test-images/busybox:1.37.0-1"
-	Nginx       = "docker.io/library/nginx:latest"
-	NginxHTTPS  = "docker.io/bprashanth/nginxhttps:1.0" // examples/12-nginx-secure-app.yaml
+	// Busybox is what `image: busybox` means.
+	Busybox = "docker.io/library/busybox:latest"
+	// Busybox136 is a pinned busybox tag some manifests use.
+	Busybox136 = "docker.io/library/busybox:1.36"
+	// BusyboxE2E is the e2e framework's busybox.
+	BusyboxE2E = "registry.k8s.io/e2e-test-images/busybox:1.37.0-1"
+	// Nginx is what `image: nginx` means.
+	Nginx = "docker.io/library/nginx:latest"
+	// NginxHTTPS is the HTTPS nginx of examples/12-nginx-secure-app.yaml;
+	// the same image, which reads its servers from /etc/nginx/conf.d.
+	NginxHTTPS = "docker.io/bprashanth/nginxhttps:1.0"
+	// NginxE2E and NginxNewE2E are the e2e framework's nginx images.
 	NginxE2E    = "registry.k8s.io/e2e-test-images/nginx:1.15-4"
 	NginxNewE2E = "registry.k8s.io/e2e-test-images/nginx:1.27-0"
 

@@ -192,12 +192,13 @@ func TestBuild(t *testing.T) {
 	}
 	t.Logf("Build took %v", time.Since(start))
 
-	tests := []struct {
+	type buildCase struct {
 		ref   string
 		files map[string]string // path in the image: a part of its contents, or "" for any
 		cmd   []string
 		entry []string
-	}{
+	}
+	tests := []buildCase{
 		{
 			ref:   Pause,
 			files: map[string]string{"pause": ""},
@@ -229,12 +230,7 @@ func TestBuild(t *testing.T) {
 		{ref: NginxNewE2E, cmd: []string{"nginx", "-g", "daemon off;"}},
 	}
 	if agnhost {
-		tests = append(tests, struct {
-			ref   string
-			files map[string]string
-			cmd   []string
-			entry []string
-		}{
+		tests = append(tests, buildCase{
 			ref: AgnhostExamples,
 			files: map[string]string{
 				"agnhost": "", "agnhost-2": "", "usr/bin/dig": "", "usr/bin/getent": "", "bin/sh": "",

@@ -35,12 +35,13 @@ func TestImagesRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
+	type runCase struct {
 		name string
 		ref  string
 		cmd  []string
-		want string
-	}{
+		want string // part of the output
+	}
+	tests := []runCase{
 		{name: "busybox id", ref: Busybox, cmd: []string{"/bin/sh", "-c", "id nobody; id -u user"}, want: "uid=65534(nobody) gid=65534(nobody)"},
 		{name: "busybox env", ref: Busybox, cmd: []string{"/usr/bin/env", "echo", "hi"}, want: "hi\n"},
 		{name: "pause version", ref: Pause, cmd: []string{"/pause", "-v"}, want: "pause"},
@@ -48,12 +49,7 @@ func TestImagesRun(t *testing.T) {
 		{name: "nginx sh", ref: Nginx, cmd: []string{"sh", "-c", "cat /usr/share/nginx/html/index.html"}, want: "Welcome to nginx!"},
 	}
 	if agnhost {
-		tests = append(tests, []struct {
-			name string
-			ref  string
-			cmd  []string
-			want string
-		}{
+		tests = append(tests, []runCase{
 			{name: "agnhost", ref: AgnhostExamples, cmd: []string{"/agnhost", "--help"}, want: "netexec"},
 			{name: "dig", ref: AgnhostExamples, cmd: []string{"/usr/bin/dig", "-v"}, want: "DiG"},
 			{name: "getent", ref: AgnhostExamples, cmd: []string{"/usr/bin/getent", "group", "50000"}, want: "group-defined-in-image"},
