@@ -120,6 +120,9 @@ func (a *Agent) runningContainer(ns, name, container string) (containerHandle, r
 		spec, ok := w.specs[container]
 		rc := w.containers[container]
 		w.mu.Unlock()
+		if _, isCRI := rc.(*cri.Container); isCRI {
+			ok = true // its spec is the runtime's
+		}
 		if p.Namespace == ns && p.Name == name && !deleted && ok && rc != nil && rc.State().Phase == runtime.Running {
 			return rc, spec, true
 		}

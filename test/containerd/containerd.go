@@ -57,6 +57,9 @@ type Config struct {
 	// Snapshotter unpacks images. Default: overlayfs; native where Dir's
 	// file system cannot hold overlay upper directories.
 	Snapshotter string
+	// Netns, if set, is the named network namespace (ip netns) containerd
+	// runs in; default: the caller's.
+	Netns string
 	// Logger receives start and stop; nil discards them. containerd's own
 	// output goes to Dir/containerd.log.
 	Logger *slog.Logger
@@ -134,6 +137,12 @@ func Start(ctx context.Context, cfg Config) (*Containerd, error) {
 
 	start := time.Now()
 	cmd := exec.Command("containerd", "--config", configPath)
+	if cfg.Netns != "" {
+		// nsenter execs containerd in place (cmd's process is it) and,
+		// unlike ip netns exec, keeps the caller's /sys with its cgroup
+		// mounts, which runc needs.
+		cmd = exec.Command("nsenter", "--net="+filepath.Join("/var/run/netns", cfg.Netns), "containerd", "--config", configPath)
+	}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{

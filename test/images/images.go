@@ -253,6 +253,20 @@ func busyboxFiles(busybox string) (map[string]File, error) {
 	for p, f := range passwdFiles(baseAccounts(), nil) {
 		files[p] = f
 	}
+	// Debian's static busybox is linked against glibc, which resolves
+	// names (wget, ping, nc) by loading the NSS modules at run time: give
+	// it them, and the libc they need, or it crashes on a lookup.
+	files["/etc/nsswitch.conf"] = Text(nsswitchConf, 0o644)
+	for _, m := range []string{"libnss_files.so.2", "libnss_dns.so.2"} {
+		lib := filepath.Join("/lib/x86_64-linux-gnu", m)
+		if _, err := os.Stat(lib); err != nil {
+			return nil, fmt.Errorf("busybox needs glibc's %s (libc6): %w", m, err)
+		}
+		files[lib] = File{Source: lib}
+		if files, err = withLibraries(files, lib); err != nil {
+			return nil, err
+		}
+	}
 	return files, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"time"
 
@@ -19,7 +20,8 @@ import (
 // Registry is an in-memory OCI registry served over plain HTTP, for a
 // container runtime to pull test images from.
 type Registry struct {
-	addr string
+	addr    string
+	handler http.Handler
 	srv  *http.Server
 	done chan struct{}
 }
@@ -36,11 +38,20 @@ func Serve(ctx context.Context, addr string, imgs map[string]v1.Image) (*Registr
 	if err != nil {
 		return nil, fmt.Errorf("registry listen: %w", err)
 	}
+	return ServeListener(ctx, ln, imgs)
+}
+
+// ServeListener is Serve on ln, which may belong to another network
+// namespace than the caller's: images are pushed to the registry in
+// memory, not through ln.
+func ServeListener(ctx context.Context, ln net.Listener, imgs map[string]v1.Image) (*Registry, error) {
 	logger := slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug)
+	h := registry.New(registry.Logger(logger))
 	r := &Registry{
-		addr: ln.Addr().String(),
+		addr:    ln.Addr().String(),
+		handler: h,
 		srv: &http.Server{
-			Handler:           registry.New(registry.Logger(logger)),
+			Handler:           h,
 			ErrorLog:          logger,
 			ReadHeaderTimeout: 10 * time.Second,
 		},
@@ -71,7 +82,24 @@ func (r *Registry) Addr() string { return r.addr }
 
 // Push adds img under ref's repository path and tag (see Serve).
 func (r *Registry) Push(ctx context.Context, ref string, img v1.Image) error {
-	return PushImage(ctx, r.addr, ref, img)
+	return push(ctx, r.addr, ref, img, inMemory{r.handler})
+}
+
+// inMemory is a transport handing requests straight to a handler.
+type inMemory struct{ h http.Handler }
+
+func (t inMemory) RoundTrip(req *http.Request) (*http.Response, error) {
+	// A server's request always has a body; a client's may have none.
+	sreq := req.Clone(req.Context())
+	if sreq.Body == nil {
+		sreq.Body = http.NoBody
+	}
+	sreq.RequestURI = req.URL.RequestURI()
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, sreq)
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
 }
 
 // Close stops the registry and waits for it; its images are gone.
@@ -84,6 +112,14 @@ func (r *Registry) Close() error {
 // PushImage pushes img over plain HTTP to the registry at addr, under ref's
 // repository path and tag (or digest) without ref's registry host.
 func PushImage(ctx context.Context, addr, ref string, img v1.Image) error {
+	// No proxy: the registry is local, whatever HTTP_PROXY says.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	defer tr.CloseIdleConnections()
+	return push(ctx, addr, ref, img, tr)
+}
+
+func push(ctx context.Context, addr, ref string, img v1.Image, tr http.RoundTripper) error {
 	dst, err := MirrorReference(addr, ref)
 	if err != nil {
 		return err
@@ -92,10 +128,6 @@ func PushImage(ctx context.Context, addr, ref string, img v1.Image) error {
 	if err != nil {
 		return fmt.Errorf("push %s: %w", ref, err)
 	}
-	// No proxy: the registry is local, whatever HTTP_PROXY says.
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
-	defer tr.CloseIdleConnections()
 	if err := remote.Write(target, img, remote.WithContext(ctx), remote.WithTransport(tr)); err != nil {
 		return fmt.Errorf("push %s: %w", ref, err)
 	}

@@ -1,0 +1,120 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+
+	ctrdtest "github.com/svcnet/svcnet/test/containerd"
+	testimages "github.com/svcnet/svcnet/test/images"
+)
+
+// RequireContainerd skips the test unless containerd can run here.
+func RequireContainerd(t testing.TB) {
+	t.Helper()
+	RequirePrivileges(t)
+	if err := ctrdtest.Available(); err != nil {
+		t.Skipf("containerd: %v", err)
+	}
+}
+
+// TestImages builds the images tests pull (pause, busybox, nginx; see
+// package test/images), cached across runs in the user's cache dir.
+func TestImages(t testing.TB) map[string]v1.Image {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	imgs, err := testimages.Build(ctx, testimages.Config{CacheDir: filepath.Join(cache, "svcnet-test-images")})
+	if err != nil {
+		t.Fatalf("building test images: %v", err)
+	}
+	return imgs
+}
+
+// StartServerWithContainerd runs `svcnet server` at ip on lan with its pods
+// in a containerd of the node's own (in the node's namespace, state under a
+// temporary dir), which pulls imgs from a registry on the node's loopback
+// serving them as docker.io, registry.k8s.io and friends.
+func StartServerWithContainerd(t testing.TB, lan *LAN, ip string, imgs map[string]v1.Image, extraArgs ...string) *Node {
+	t.Helper()
+	n := newNode(t, lan, ip)
+	n.name = "node1"
+	ln, err := listenInNetns(n.Netns, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	reg, err := testimages.ServeListener(ctx, ln, imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	dir := ctrdtest.TempDir(t)
+	cniConf := filepath.Join(dir, "cni")
+	ctd, err := ctrdtest.Start(ctx, ctrdtest.Config{Dir: dir, RegistryAddr: reg.Addr(), CNIConfDir: cniConf, Netns: n.Netns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			if b, err := os.ReadFile(ctd.LogPath()); err == nil {
+				t.Logf("containerd log (tail):\n%s", tail(b, 8000))
+			}
+		}
+		_ = ctd.Stop()
+	})
+	n.start(n.serverArgs(append([]string{"--container-runtime=remote", "--container-runtime-endpoint", ctd.Endpoint(),
+		"--cni-conf-dir", cniConf, "--cni-bin-dir", "/usr/lib/cni"}, extraArgs...)))
+	n.waitReady()
+	return n
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// listenInNetns opens a TCP listener in the named network namespace: a
+// socket stays in the namespace it was made in, whichever thread serves
+// it later.
+func listenInNetns(netns, addr string) (net.Listener, error) {
+	type result struct {
+		ln  net.Listener
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		// The thread is never unlocked: it ends with this goroutine
+		// rather than going back to the pool in another namespace.
+		goruntime.LockOSThread()
+		f, err := os.Open(filepath.Join("/var/run/netns", netns))
+		if err != nil {
+			ch <- result{err: err}
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{err: fmt.Errorf("setns %s: %w", netns, err)}
+			return
+		}
+		ln, err := net.Listen("tcp", addr)
+		ch <- result{ln, err}
+	}()
+	r := <-ch
+	return r.ln, r.err
+}
