@@ -22,8 +22,8 @@ import (
 type Registry struct {
 	addr    string
 	handler http.Handler
-	srv  *http.Server
-	done chan struct{}
+	srv     *http.Server
+	done    chan struct{}
 }
 
 // Serve starts a registry listening on addr ("127.0.0.1:0" picks a port)
