@@ -25,10 +25,11 @@ bench: build
 
 # Upstream Kubernetes' e2e suite against a two-node cluster in network
 # namespaces (root); FOCUS/SKIP are Ginkgo regexps, PROXY_MODE nftables or
-# iptables, PARALLEL the number of e2e.test processes. Results in
+# iptables, PARALLEL the number of e2e.test processes, CONTAINER_RUNTIME remote
+# (containerd per node, real images) or process. Results in
 # _output/conformance/ and docs/conformance.md.
 conformance:
-	CONFORMANCE_FOCUS='$(FOCUS)' CONFORMANCE_SKIP='$(SKIP)' PROXY_MODE='$(PROXY_MODE)' \
+	CONFORMANCE_FOCUS='$(FOCUS)' CONFORMANCE_SKIP='$(SKIP)' PROXY_MODE='$(PROXY_MODE)' CONTAINER_RUNTIME='$(CONTAINER_RUNTIME)' \
 	  CONFORMANCE_PARALLEL='$(PARALLEL)' hack/conformance.sh
 
 # Stock kubectl of the release pinned in hack/conformance/go.mod, built into

@@ -4,12 +4,15 @@
 # results: the judge of how compatible svcnet is (docs/conformance.md).
 #
 #   sudo hack/conformance.sh [--focus=REGEX] [--skip=REGEX] [--proxy-mode=nftables|iptables] [--parallel=N]
-#        [-- E2E_ARGS...]
+#        [--container-runtime=remote|process] [-- E2E_ARGS...]
 #
 # Flags may also come from the environment: CONFORMANCE_FOCUS (default
 # '\[sig-network\].*\[Conformance\]'), CONFORMANCE_SKIP, PROXY_MODE
 # (nftables), CONFORMANCE_PARALLEL (1), CONFORMANCE_TIMEOUT (Ginkgo's suite
-# timeout, 3h). With --parallel=N, N e2e.test processes run disjoint groups
+# timeout, 3h), CONTAINER_RUNTIME (remote: each node runs its pods in a
+# containerd of its own, pulling the suite's real images, agnhost compiled
+# from upstream's source, from a registry on the node's loopback; process:
+# svcnet's host-process stand-ins). With --parallel=N, N e2e.test processes run disjoint groups
 # of the focused specs at once (listed by a dry run), then the [Serial] ones
 # run alone. Arguments after `--` go to every e2e.test unchanged (e.g.
 # --ginkgo.v).
@@ -41,6 +44,7 @@ main() {
   proxy_mode=${PROXY_MODE:-nftables}
   timeout=${CONFORMANCE_TIMEOUT:-3h}
   parallel=${CONFORMANCE_PARALLEL:-1}
+  runtime=${CONTAINER_RUNTIME:-remote}
   e2e_args=()
   while [ $# -gt 0 ]; do
     case $1 in
@@ -48,6 +52,7 @@ main() {
       --skip=*) skip=${1#*=} ;;
       --proxy-mode=*) proxy_mode=${1#*=} ;;
       --parallel=*) parallel=${1#*=} ;;
+      --container-runtime=*) runtime=${1#*=} ;;
       --) shift; e2e_args=("$@"); break ;;
       *) echo "unknown argument $1 (see the usage at the top of $0)" >&2; exit 2 ;;
     esac
@@ -69,6 +74,11 @@ main() {
   go build -o bin/svcnet ./cmd/svcnet
   go test -c -o _output/bin/conformance.test ./test/conformance
 
+  if [ "$runtime" = remote ]; then
+    # Outside the namespace: compiling agnhost downloads modules.
+    _output/bin/conformance.test -test.run '^TestPrepareImages$' -test.v -test.timeout 0 -prepare-images
+  fi
+
   report=$root/_output/conformance
   rm -rf "$report"
   mkdir -p "$report"
@@ -81,7 +91,7 @@ main() {
   SVCNET_BINARY=$root/bin/svcnet hack/netns-run.sh _output/bin/conformance.test \
     -test.run '^TestConformance$' -test.v -test.timeout 0 \
     -e2e-binary "$root/_output/bin/e2e.test" -kubectl "$root/_output/bin/kubectl" \
-    -proxy-mode "$proxy_mode" -report-dir "$report" \
+    -proxy-mode "$proxy_mode" -container-runtime "$runtime" -report-dir "$report" \
     -focus "$focus" -skip "$skip" -parallel "$parallel" \
     -- --ginkgo.timeout="$timeout" ${e2e_args[@]+"${e2e_args[@]}"} &
   pid=$!
@@ -114,7 +124,7 @@ main() {
       echo
       echo "Upstream Kubernetes' e2e suite, \`e2e.test\` of k8s.io/kubernetes $upstream"
       echo "(pinned in \`hack/conformance/go.mod\`), run with \`--ginkgo.focus='$focus'\` by \`make conformance\` against"
-      echo "a two-node svcnet cluster (\`svcnet server\` + \`svcnet agent\`, \`--proxy-mode=$proxy_mode\`) at commit"
+      echo "a two-node svcnet cluster (\`svcnet server\` + \`svcnet agent\`, \`--proxy-mode=$proxy_mode\`, \`--container-runtime=$runtime\`) at commit"
       echo "\`$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs/conformance.md' || echo '+dirty')\`"
       echo "on $(date -u +%Y-%m-%d), in ${elapsed}s ($parallel e2e.test process(es) at once). Regenerate with"
       echo "\`sudo make conformance\`."

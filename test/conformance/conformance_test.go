@@ -31,7 +31,21 @@ var (
 	focus      = flag.String("focus", `\[sig-network\].*\[Conformance\]`, "Ginkgo focus regexp")
 	skip       = flag.String("skip", "", "Ginkgo skip regexp")
 	parallel   = flag.Int("parallel", 1, "e2e.test processes running disjoint groups of the specs at once")
+	runtime    = flag.String("container-runtime", "remote",
+		"how the nodes run pods: remote (a containerd per node, pulling the suite's real images, agnhost built from upstream's source, from a registry on the node's loopback) or process (svcnet's stand-ins)")
+	prepare = flag.Bool("prepare-images", false, "TestPrepareImages builds the test images (run outside a network namespace: it downloads modules)")
 )
+
+// TestPrepareImages builds and caches the images the suite pulls, agnhost
+// included, before TestConformance runs in a namespace without a network.
+func TestPrepareImages(t *testing.T) {
+	if !*prepare {
+		t.Skip("needs -prepare-images (run by hack/conformance.sh)")
+	}
+	start := time.Now()
+	imgs := framework.TestImagesWithAgnhost(t)
+	slog.Info("Built test images", "images", len(imgs), "seconds", time.Since(start).Seconds())
+}
 
 // Node addresses on the LAN; the framework's routes assume 172.30.0.0/24.
 const (
@@ -78,10 +92,21 @@ func TestConformance(t *testing.T) {
 
 	start := time.Now()
 	lan := framework.NewLAN(t)
-	server := framework.StartServer(t, lan, serverIP, "--proxy-mode", *proxyMode)
-	framework.StartAgent(t, lan, agentIP, "node2", server, "--proxy-mode", *proxyMode)
-	slog.Info("Started cluster", "nodes", 2, "proxyMode", *proxyMode, "seconds", time.Since(start).Seconds(),
-		"netns", server.Netns)
+	var server *framework.Node
+	switch *runtime {
+	case "remote":
+		framework.RequireContainerd(t)
+		imgs := framework.TestImagesWithAgnhost(t)
+		server = framework.StartServerWithContainerd(t, lan, serverIP, imgs, "--proxy-mode", *proxyMode)
+		framework.StartAgentWithContainerd(t, lan, agentIP, "node2", server, imgs, "--proxy-mode", *proxyMode)
+	case "process":
+		server = framework.StartServer(t, lan, serverIP, "--proxy-mode", *proxyMode)
+		framework.StartAgent(t, lan, agentIP, "node2", server, "--proxy-mode", *proxyMode)
+	default:
+		t.Fatalf("-container-runtime %q: want remote or process", *runtime)
+	}
+	slog.Info("Started cluster", "nodes", 2, "proxyMode", *proxyMode, "containerRuntime", *runtime,
+		"seconds", time.Since(start).Seconds(), "netns", server.Netns)
 
 	kubectlPath := *kubectlBin
 	if kubectlPath == "" {

@@ -30,13 +30,26 @@ func RequireContainerd(t testing.TB) {
 // package test/images), cached across runs in the user's cache dir.
 func TestImages(t testing.TB) map[string]v1.Image {
 	t.Helper()
+	return buildImages(t, false)
+}
+
+// TestImagesWithAgnhost is TestImages with upstream's agnhost too, compiled
+// from source at the e2e suite's version: minutes and module downloads the
+// first time (so, outside a network namespace), then cached.
+func TestImagesWithAgnhost(t testing.TB) map[string]v1.Image {
+	t.Helper()
+	return buildImages(t, true)
+}
+
+func buildImages(t testing.TB, agnhost bool) map[string]v1.Image {
+	t.Helper()
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	imgs, err := testimages.Build(ctx, testimages.Config{CacheDir: filepath.Join(cache, "svcnet-test-images")})
+	imgs, err := testimages.Build(ctx, testimages.Config{CacheDir: filepath.Join(cache, "svcnet-test-images"), Agnhost: agnhost})
 	if err != nil {
 		t.Fatalf("building test images: %v", err)
 	}
@@ -44,13 +57,34 @@ func TestImages(t testing.TB) map[string]v1.Image {
 }
 
 // StartServerWithContainerd runs `svcnet server` at ip on lan with its pods
-// in a containerd of the node's own (in the node's namespace, state under a
-// temporary dir), which pulls imgs from a registry on the node's loopback
-// serving them as docker.io, registry.k8s.io and friends.
+// in a containerd of the node's own (see startContainerd).
 func StartServerWithContainerd(t testing.TB, lan *LAN, ip string, imgs map[string]v1.Image, extraArgs ...string) *Node {
 	t.Helper()
 	n := newNode(t, lan, ip)
 	n.name = "node1"
+	n.start(n.serverArgs(append(startContainerd(t, n, imgs), extraArgs...)))
+	n.waitReady()
+	return n
+}
+
+// StartAgentWithContainerd is StartAgent with the agent's pods in a
+// containerd of the node's own (see startContainerd).
+func StartAgentWithContainerd(t testing.TB, lan *LAN, ip, name string, server *Node, imgs map[string]v1.Image,
+	extraArgs ...string) *Node {
+	t.Helper()
+	n := newNode(t, lan, ip)
+	n.name, n.server = name, server
+	n.start(n.agentArgs(append(startContainerd(t, n, imgs), extraArgs...)))
+	n.waitReady()
+	return n
+}
+
+// startContainerd starts a containerd in n's network namespace (its state
+// under a short temporary dir) that pulls imgs from a registry on the
+// node's loopback, serving them as docker.io, registry.k8s.io and
+// friends, and returns the svcnet flags that run the node's pods in it.
+func startContainerd(t testing.TB, n *Node, imgs map[string]v1.Image) []string {
+	t.Helper()
 	ln, err := listenInNetns(n.Netns, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -76,10 +110,8 @@ func StartServerWithContainerd(t testing.TB, lan *LAN, ip string, imgs map[strin
 		}
 		_ = ctd.Stop()
 	})
-	n.start(n.serverArgs(append([]string{"--container-runtime=remote", "--container-runtime-endpoint", ctd.Endpoint(),
-		"--cni-conf-dir", cniConf, "--cni-bin-dir", "/usr/lib/cni"}, extraArgs...)))
-	n.waitReady()
-	return n
+	return []string{"--container-runtime=remote", "--container-runtime-endpoint", ctd.Endpoint(),
+		"--cni-conf-dir", cniConf, "--cni-bin-dir", "/usr/lib/cni"}
 }
 
 func tail(b []byte, n int) []byte {

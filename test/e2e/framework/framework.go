@@ -125,11 +125,16 @@ func StartAgent(t testing.TB, lan *LAN, ip, name string, server *Node, extraArgs
 	t.Helper()
 	n := newNode(t, lan, ip)
 	n.name, n.server = name, server
-	args := append([]string{"agent", "--server", "https://" + server.ip + ":6443", "--token", server.JoinToken(),
-		"--node-ip", ip, "--node-name", name, "--data-dir", n.DataDir}, extraArgs...)
-	n.start(args)
+	n.start(n.agentArgs(extraArgs))
 	n.waitReady()
 	return n
+}
+
+// agentArgs are the arguments of `svcnet agent` on n joining n.server,
+// then extraArgs.
+func (n *Node) agentArgs(extraArgs []string) []string {
+	return append([]string{"agent", "--server", "https://" + n.server.ip + ":6443", "--token", n.server.JoinToken(),
+		"--node-ip", n.ip, "--node-name", n.name, "--data-dir", n.DataDir}, extraArgs...)
 }
 
 // NewHost makes a machine on lan at ip that runs no svcnet: a client
