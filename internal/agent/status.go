@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/svcnet/svcnet/internal/agent/cri"
 	"github.com/svcnet/svcnet/internal/agent/runtime"
 )
 
@@ -61,6 +62,7 @@ func (w *podWorker) status(cur *v1.Pod) v1.PodStatus {
 	for _, c := range cur.Spec.InitContainers {
 		if rc, ok := w.containers[c.Name]; ok {
 			cs := containerStatus(c, rc.State(), false, false)
+			w.a.runtimeIDs(&cs, rc)
 			cs.Ready = cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
 			st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 		}
@@ -77,6 +79,7 @@ func (w *podWorker) status(cur *v1.Pod) v1.PodStatus {
 		}
 		s := rc.State()
 		cs := containerStatus(c, s, w.ready[c.Name], w.started[c.Name])
+		w.a.runtimeIDs(&cs, rc)
 		if !cs.Ready {
 			allReady = false
 		}
@@ -126,6 +129,29 @@ func (w *podWorker) status(cur *v1.Pod) v1.PodStatus {
 	cond(v1.PodReady, allReady && !finished, notReady)
 	cond(v1.PodScheduled, true, "")
 	return st
+}
+
+// runtimeIDs gives a container of a CRI runtime the IDs kubelet reports:
+// <runtime>://<container ID>, and the image's ID.
+func (a *Agent) runtimeIDs(cs *v1.ContainerStatus, h containerHandle) {
+	cc, ok := h.(*cri.Container)
+	if !ok {
+		return
+	}
+	id, image := cc.ID(), cc.ImageRef()
+	if id == "" {
+		cs.ContainerID = ""
+	} else {
+		cs.ContainerID = a.cri.Name + "://" + id
+	}
+	if image != "" {
+		cs.ImageID = image
+	}
+	for _, t := range []*v1.ContainerStateTerminated{cs.State.Terminated, cs.LastTerminationState.Terminated} {
+		if t != nil {
+			t.ContainerID = cs.ContainerID
+		}
+	}
 }
 
 func containerStatus(c v1.Container, s runtime.State, ready, started bool) v1.ContainerStatus {

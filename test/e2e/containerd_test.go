@@ -159,6 +159,29 @@ func TestContainerd(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("containers outlive svcnet and are re-adopted", func(t *testing.T) {
+		id := func() (string, error) {
+			return n.Kubectl("get", "pod", "web", "-o",
+				"jsonpath={.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].ready}")
+		}
+		before, err := id()
+		if err != nil || !strings.HasPrefix(before, "containerd://") || !strings.HasSuffix(before, " 0 true") {
+			t.Fatalf("web before the restart: %q, %v", before, err)
+		}
+		n.Kill()
+		// The container serves on while no svcnet runs.
+		if err := wantOutput(client.Exec("curl", "-sS", "--max-time", "2", "http://"+framework.NodeIP+":18080/index.html"))(page); err != nil {
+			t.Fatalf("with svcnet killed: %v", err)
+		}
+		n.Restart()
+		waitReadyEndpoints(t, n, "site", 1)
+		if after, err := id(); err != nil || after != before {
+			t.Fatalf("web after the restart: %q, %v; want the same container %q", after, err, before)
+		}
+		framework.Eventually(t, 30*time.Second, func() error {
+			return wantOutput(n.Exec("curl", "-sS", "--max-time", "2", "http://"+clusterIP+"/index.html"))(page)
+		})
+	})
 	waiting := func(pod string) func() (string, error) {
 		return func() (string, error) {
 			return n.Kubectl("get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}")

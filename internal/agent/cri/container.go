@@ -55,6 +55,8 @@ type Container struct {
 	attempt uint32
 	// prevID is the container of the previous run, kept for its log.
 	prevID string
+	// imageRef is the image's ID (repo digest) the current run was made of.
+	imageRef string
 
 	kill chan struct{}
 	stop chan time.Duration
@@ -91,6 +93,14 @@ func (c *Container) ID() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.id
+}
+
+// ImageRef returns the ID of the image the current run was made of ("" if
+// none yet), as kubelet reports it in imageID.
+func (c *Container) ImageRef() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.imageRef
 }
 
 // LogPath returns the log file of the current run, or of the previous one;
@@ -277,6 +287,7 @@ func (c *Container) adopt(ctx context.Context) (running bool, ended *runtime.Ter
 	last := list[len(list)-1]
 	c.mu.Lock()
 	c.id, c.attempt = last.Id, last.Metadata.Attempt
+	c.imageRef = last.ImageRef
 	if len(list) > 1 {
 		c.prevID = list[len(list)-2].Id
 	}
@@ -344,6 +355,7 @@ func (c *Container) create(ctx context.Context) error {
 	c.mu.Lock()
 	c.id, c.prevID = id, prev
 	c.state.RestartCount = int(attempt)
+	c.imageRef = imageRef(img)
 	c.mu.Unlock()
 	if err := c.r.rs.StartContainer(cctx, id); err != nil {
 		return &waitingError{ReasonRunContainerError, err.Error()}
@@ -407,4 +419,13 @@ func termination(st *runtimeapi.ContainerStatus) *runtime.Termination {
 		}
 	}
 	return t
+}
+
+// imageRef is how kubelet names an image in imageID: its repo digest when
+// it has one, else its ID.
+func imageRef(img *runtimeapi.Image) string {
+	if len(img.RepoDigests) > 0 {
+		return img.RepoDigests[0]
+	}
+	return img.Id
 }
