@@ -10,4 +10,5 @@ mkdir -p _output/data
 ns=$(hack/dev-netns.sh)
 echo "svcnet runs in network namespace $ns; use: hack/kubectl.sh get svc" >&2
 exec ip netns exec "$ns" bin/svcnet server --data-dir "$PWD/_output/data" --bind-address 127.0.0.1 \
-  --advertise-address 172.30.0.1 --node-name "$(hostname | tr 'A-Z' 'a-z')" "$@"
+  --advertise-address 172.30.0.1 --node-name "$(hostname | tr 'A-Z' 'a-z')" \
+  --container-runtime process "$@"

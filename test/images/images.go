@@ -62,6 +62,10 @@ const (
 	AgnhostRepository = "registry.k8s.io/e2e-test-images/agnhost"
 	// AgnhostExamples is the agnhost the repository's tests and examples name.
 	AgnhostExamples = AgnhostRepository + ":2.53"
+	// AgnhostPrev is the e2e framework's previous agnhost.
+	AgnhostPrev = AgnhostRepository + ":2.55"
+	// GlibcDNSTesting is the e2e suite's DNS querier (built with agnhost).
+	GlibcDNSTesting = "registry.k8s.io/e2e-test-images/glibc-dns-testing:2.0.0"
 )
 
 // Config says where Build keeps its work and what it builds.
@@ -110,6 +114,7 @@ func Build(ctx context.Context, cfg Config) (map[string]v1.Image, error) {
 		{name: "busybox", build: b.busybox},
 		{name: "nginx", build: b.nginx},
 		{name: "agnhost", build: b.agnhost, skip: !cfg.Agnhost},
+		{name: "glibc-dns-testing", build: b.glibcDNSTesting, skip: !cfg.Agnhost},
 	}
 	for _, s := range steps {
 		if s.skip {
@@ -364,20 +369,9 @@ func (b *builder) agnhost(ctx context.Context) (v1.Image, []string, error) {
 		"/uploads":           Dir(0o755),
 		"/localhost.crt":     {Mode: 0o644, Source: filepath.Join(porter, "localhost.crt")},
 		"/localhost.key":     {Mode: 0o644, Source: filepath.Join(porter, "localhost.key")},
-		"/etc/nsswitch.conf": Text(nsswitchConf, 0o644),
 	}
-	for _, tool := range []string{"dig", "getent"} {
-		p, err := exec.LookPath(tool)
-		if err != nil {
-			return nil, nil, fmt.Errorf("agnhost needs %s (dnsutils, libc-bin): %w", tool, err)
-		}
-		if p, err = filepath.EvalSymlinks(p); err != nil {
-			return nil, nil, err
-		}
-		files["/usr/bin/"+tool] = File{Mode: 0o755, Source: p}
-		if files, err = withLibraries(files, p); err != nil {
-			return nil, nil, err
-		}
+	if err := addDNSTools(files); err != nil {
+		return nil, nil, fmt.Errorf("agnhost: %w", err)
 	}
 	users := append(baseAccounts()[:2], account{name: "user-defined-in-image", id: 1000, home: "/home/user-defined-in-image", shell: "/bin/sh"})
 	groups := []group{{name: "group-defined-in-image", id: 50000, members: []string{"user-defined-in-image"}}}
@@ -399,7 +393,47 @@ func (b *builder) agnhost(ctx context.Context) (v1.Image, []string, error) {
 		WorkingDir:   "/",
 		ExposedPorts: ports,
 	}, []v1.Layer{base, l}, []string{"ADD busybox /", "ADD agnhost /"})
-	return img, []string{AgnhostRepository + ":" + build.version, AgnhostExamples}, err
+	return img, []string{AgnhostRepository + ":" + build.version, AgnhostExamples, AgnhostPrev}, err
+}
+
+// addDNSTools adds the host's dig and getent, their libraries and an
+// nsswitch.conf to files.
+func addDNSTools(files map[string]File) error {
+	files["/etc/nsswitch.conf"] = Text(nsswitchConf, 0o644)
+	for _, tool := range []string{"dig", "getent"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			return fmt.Errorf("%s needed (dnsutils, libc-bin): %w", tool, err)
+		}
+		if p, err = filepath.EvalSymlinks(p); err != nil {
+			return err
+		}
+		files["/usr/bin/"+tool] = File{Mode: 0o755, Source: p}
+		if _, err = withLibraries(files, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// glibcDNSTesting is the e2e suite's DNS querier image: busybox's shell and
+// tools with glibc's getent and dig, as upstream's Debian-based one has.
+func (b *builder) glibcDNSTesting(context.Context) (v1.Image, []string, error) {
+	base, err := b.busyboxBase()
+	if err != nil {
+		return nil, nil, err
+	}
+	files := map[string]File{}
+	if err := addDNSTools(files); err != nil {
+		return nil, nil, fmt.Errorf("glibc-dns-testing: %w", err)
+	}
+	l, err := b.layer(files)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := newImage(v1.Config{Cmd: []string{"sh"}, Env: []string{defaultPath}, WorkingDir: "/"},
+		[]v1.Layer{base, l}, []string{"ADD busybox /", "ADD dnsutils /"})
+	return img, []string{GlibcDNSTesting}, err
 }
 
 // findRepo walks up from the working directory to the svcnet checkout,
