@@ -343,8 +343,9 @@ func (b *builder) nginx(context.Context) (v1.Image, []string, error) {
 	return img, []string{Nginx, NginxHTTPS, NginxE2E, NginxNewE2E}, err
 }
 
-// agnhost is busybox plus agnhost at /agnhost, dig and getent with their
-// libraries, porter's certificate and the account and group upstream's
+// agnhost is busybox plus agnhost at /agnhost, the host's dig, getent, curl,
+// nc (OpenBSD's), ip and bash with their libraries (the tools upstream's image
+// installs), porter's certificate and the account and group upstream's
 // image defines; entrypoint and command are upstream's.
 func (b *builder) agnhost(ctx context.Context) (v1.Image, []string, error) {
 	repo := b.cfg.RepoDir
@@ -371,6 +372,9 @@ func (b *builder) agnhost(ctx context.Context) (v1.Image, []string, error) {
 		"/localhost.key":     {Mode: 0o644, Source: filepath.Join(porter, "localhost.key")},
 	}
 	if err := addDNSTools(files); err != nil {
+		return nil, nil, fmt.Errorf("agnhost: %w", err)
+	}
+	if err := addHostTools(files, agnhostTools); err != nil {
 		return nil, nil, fmt.Errorf("agnhost: %w", err)
 	}
 	users := append(baseAccounts()[:2], account{name: "user-defined-in-image", id: 1000, home: "/home/user-defined-in-image", shell: "/bin/sh"})
@@ -400,10 +404,21 @@ func (b *builder) agnhost(ctx context.Context) (v1.Image, []string, error) {
 // nsswitch.conf to files.
 func addDNSTools(files map[string]File) error {
 	files["/etc/nsswitch.conf"] = Text(nsswitchConf, 0o644)
-	for _, tool := range []string{"dig", "getent"} {
+	return addHostTools(files, map[string]string{"dig": "dnsutils", "getent": "libc-bin"})
+}
+
+// agnhostTools are the programs upstream's agnhost image installs beside
+// agnhost (bind-tools, curl, netcat-openbsd, iproute2, bash), which the
+// e2e specs run in its containers, by the Debian package that has them.
+var agnhostTools = map[string]string{"curl": "curl", "nc": "netcat-openbsd", "ip": "iproute2", "bash": "bash"}
+
+// addHostTools adds the host's programs (name -> the Debian package that
+// has it, for the error) at /usr/bin, with their libraries.
+func addHostTools(files map[string]File, tools map[string]string) error {
+	for tool, pkg := range tools {
 		p, err := exec.LookPath(tool)
 		if err != nil {
-			return fmt.Errorf("%s needed (dnsutils, libc-bin): %w", tool, err)
+			return fmt.Errorf("%s needed (Debian package %s): %w", tool, pkg, err)
 		}
 		if p, err = filepath.EvalSymlinks(p); err != nil {
 			return err
