@@ -434,8 +434,8 @@ func proxyMetrics(h helper) map[string]float64 {
 
 // podsManifest is the backend pods every background Service's
 // EndpointSlice lists, and the churn pods, each Ready only while the file
-// its exec probe tests exists (the bench toggles it through netexec's
-// /shell).
+// its exec probe tests exists (the bench's churn helper, on the node,
+// creates and removes it).
 func podsManifest(cfg RunConfig) string {
 	var b strings.Builder
 	for i := 0; i < cfg.Endpoints; i++ {

@@ -155,14 +155,45 @@ func TestAgentRunsPod(t *testing.T) {
 	}
 	// The exec readiness probe does not wait for the server to listen.
 	poll(t, "/hostname answered", func() bool { got, err := httpGet("/hostname"); return err == nil && got == "netexec" })
-	if got, err := httpGet("/shell?cmd=printenv+MY_SVC_SERVICE_HOST+KUBERNETES_SERVICE_PORT_HTTPS+MY_POD"); err != nil ||
-		!strings.Contains(got, `10.96.0.20\n443\nnetexec\n`) {
-		t.Errorf("/shell printenv got (%q, %v), want service and downward API variables", got, err)
+
+	// A container sees the Service and downward API variables and the
+	// cluster's DNS: one that prints them to its log and exits.
+	env := &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "env", UID: "uid-env"},
+		Spec: v1.PodSpec{
+			NodeName: "node-a", RestartPolicy: v1.RestartPolicyNever,
+			Containers: []v1.Container{{
+				Name: "print", Image: "busybox",
+				Command: []string{"sh", "-c", "printenv MY_SVC_SERVICE_HOST KUBERNETES_SERVICE_PORT_HTTPS MY_POD; cat /etc/resolv.conf"},
+				Env:     []v1.EnvVar{{Name: "MY_POD", ValueFrom: &v1.EnvVarSource{FieldRef: &v1.ObjectFieldSelector{FieldPath: "metadata.name"}}}},
+			}},
+		},
 	}
-	if got, err := httpGet("/shell?cmd=cat+/etc/resolv.conf"); err != nil || !strings.Contains(got, "nameserver 10.96.0.10") ||
+	if _, err := pods.Create(ctx, env, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "env pod succeeded", func() bool {
+		p, err := pods.Get(ctx, "env", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Status.Phase == v1.PodSucceeded
+	})
+	b, err := os.ReadFile(a.LogPath("app", "env", "print"))
+	if got := string(b); err != nil || !strings.HasPrefix(got, "10.96.0.20\n443\nenv\n") {
+		t.Errorf("printenv in the log got (%q, %v), want service and downward API variables", got, err)
+	}
+	if got := string(b); !strings.Contains(got, "nameserver 10.96.0.10") ||
 		!strings.Contains(got, "search app.svc.cluster.local svc.cluster.local cluster.local") {
-		t.Errorf("resolv.conf got (%q, %v), want cluster DNS", got, err)
+		t.Errorf("resolv.conf in the log got %q, want cluster DNS", got)
 	}
+	if err := pods.Delete(ctx, "env", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "env netns removed", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "netns", "uid-env"))
+		return os.IsNotExist(err)
+	})
 
 	// A failing readiness probe flips Ready to false, and back.
 	if err := os.WriteFile(unready, nil, 0o644); err != nil {
