@@ -119,10 +119,8 @@ func (w *podWorker) startCRI(ctx context.Context) error {
 		w.mu.Lock()
 		w.containers[c.Name] = ic
 		w.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ic.Done():
+		if err := w.awaitInit(ctx, ic); err != nil {
+			return err
 		}
 		if t := ic.State().Terminated; t == nil || t.ExitCode != 0 {
 			w.mu.Lock()
@@ -163,6 +161,23 @@ func (w *podWorker) startCRI(ctx context.Context) error {
 	go w.refreshVolumes(ctx)
 	signal(w.change)
 	return nil
+}
+
+// awaitInit waits for an init container's end, keeping the pod's status
+// up to date meanwhile, unless the pod terminates or ctx ends first.
+func (w *podWorker) awaitInit(ctx context.Context, c containerHandle) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-w.ending:
+			return errPodTerminating
+		case <-w.change:
+			w.syncStatus(ctx)
+		case <-c.Done():
+			return nil
+		}
+	}
 }
 
 // stopCRI runs the containers' preStop hooks, stops them within the grace

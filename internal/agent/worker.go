@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -39,6 +40,10 @@ type podWorker struct {
 	a      *Agent
 	notify chan struct{}
 	change chan struct{}
+	// ending is closed once the pod is deleted or being deleted: waits
+	// of start (init containers) end with it.
+	ending     chan struct{}
+	endingOnce sync.Once
 
 	mu         sync.Mutex
 	pod        *v1.Pod
@@ -61,6 +66,7 @@ func newPodWorker(a *Agent, p *v1.Pod) *podWorker {
 		a: a, pod: p,
 		notify:     make(chan struct{}, 1),
 		change:     make(chan struct{}, 1),
+		ending:     make(chan struct{}),
 		containers: map[string]containerHandle{},
 		specs:      map[string]runtime.ContainerSpec{},
 		ready:      map[string]bool{},
@@ -81,6 +87,9 @@ func (w *podWorker) update(p *v1.Pod, deleted bool) {
 	w.pod = p
 	w.deleted = w.deleted || deleted
 	w.mu.Unlock()
+	if deleted || p.DeletionTimestamp != nil {
+		w.endingOnce.Do(func() { close(w.ending) })
+	}
 	signal(w.notify)
 }
 
@@ -110,7 +119,7 @@ func (w *podWorker) run(ctx context.Context) {
 		// A finished pod from before a restart is not run again.
 		w.waitTerminating(ctx)
 	} else if !w.terminating() {
-		if err := w.start(podCtx); err != nil {
+		if err := w.start(podCtx); err != nil && !errors.Is(err, errPodTerminating) {
 			log.Warn("Failed starting pod", "err", err)
 		}
 		w.loop(ctx)
@@ -242,14 +251,12 @@ func (w *podWorker) start(ctx context.Context) error {
 				// Only the first run resumes an earlier record.
 				_ = os.Remove(s.StatePath)
 			}
-			rc := a.rt.StartContainer(ctx, s, nil)
+			rc := a.rt.StartContainer(ctx, s, func() { signal(w.change) })
 			w.mu.Lock()
 			w.containers[c.Name] = rc
 			w.mu.Unlock()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-rc.Done():
+			if err := w.awaitInit(ctx, rc); err != nil {
+				return err
 			}
 			if t := rc.State().Terminated; t != nil && t.ExitCode == 0 {
 				break

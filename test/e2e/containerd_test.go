@@ -201,6 +201,35 @@ func TestContainerd(t *testing.T) {
 			return nil
 		})
 	})
+	t.Run("deleted while an init container and a pull back-off wait", func(t *testing.T) {
+		n.Apply(`apiVersion: v1
+kind: Pod
+metadata:
+  name: stuck
+spec:
+  terminationGracePeriodSeconds: 1
+  initContainers:
+  - name: init
+    image: docker.io/library/busybox:latest
+    command: [sleep, "3600"]
+  containers:
+  - name: main
+    image: docker.io/library/busybox:latest
+`)
+		framework.Eventually(t, 60*time.Second, func() error {
+			return wantOutput(n.Kubectl("get", "pod", "stuck", "-o", "jsonpath={.status.initContainerStatuses[0].state.running.startedAt}"))("T")
+		})
+		for _, pod := range []string{"stuck", "missing"} {
+			n.MustKubectl("delete", "pod", pod, "--wait=false")
+		}
+		framework.Eventually(t, 45*time.Second, func() error {
+			out, err := n.Kubectl("get", "pods", "stuck", "missing", "--ignore-not-found", "-o", "name")
+			if err != nil || strings.TrimSpace(out) != "" {
+				return fmt.Errorf("pods still there: %q, %v", out, err)
+			}
+			return nil
+		})
+	})
 	t.Run("OOMKilled", func(t *testing.T) {
 		framework.Eventually(t, 90*time.Second, func() error {
 			return wantOutput(n.Kubectl("get", "pod", "hog", "-o",

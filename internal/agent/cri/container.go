@@ -60,7 +60,11 @@ type Container struct {
 
 	kill chan struct{}
 	stop chan time.Duration
-	done chan struct{}
+	// stopping is closed by the first Stop: a pull or create under way is
+	// abandoned.
+	stopping     chan struct{}
+	stoppingOnce sync.Once
+	done         chan struct{}
 }
 
 // StartContainer starts supervising spec: it pulls the image, creates and
@@ -76,7 +80,8 @@ func (r *Runtime) StartContainer(ctx context.Context, spec ContainerSpec, onChan
 	}
 	c := &Container{r: r, spec: spec, onChange: onChange,
 		state: runtime.State{Phase: runtime.Waiting, Reason: ReasonContainerCreating},
-		kill:  make(chan struct{}, 1), stop: make(chan time.Duration, 1), done: make(chan struct{})}
+		kill:  make(chan struct{}, 1), stop: make(chan time.Duration, 1), stopping: make(chan struct{}),
+		done: make(chan struct{})}
 	go c.supervise(ctx)
 	return c
 }
@@ -147,6 +152,7 @@ func (c *Container) Stop(ctx context.Context, grace time.Duration) error {
 	case c.stop <- grace:
 	default:
 	}
+	c.stoppingOnce.Do(func() { close(c.stopping) })
 	select {
 	case <-c.done:
 		return nil
@@ -187,7 +193,7 @@ func (c *Container) supervise(ctx context.Context) {
 	for ctx.Err() == nil {
 		if !running && ended == nil {
 			if err := c.create(ctx); err != nil {
-				if ctx.Err() != nil {
+				if ctx.Err() != nil || c.isStopping() {
 					return
 				}
 				reason, msg := ReasonCreateContainerError, err.Error()
@@ -314,8 +320,27 @@ func (c *Container) adopt(ctx context.Context) (running bool, ended *runtime.Ter
 	return false, nil
 }
 
-// create pulls the image, creates and starts the container's next run.
+func (c *Container) isStopping() bool {
+	select {
+	case <-c.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// create pulls the image, creates and starts the container's next run; a
+// Stop meanwhile abandons it.
 func (c *Container) create(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	c.set(func(s *runtime.State) { s.Phase, s.Reason, s.Message = runtime.Waiting, ReasonContainerCreating, "" })
 	sb := c.spec.Sandbox
 	img, err := c.r.ensureImage(ctx, c.spec.Image, c.spec.PullPolicy, c.spec.Auths, sb.Config)
