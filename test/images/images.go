@@ -377,6 +377,10 @@ func (b *builder) agnhost(ctx context.Context) (v1.Image, []string, error) {
 	if err := addHostTools(files, agnhostTools); err != nil {
 		return nil, nil, fmt.Errorf("agnhost: %w", err)
 	}
+	// Debian's static busybox runs its own applets before PATH (a
+	// standalone shell): with it as /bin/sh, `sh -c 'nc -u ...'` would get
+	// busybox's nc, which has no -u. bash finds the image's tools.
+	files["/bin/sh"] = Symlink("/usr/bin/bash")
 	users := append(baseAccounts()[:2], account{name: "user-defined-in-image", id: 1000, home: "/home/user-defined-in-image", shell: "/bin/sh"})
 	groups := []group{{name: "group-defined-in-image", id: 50000, members: []string{"user-defined-in-image"}}}
 	for p, f := range passwdFiles(users, groups) {
