@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -25,7 +27,7 @@ func main() {
 	switch mode {
 	case "run":
 		err = runMain(args)
-	case "load", "dns", "populate", "program", "wait", "api", "churn", "fetch":
+	case "load", "dns", "populate", "program", "wait", "api", "churn", "fetch", "pods":
 		err = helperMain(mode, args)
 	default:
 		err = fmt.Errorf("unknown mode %q (want run)", mode)
@@ -47,14 +49,17 @@ func helperMain(mode string, args []string) error {
 	duration := fs.Duration("duration", 3*time.Second, "measured window")
 	newConn := fs.Bool("new-conn", false, "one TCP connection per request")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the node's API server")
-	count := fs.Int("count", 1000, "Services wanted (populate), names to query (dns), samples (program), lists (api), rounds (churn)")
+	count := fs.Int("count", 1000, "Services wanted (populate), names to query (dns), samples (program), lists (api), "+
+		"rounds (churn), pods (pods)")
 	from := fs.Int("from", 0, "Services already there (populate)")
 	backends := fs.String("backends", "", "endpoint IPs of every background Service, comma-separated (populate)")
-	prefix := fs.String("prefix", "probe", "Service name prefix (program)")
+	prefix := fs.String("prefix", "probe", "Service name prefix (program), pod name prefix (pods)")
 	gap := fs.Duration("gap", 2*time.Second, "pause between samples (program)")
 	present := fs.Int("present", 0, "Services already present (program, for the report)")
 	nodeIP := fs.String("node-ip", "", "reach Services on their NodePort at this address instead of the ClusterIP")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait (wait)")
+	batch := fs.Int("batch", 1, "pods created at once, each batch once the one before is Ready (pods)")
+	node := fs.String("node", "node1", "Node the pods are bound to (pods)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,7 +90,7 @@ func helperMain(mode string, args []string) error {
 		}
 		_, err = io.Copy(os.Stdout, resp.Body)
 		return err
-	case "populate", "program", "api", "churn":
+	case "populate", "program", "api", "churn", "pods":
 		client, err := newClient(*kubeconfig)
 		if err != nil {
 			return err
@@ -99,6 +104,8 @@ func helperMain(mode string, args []string) error {
 			out, err = apiLists(ctx, client, *count)
 		case "churn":
 			out, err = churn(ctx, client, *count, *nodeIP)
+		case "pods":
+			out, err = createPods(ctx, client, *prefix, *node, *count, *batch)
 		}
 		if err != nil {
 			return err
@@ -107,12 +114,17 @@ func helperMain(mode string, args []string) error {
 	return json.NewEncoder(os.Stdout).Encode(out)
 }
 
-// runMain measures every proxy mode in turn, prints the table and writes
-// the JSON report.
+// runMain measures every proxy mode in turn, then the pods figure on each
+// container runtime, prints the tables and writes the JSON report.
 func runMain(args []string) (err error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	cfg := RunConfig{}
-	var modes string
+	pcfg := PodsConfig{}
+	var modes, only, runtimes string
+	fs.StringVar(&only, "only", "", "figures to run, comma-separated: modes (every proxy-mode table), pods; empty: all")
+	fs.IntVar(&pcfg.Pods, "pods", 30, "pods created and measured on each container runtime (pods figure)")
+	fs.IntVar(&pcfg.Batch, "pod-batch", 1, "pods created at once, each batch once the one before is Ready (pods figure)")
+	fs.StringVar(&runtimes, "runtimes", "containerd,process", "container runtimes of the pods figure, comma-separated")
 	fs.StringVar(&modes, "modes", "nftables,iptables,userspace", "proxy modes to measure, comma-separated")
 	fs.StringVar(&cfg.Out, "out", "bench/out/results.json", "JSON report path")
 	fs.IntVar(&cfg.Conns, "conns", 16, "concurrent connections per load run")
@@ -135,7 +147,23 @@ func runMain(args []string) (err error) {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg.Modes, cfg.ScaleModes = splitComma(modes), splitComma(scaleModes)
+	cfg.Modes, cfg.ScaleModes, pcfg.Runtimes = splitComma(modes), splitComma(scaleModes), splitComma(runtimes)
+	figures := splitComma(only)
+	for _, f := range figures {
+		if f != "modes" && f != "pods" {
+			return fmt.Errorf("-only %q: want modes, pods or both", only)
+		}
+	}
+	runModes := len(figures) == 0 || slices.Contains(figures, "modes")
+	runPodsFigure := len(figures) == 0 || slices.Contains(figures, "pods")
+	if pcfg.Pods < 1 || pcfg.Batch < 1 {
+		return errors.New("-pods and -pod-batch: want positive numbers")
+	}
+	for _, rt := range pcfg.Runtimes {
+		if rt != "containerd" && rt != "process" {
+			return fmt.Errorf("-runtimes: unknown runtime %q (want containerd, process)", rt)
+		}
+	}
 	for _, s := range splitComma(sizes) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || (len(cfg.Sizes) > 0 && n <= cfg.Sizes[len(cfg.Sizes)-1]) {
@@ -153,13 +181,27 @@ func runMain(args []string) (err error) {
 	if err != nil {
 		return fmt.Errorf("own path: %w", err)
 	}
-	cfg.Self = self
-	report, err := run(cfg)
-	if report != nil {
-		printTable(os.Stdout, report)
-		if werr := writeJSON(cfg.Out, report); werr != nil && err == nil {
-			err = werr
+	cfg.Self, pcfg.Self = self, self
+	res := &Results{Report: &Report{Started: time.Now().UTC(), LoadAvg: []string{loadAvg()},
+		Host: Host{CPUs: runtime.NumCPU(), Kernel: kernel(), Go: runtime.Version()}}}
+	if runModes {
+		var rep *Report
+		if rep, err = run(cfg); rep != nil {
+			res.Report = rep
 		}
+	}
+	if runPodsFigure {
+		pods, perr := runPods(pcfg)
+		res.Pods = pods
+		if perr != nil && err == nil {
+			err = perr
+		}
+		res.Seconds = time.Since(res.Started).Seconds()
+		res.LoadAvg = append(res.LoadAvg[:1], loadAvg())
+	}
+	printTable(os.Stdout, res)
+	if werr := writeJSON(cfg.Out, res); werr != nil && err == nil {
+		err = werr
 	}
 	return err
 }

@@ -6,13 +6,27 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"text/tabwriter"
 )
 
-// printTable writes the human-readable summary of rep.
-func printTable(w io.Writer, rep *Report) {
-	fmt.Fprintf(w, "\nsvcnet bench: %d CPUs, kernel %s, %s; %d connections, %d interleaved rounds of %gs per path\n",
-		rep.Host.CPUs, rep.Host.Kernel, rep.Host.Go, rep.Settings.Conns, rep.Settings.Rounds, rep.Settings.DurationSeconds)
+// Results is the JSON document of a run: the proxy modes' figures (Report,
+// whose fields it shows at the top level) and the pods figure.
+type Results struct {
+	*Report
+	Pods *PodsReport `json:"pods,omitempty"`
+}
+
+// printTable writes the human-readable summary of res.
+func printTable(w io.Writer, res *Results) {
+	rep := res.Report
+	fmt.Fprintf(w, "\nsvcnet bench: %d CPUs, kernel %s, %s", rep.Host.CPUs, rep.Host.Kernel, rep.Host.Go)
+	if len(rep.Modes) > 0 {
+		fmt.Fprintf(w, "; %d connections, %d interleaved rounds of %gs per path", rep.Settings.Conns, rep.Settings.Rounds,
+			rep.Settings.DurationSeconds)
+	}
+	fmt.Fprintln(w)
 	for _, m := range rep.Modes {
 		fmt.Fprintf(w, "\nproxy mode %s\n", m.Mode)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -31,11 +45,14 @@ func printTable(w io.Writer, rep *Report) {
 			fmt.Fprintf(w, "error: %s\n", m.Error)
 		}
 	}
+	if res.Pods != nil {
+		printPods(w, res.Pods)
+	}
 	fmt.Fprintf(w, "\nload average (1/5/15 min) at start %s, at end %s; total %.0fs\n", rep.LoadAvg[0],
 		rep.LoadAvg[len(rep.LoadAvg)-1], rep.Seconds)
 }
 
-func writeJSON(path string, rep *Report) error {
+func writeJSON(path string, rep *Results) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("report dir: %w", err)
 	}
@@ -192,4 +209,92 @@ func printSizes(w io.Writer, sizes []SizeResult) {
 		fmt.Fprintln(tw, "\t")
 	}
 	_ = tw.Flush()
+}
+
+// printPods writes the pods figure: one column per container runtime and
+// containerd's figures over the process runtime's.
+func printPods(w io.Writer, p *PodsReport) {
+	how := "one at a time"
+	if p.Batch > 1 {
+		how = fmt.Sprintf("in batches of %d", p.Batch)
+	}
+	fmt.Fprintf(w, "\npods: %d pods of %s %v, created %s; each runtime on a node of its own\n", p.Pods, p.Image,
+		p.Command, how)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "runtime")
+	for _, r := range p.Runtimes {
+		fmt.Fprintf(tw, "\t%s", r.Runtime)
+	}
+	fmt.Fprintln(tw, "\tcontainerd/process\t")
+	row := func(label string, cell func(RuntimeResult) string, ratio string) {
+		fmt.Fprintf(tw, "%s", label)
+		for _, r := range p.Runtimes {
+			switch {
+			case r.Latency != nil:
+				fmt.Fprintf(tw, "\t%s", cell(r))
+			case r.Skipped != "":
+				fmt.Fprintf(tw, "\tskipped")
+			default:
+				fmt.Fprintf(tw, "\tfailed")
+			}
+		}
+		if p.Ratio == nil {
+			ratio = "-"
+		}
+		fmt.Fprintf(tw, "\t%s\t\n", ratio)
+	}
+	rt := p.Ratio
+	if rt == nil {
+		rt = &PodsRatio{}
+	}
+	row("first pod create -> Ready ms (image pull)", func(r RuntimeResult) string {
+		return fmt.Sprintf("%.0f", r.Warmup.MaxMs)
+	}, fmt.Sprintf("%.2f", rt.FirstPod))
+	row("create -> Ready p50 / p99 / max ms", func(r RuntimeResult) string {
+		return fmt.Sprintf("%.0f / %.0f / %.0f", r.Latency.P50Ms, r.Latency.P99Ms, r.Latency.MaxMs)
+	}, fmt.Sprintf("%.2f / %.2f / %.2f", rt.P50, rt.P99, rt.Max))
+	row(fmt.Sprintf("all %d Ready after s", p.Pods), func(r RuntimeResult) string {
+		return fmt.Sprintf("%.1f", r.Latency.AllReadySeconds)
+	}, "")
+	row("node RSS MB before -> after (processes)", func(r RuntimeResult) string {
+		return fmt.Sprintf("%.0f (%d) -> %.0f (%d)", r.Before.RSSMB, r.Before.Processes, r.After.RSSMB, r.After.Processes)
+	}, "")
+	row("RSS per pod MB", func(r RuntimeResult) string { return fmt.Sprintf("%.1f", r.RSSPerPodMB) },
+		fmt.Sprintf("%.2f", rt.RSSPerPod))
+	row("PSS per pod MB (shared pages split)", func(r RuntimeResult) string { return fmt.Sprintf("%.1f", r.PSSPerPodMB) },
+		fmt.Sprintf("%.2f", rt.PSSPerPod))
+	row("RSS anon per pod MB (not file-backed)", func(r RuntimeResult) string {
+		return fmt.Sprintf("%.1f", r.AnonPerPodMB)
+	}, fmt.Sprintf("%.2f", rt.AnonPerPod))
+	row("  RSS per pod by process MB", func(r RuntimeResult) string { return perProcess(r.RSSPerPodByProcessMB) }, "")
+	row("load average when done", func(r RuntimeResult) string { return r.LoadAvg }, "")
+	_ = tw.Flush()
+	for _, r := range p.Runtimes {
+		if r.Skipped != "" {
+			fmt.Fprintf(w, "%s skipped: %s\n", r.Runtime, r.Skipped)
+		}
+		if r.Error != "" {
+			// The first line; the JSON has the helper's whole stderr.
+			fmt.Fprintf(w, "%s error: %s\n", r.Runtime, strings.SplitN(r.Error, "\n", 2)[0])
+		}
+	}
+}
+
+// perProcess lists the largest shares of a per-pod split, largest first.
+func perProcess(m map[string]float64) string {
+	names := make([]string, 0, len(m))
+	for k, v := range m {
+		if v >= 0.1 {
+			names = append(names, k)
+		}
+	}
+	sort.Slice(names, func(i, j int) bool { return m[names[i]] > m[names[j]] })
+	if len(names) > 4 {
+		names = names[:4]
+	}
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %.1f", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }
