@@ -10,6 +10,6 @@
 //
 // Run it as root with `make bench`. The same binary is re-executed under
 // `ip netns exec` in hidden modes (load, dns, populate, program, api,
-// churn, fetch, wait) so that every packet it sends starts inside the
+// churn, pods, fetch, wait) so that every packet it sends starts inside the
 // node's namespace.
 package main

@@ -400,8 +400,17 @@ func (a *Agent) nodeStatus(now metav1.Time, old []v1.NodeCondition) v1.NodeStatu
 		Addresses:       addrs,
 		DaemonEndpoints: v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: a.cfg.KubeletPort}},
 		NodeInfo: v1.NodeSystemInfo{KubeletVersion: KubeletVersion, KubeProxyVersion: KubeletVersion,
-			OperatingSystem: "linux", Architecture: goarch(), ContainerRuntimeVersion: "svcnet://" + KubeletVersion},
+			OperatingSystem: "linux", Architecture: goarch(), ContainerRuntimeVersion: a.runtimeVersion()},
 	}
+}
+
+// runtimeVersion is the node's containerRuntimeVersion, as kubelet reports
+// it: <runtime>://<version>.
+func (a *Agent) runtimeVersion() string {
+	if a.cri != nil {
+		return a.cri.Name + "://" + a.cri.Version
+	}
+	return "svcnet://" + KubeletVersion
 }
 
 // registerNode creates the Node or refreshes its status.
