@@ -158,22 +158,15 @@ func runRuntimeGuarded(cfg PodsConfig, rt string) (rr RuntimeResult, err error) 
 			return rr, nil
 		}
 	}
-	t := &tb{}
-	defer t.runCleanups()
-	defer func() {
-		if r := recover(); r != nil {
-			if r != errFatal {
-				panic(r)
-			}
-			err = errFatal
+	err = guarded(func(t *tb) error {
+		err := runRuntime(cfg, t, &rr)
+		if err != nil {
+			// Marks the run failed so the framework prints the server's
+			// (and containerd's) log.
+			t.Errorf("runtime %s: %v", rt, err)
 		}
-	}()
-	err = runRuntime(cfg, t, &rr)
-	if err != nil {
-		// Marks the run failed so the framework prints the server's (and
-		// containerd's) log.
-		t.Errorf("runtime %s: %v", rt, err)
-	}
+		return err
+	})
 	return rr, err
 }
 

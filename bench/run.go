@@ -189,6 +189,23 @@ func run(cfg RunConfig) (*Report, error) {
 // node down, also when the framework aborts with a fatal error.
 func runModeGuarded(cfg RunConfig, mode string) (mr ModeResult, err error) {
 	mr.Mode = mode
+	err = guarded(func(t *tb) error {
+		err := runMode(cfg, t, &mr)
+		if cfg.ServerLog {
+			t.Errorf("printing the server log (-server-log)")
+		}
+		if err != nil {
+			// Marks the run failed so the framework prints the server's log.
+			t.Errorf("proxy mode %s: %v", mode, err)
+		}
+		return err
+	})
+	return mr, err
+}
+
+// guarded runs fn with a fresh tb whose cleanups (the node's teardown) run
+// however fn ends, the framework's fatal abort (errFatal) included.
+func guarded(fn func(t *tb) error) (err error) {
 	t := &tb{}
 	defer t.runCleanups()
 	defer func() {
@@ -199,15 +216,7 @@ func runModeGuarded(cfg RunConfig, mode string) (mr ModeResult, err error) {
 			err = errFatal
 		}
 	}()
-	err = runMode(cfg, t, &mr)
-	if cfg.ServerLog {
-		t.Errorf("printing the server log (-server-log)")
-	}
-	if err != nil {
-		// Marks the run failed so the framework prints the server's log.
-		t.Errorf("proxy mode %s: %v", mode, err)
-	}
-	return mr, err
+	return fn(t)
 }
 
 func runMode(cfg RunConfig, t *tb, mr *ModeResult) error {
