@@ -136,17 +136,7 @@ func (w *podWorker) startCRI(ctx context.Context) error {
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		cc := a.cri.StartContainer(ctx, mkSpec(c, policy), func() { signal(w.change) })
-		ready, started := c.ReadinessProbe == nil, c.StartupProbe == nil
-		if sb.Adopted {
-			// As in the process runtime: an adopted container keeps its
-			// probe results until the probes say otherwise.
-			for _, cs := range pod.Status.ContainerStatuses {
-				if cs.Name == c.Name && cs.State.Running != nil {
-					ready = ready || cs.Ready
-					started = started || (cs.Started != nil && *cs.Started)
-				}
-			}
-		}
+		ready, started := initialProbeState(pod, c, sb.Adopted)
 		w.mu.Lock()
 		w.containers[c.Name] = cc
 		w.ready[c.Name] = ready

@@ -289,18 +289,7 @@ func (w *podWorker) start(ctx context.Context) error {
 		// Decided before the runtime resumes: a process it re-adopts.
 		adopted := resuming && runtime.LivePid(s.StatePath) != 0
 		rc := a.rt.StartContainer(ctx, s, func() { signal(w.change) })
-		ready, started := c.ReadinessProbe == nil, c.StartupProbe == nil
-		if adopted {
-			// Probe results of the previous agent stand for the process
-			// it left running until the probes say otherwise: a restart
-			// does not take endpoints away.
-			for _, cs := range pod.Status.ContainerStatuses {
-				if cs.Name == c.Name && cs.State.Running != nil {
-					ready = ready || cs.Ready
-					started = started || (cs.Started != nil && *cs.Started)
-				}
-			}
-		}
+		ready, started := initialProbeState(pod, c, adopted)
 		w.mu.Lock()
 		w.containers[c.Name] = rc
 		w.specs[c.Name] = s
@@ -360,6 +349,24 @@ func (w *podWorker) setupNetwork(ctx context.Context, pod *v1.Pod) (podnet.Sandb
 		return podnet.Sandbox{}, fmt.Errorf("publishing host ports: %w", err)
 	}
 	return sb, nil
+}
+
+// initialProbeState is a container's readiness and startedness before its
+// probes first answer: true without a probe; for a container re-adopted
+// from an earlier agent, what that agent reported, until the probes say
+// otherwise (a restart does not take endpoints away).
+func initialProbeState(pod *v1.Pod, c *v1.Container, adopted bool) (ready, started bool) {
+	ready, started = c.ReadinessProbe == nil, c.StartupProbe == nil
+	if !adopted {
+		return ready, started
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == c.Name && cs.State.Running != nil {
+			ready = ready || cs.Ready
+			started = started || (cs.Started != nil && *cs.Started)
+		}
+	}
+	return ready, started
 }
 
 func (a *Agent) rtBackoff() time.Duration {
