@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -35,7 +36,7 @@ func (a *Agent) LogsHandler() http.Handler {
 		q := r.URL.Query()
 		if h, ok := a.container(parts[0], parts[1], parts[2]); ok {
 			if cc, ok := h.(*cri.Container); ok {
-				serveCRILog(w, r, cc, parts[2])
+				serveCRILog(w, r, cc, parts[1], parts[2])
 				return
 			}
 		}
@@ -92,15 +93,16 @@ func (a *Agent) LogsHandler() http.Handler {
 
 // serveCRILog serves the log of a container of the CRI runtime, written
 // in the CRI log format, with every option of kubectl logs.
-func serveCRILog(w http.ResponseWriter, r *http.Request, cc *cri.Container, name string) {
+func serveCRILog(w http.ResponseWriter, r *http.Request, cc *cri.Container, pod, name string) {
 	q := r.URL.Query()
 	path := cc.LogPath(q.Get("previous") == "true")
 	if path == "" {
-		msg := "container " + name + " has no log"
-		if q.Get("previous") == "true" {
-			msg = "previous terminated container " + strconv.Quote(name) + " not found"
+		// kubelet's answers (Bad Request) for a container with no such run.
+		msg := fmt.Sprintf("previous terminated container %q in pod %q not found", name, pod)
+		if q.Get("previous") != "true" {
+			msg = fmt.Sprintf("container %q in pod %q is waiting to start: %s", name, pod, cc.State().Reason)
 		}
-		http.Error(w, msg, http.StatusNotFound)
+		http.Error(w, msg, http.StatusBadRequest)
 		return
 	}
 	opts := crilog.Options{Timestamps: q.Get("timestamps") == "true", Follow: q.Get("follow") == "true", TailLines: -1}
