@@ -75,6 +75,16 @@ spec:
 apiVersion: v1
 kind: Pod
 metadata:
+  name: crash
+spec:
+  containers:
+  - name: main
+    image: docker.io/library/busybox:latest
+    command: [sh, -c, 'echo run at $(date +%s%N); exit 3']
+---
+apiVersion: v1
+kind: Pod
+metadata:
   name: hog
 spec:
   restartPolicy: Never
@@ -197,6 +207,23 @@ func TestContainerd(t *testing.T) {
 			out, err := waiting("missing")()
 			if err != nil || (out != "ErrImagePull" && out != "ImagePullBackOff") {
 				return fmt.Errorf("waiting reason %q, %v", out, err)
+			}
+			return nil
+		})
+	})
+	t.Run("CrashLoopBackOff, lastState and logs --previous", func(t *testing.T) {
+		framework.Eventually(t, 60*time.Second, func() error {
+			return wantOutput(n.Kubectl("get", "pod", "crash", "-o", "jsonpath={.status.containerStatuses[0].restartCount} "+
+				"{.status.containerStatuses[0].lastState.terminated.exitCode} {.status.containerStatuses[0].lastState.terminated.reason}"))("1 3 Error")
+		})
+		prev, err := n.Kubectl("logs", "crash", "--previous", "--timestamps")
+		if err != nil || !strings.Contains(prev, "Z run at ") {
+			t.Fatalf("logs --previous --timestamps: %q, %v", prev, err)
+		}
+		framework.Eventually(t, 30*time.Second, func() error {
+			cur, err := n.Kubectl("logs", "crash")
+			if err != nil || !strings.Contains(cur, "run at") || strings.Contains(prev, strings.TrimSpace(cur)) {
+				return fmt.Errorf("current run's log %q (previous %q), %v", cur, prev, err)
 			}
 			return nil
 		})
