@@ -119,6 +119,9 @@ main() {
   upstream=$(cd hack/conformance && go list -m -f '{{.Version}}' k8s.io/kubernetes)
   # Only a complete run of the default focus describes svcnet in the docs.
   if [ "$interrupted" = 0 ] && [ "$focus" = "$default_focus" ] && [ -z "$skip" ] && [ ${#e2e_args[@]} -eq 0 ]; then
+    # Hand-written notes below the marker line stay.
+    marker='<!-- notes below are kept by hack/conformance.sh -->'
+    notes=$(sed -n "\|^$marker\$|,\$p" docs/conformance.md 2>/dev/null || true)
     {
       echo "# Conformance: sig-network"
       echo
@@ -130,6 +133,10 @@ main() {
       echo "\`sudo make conformance\`."
       echo
       cat "$report/results.md"
+      if [ -n "$notes" ]; then
+        echo
+        echo "$notes"
+      fi
     } > docs/conformance.md
     echo "Updated docs/conformance.md"
   fi
