@@ -24,6 +24,10 @@ import (
 	"github.com/svcnet/svcnet/internal/agent/volumes"
 )
 
+// maxSandboxRetry bounds the growing delay between attempts to make a
+// pod's sandbox (each failure is an event).
+const maxSandboxRetry = 30 * time.Second
+
 // startCRI is start for a container runtime: the pod's volumes, its
 // sandbox (network from the runtime's CNI plugins), the init containers run
 // to completion, then the containers with their probes. A sandbox an
@@ -48,12 +52,12 @@ func (w *podWorker) startCRI(ctx context.Context) error {
 		return fmt.Errorf("creating log dir: %w", err)
 	}
 	var sb cri.Sandbox
-	for {
+	for retry := volumeRetry; ; retry = min(2*retry, maxSandboxRetry) {
 		if sb, err = a.cri.RunSandbox(ctx, sbCfg); err == nil {
 			break
 		}
 		w.event(ctx, v1.EventTypeWarning, "FailedCreatePodSandBox", err.Error())
-		if !sleepCtx(ctx, volumeRetry) || w.terminating() {
+		if !sleepCtx(ctx, retry) || w.terminating() {
 			return err
 		}
 	}
@@ -69,7 +73,6 @@ func (w *podWorker) startCRI(ctx context.Context) error {
 	}
 	w.mu.Lock()
 	w.sandbox = &podnet.Sandbox{IP: ip}
-	w.criSandbox = sb
 	w.startTime = metav1.Now()
 	w.mu.Unlock()
 	if !sb.Adopted {

@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/svcnet/svcnet/internal/agent/cri"
 	"github.com/svcnet/svcnet/internal/agent/dnsconfig"
 	"github.com/svcnet/svcnet/internal/agent/images"
 	"github.com/svcnet/svcnet/internal/agent/podnet"
@@ -53,8 +52,6 @@ type podWorker struct {
 	initDone   bool
 	initFailed bool
 	containers map[string]containerHandle
-	// criSandbox is the pod's sandbox in a container runtime.
-	criSandbox cri.Sandbox
 	specs      map[string]runtime.ContainerSpec
 	ready      map[string]bool
 	started    map[string]bool
