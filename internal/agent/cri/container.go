@@ -167,7 +167,7 @@ func (c *Container) ExecSync(ctx context.Context, argv []string, timeout time.Du
 	if id == "" {
 		return nil, 0, errors.New("container is not running")
 	}
-	stdout, stderr, err := c.r.rs.ExecSync(ctx, id, argv, timeout)
+	stdout, stderr, err := c.r.rs.ExecSync(quiet(ctx), id, argv, timeout)
 	out := append(stdout, stderr...)
 	var exitErr utilexec.ExitError
 	if errors.As(err, &exitErr) {
@@ -185,6 +185,7 @@ func (c *Container) set(f func(*runtime.State)) {
 
 func (c *Container) supervise(ctx context.Context) {
 	defer close(c.done)
+	ctx = quiet(ctx)
 	running, ended := false, (*runtime.Termination)(nil)
 	if c.spec.Sandbox.Adopted {
 		running, ended = c.adopt(ctx)

@@ -10,9 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	internalapi "k8s.io/cri-api/pkg/apis"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	remote "k8s.io/cri-client/pkg"
+	"k8s.io/klog/v2"
 )
 
 // Labels kubelet puts on sandboxes and containers, which other CRI tools
@@ -106,6 +108,13 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		pulls: map[string]*sync.Mutex{}}, nil
 }
 
+// quiet keeps the CRI client from logging the failures it returns (each
+// one an error line, repeated on every retry): the agent reports them where
+// they matter, as events and container states.
+func quiet(ctx context.Context) context.Context {
+	return klog.NewContext(ctx, logr.Discard())
+}
+
 // Close ends the connection; the runtime's containers keep running.
 func (r *Runtime) Close() error {
 	ctx := context.Background()
@@ -127,6 +136,7 @@ type Sandbox struct {
 // containers then too, by StartContainer). cfg's attempt is set past
 // those of the pod's earlier sandboxes.
 func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxConfig) (Sandbox, error) {
+	ctx = quiet(ctx)
 	cfg.Labels[LabelNode] = r.cfg.NodeName
 	old, err := r.rs.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{
 		LabelSelector: map[string]string{LabelPodUID: cfg.Metadata.Uid}})
@@ -176,6 +186,7 @@ func (r *Runtime) sandboxIP(ctx context.Context, id string) (netip.Addr, error) 
 // RemovePod stops and removes every sandbox (and so every container) of
 // the pod with the given UID.
 func (r *Runtime) RemovePod(ctx context.Context, uid string) error {
+	ctx = quiet(ctx)
 	sbs, err := r.rs.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{
 		LabelSelector: map[string]string{LabelPodUID: uid}})
 	if err != nil {
@@ -200,6 +211,7 @@ func (r *Runtime) removeSandbox(ctx context.Context, id string) error {
 
 // PodUIDs lists the UIDs of the pods this node's agent has sandboxes for.
 func (r *Runtime) PodUIDs(ctx context.Context) ([]string, error) {
+	ctx = quiet(ctx)
 	sbs, err := r.rs.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{
 		LabelSelector: map[string]string{LabelNode: r.cfg.NodeName}})
 	if err != nil {

@@ -23,7 +23,7 @@ func (c *Container) Exec(ctx context.Context, opts exec.Options, s exec.Streams)
 	if id == "" {
 		return -1, errors.New("container is not running")
 	}
-	resp, err := c.r.rs.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: id, Cmd: opts.Command, Tty: opts.TTY,
+	resp, err := c.r.rs.Exec(quiet(ctx), &runtimeapi.ExecRequest{ContainerId: id, Cmd: opts.Command, Tty: opts.TTY,
 		Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr && !opts.TTY})
 	if err != nil {
 		return -1, fmt.Errorf("preparing exec: %w", err)
@@ -38,7 +38,7 @@ func (c *Container) Attach(ctx context.Context, opts exec.Options, s exec.Stream
 	if id == "" {
 		return -1, errors.New("container is not running")
 	}
-	resp, err := c.r.rs.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: id, Tty: opts.TTY,
+	resp, err := c.r.rs.Attach(quiet(ctx), &runtimeapi.AttachRequest{ContainerId: id, Tty: opts.TTY,
 		Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr && !opts.TTY})
 	if err != nil {
 		return -1, fmt.Errorf("preparing attach: %w", err)
