@@ -209,12 +209,28 @@ func (p *Proxy) onService(obj any, deleted bool) {
 	if !ok {
 		return
 	}
-	if deleted {
+	if deleted || notProxied(svc) {
 		p.tracker.DeleteService(svc.Namespace, svc.Name)
 	} else {
 		p.tracker.SetService(svc)
 	}
 	p.runner.Trigger()
+}
+
+// Labels that take a Service away from the default proxy, as kube-proxy's
+// informers select: one naming another proxy implementation, and the one
+// marking a Service headless.
+const (
+	LabelServiceProxyName = "service.kubernetes.io/service-proxy-name"
+	LabelHeadless         = "service.kubernetes.io/headless"
+)
+
+// notProxied reports whether svc carries a label that tells kube-proxy
+// (and so svcnet's proxy) to leave it alone.
+func notProxied(svc *v1.Service) bool {
+	_, other := svc.Labels[LabelServiceProxyName]
+	_, headless := svc.Labels[LabelHeadless]
+	return other || headless
 }
 
 func (p *Proxy) onSlice(obj any, deleted bool) {

@@ -224,6 +224,24 @@ func TestProxyRun(t *testing.T) {
 	if ok, _, _ := p.Health().Healthy(); !ok {
 		t.Errorf("got unhealthy after syncs, want healthy")
 	}
+	// A Service labelled for another proxy, or headless, leaves the rules;
+	// without the label it comes back.
+	for _, label := range []string{LabelServiceProxyName, LabelHeadless} {
+		svc, err := client.CoreV1().Services("ns").Get(ctx, "t", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Labels = map[string]string{label: ""}
+		if _, err := client.CoreV1().Services("ns").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { return len(backend.last().Services) == 1 })
+		svc.Labels = nil
+		if _, err := client.CoreV1().Services("ns").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { return len(backend.last().Services) == 2 })
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
