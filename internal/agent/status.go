@@ -68,11 +68,12 @@ func (w *podWorker) status(cur *v1.Pod) v1.PodStatus {
 		}
 	}
 	allReady := len(cur.Spec.Containers) > 0
-	running, terminated, succeeded := 0, 0, 0
+	var n phaseCounts
 	for _, c := range cur.Spec.Containers {
 		rc, ok := w.containers[c.Name]
 		if !ok {
 			allReady = false
+			n.waiting++
 			st.ContainerStatuses = append(st.ContainerStatuses, v1.ContainerStatus{Name: c.Name, Image: c.Image,
 				State: v1.ContainerState{Waiting: &v1.ContainerStateWaiting{Reason: "ContainerCreating"}}})
 			continue
@@ -83,28 +84,10 @@ func (w *podWorker) status(cur *v1.Pod) v1.PodStatus {
 		if !cs.Ready {
 			allReady = false
 		}
-		switch {
-		case s.Phase == runtime.Running || s.RestartCount > 0 || s.Last != nil:
-			running++
-		case s.Phase == runtime.Terminated:
-			terminated++
-			if s.Terminated.ExitCode == 0 {
-				succeeded++
-			}
-		}
+		n.add(s)
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 	}
-	n := len(cur.Spec.Containers)
-	switch {
-	case w.initFailed:
-		st.Phase = v1.PodFailed
-	case n > 0 && terminated == n && succeeded == n:
-		st.Phase = v1.PodSucceeded
-	case n > 0 && terminated == n:
-		st.Phase = v1.PodFailed
-	case running > 0 || (n > 0 && terminated > 0):
-		st.Phase = v1.PodRunning
-	}
+	st.Phase = n.phase(cur.Spec.RestartPolicy, w.initFailed, !w.initDone)
 	cond := func(t v1.PodConditionType, ok bool, reason string) {
 		c := v1.PodCondition{Type: t, Status: v1.ConditionFalse, Reason: reason}
 		if ok {
@@ -129,6 +112,52 @@ func (w *podWorker) status(cur *v1.Pod) v1.PodStatus {
 	cond(v1.PodReady, allReady && !finished, notReady)
 	cond(v1.PodScheduled, true, "")
 	return st
+}
+
+// phaseCounts counts a pod's containers by state, as kubelet does to
+// decide the pod's phase.
+type phaseCounts struct{ running, stopped, succeeded, waiting int }
+
+func (n *phaseCounts) add(s runtime.State) {
+	switch {
+	case s.Phase == runtime.Running:
+		n.running++
+	case s.Phase == runtime.Terminated:
+		n.stopped++
+		if s.Terminated != nil && s.Terminated.ExitCode == 0 {
+			n.succeeded++
+		}
+	case s.Last != nil:
+		// Waiting to run again after a run that ended.
+		n.stopped++
+	default:
+		n.waiting++
+	}
+}
+
+// phase is kubelet's pod phase: Pending while initializing or while any
+// container has not run yet; Running while any runs; once all have
+// stopped, as the restart policy says (Always restarts them: Running).
+func (n phaseCounts) phase(policy v1.RestartPolicy, initFailed, initializing bool) v1.PodPhase {
+	switch {
+	case initFailed:
+		return v1.PodFailed
+	case initializing, n.waiting > 0:
+		return v1.PodPending
+	case n.running > 0:
+		return v1.PodRunning
+	case n.stopped > 0:
+		switch {
+		case policy == v1.RestartPolicyAlways || policy == "":
+			return v1.PodRunning
+		case n.stopped == n.succeeded:
+			return v1.PodSucceeded
+		case policy == v1.RestartPolicyOnFailure:
+			return v1.PodRunning
+		}
+		return v1.PodFailed
+	}
+	return v1.PodPending
 }
 
 // runtimeIDs gives a container of a CRI runtime the IDs kubelet reports:
