@@ -114,6 +114,13 @@ func (w *podWorker) startCRI(ctx context.Context) error {
 	}
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
+		if isSidecar(c) {
+			sc := a.cri.StartContainer(ctx, mkSpec(c, runtime.RestartAlways), func() { signal(w.change) })
+			if err := w.startSidecar(ctx, c, sc, execIn(sc), ip.String(), sb.Adopted); err != nil {
+				return err
+			}
+			continue
+		}
 		initPolicy := runtime.RestartOnFailure
 		if policy == runtime.RestartNever {
 			initPolicy = runtime.RestartNever
@@ -145,15 +152,56 @@ func (w *podWorker) startCRI(ctx context.Context) error {
 		w.ready[c.Name] = ready
 		w.started[c.Name] = started
 		w.mu.Unlock()
-		execFn := func(ctx context.Context, argv []string) (int, error) {
-			_, code, err := cc.ExecSync(ctx, argv, 0)
-			return code, err
-		}
-		go w.probe(ctx, c, cc, execFn, ip.String())
+		go w.probe(ctx, c, cc, execIn(cc), ip.String())
 	}
 	go w.refreshVolumes(ctx)
 	signal(w.change)
 	return nil
+}
+
+// execIn runs a probe's command in a container of the CRI runtime.
+func execIn(cc *cri.Container) probeExec {
+	return func(ctx context.Context, argv []string) (int, error) {
+		_, code, err := cc.ExecSync(ctx, argv, 0)
+		return code, err
+	}
+}
+
+// isSidecar tells an init container that runs beside the pod's containers
+// (restartPolicy: Always) from one that runs to completion before them.
+func isSidecar(c *v1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == v1.ContainerRestartPolicyAlways
+}
+
+// startSidecar registers a started sidecar container, starts its probes
+// and waits until it has started (running, and its startup probe passed),
+// when the next init container may begin, as kubelet does.
+func (w *podWorker) startSidecar(ctx context.Context, c *v1.Container, h containerHandle, exec probeExec, ip string,
+	adopted bool) error {
+	pod, _ := w.current()
+	ready, started := initialProbeState(pod, c, adopted)
+	w.mu.Lock()
+	w.containers[c.Name] = h
+	w.ready[c.Name] = ready
+	w.started[c.Name] = started
+	w.mu.Unlock()
+	go w.probe(ctx, c, h, exec, ip)
+	for {
+		w.mu.Lock()
+		started := w.started[c.Name]
+		w.mu.Unlock()
+		if started && h.State().Phase == runtime.Running {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-w.ending:
+			return errPodTerminating
+		case <-w.change:
+			w.syncStatus(ctx)
+		}
+	}
 }
 
 // awaitInit waits for an init container's end, keeping the pod's status
@@ -190,26 +238,31 @@ func (w *podWorker) stopCRI(ctx context.Context, grace time.Duration) {
 	}
 	w.mu.Unlock()
 	deadline := time.Now().Add(grace)
-	var wg sync.WaitGroup
-	for _, c := range pod.Spec.Containers {
+	stop := func(c v1.Container) {
 		cc, ok := handles[c.Name]
 		if !ok {
-			continue
+			return
 		}
+		if h := c.Lifecycle; h != nil && h.PreStop != nil && cc.State().Phase == runtime.Running {
+			hctx, cancel := context.WithDeadline(ctx, deadline)
+			w.preStop(hctx, cc, h.PreStop, ip)
+			cancel()
+		}
+		_ = cc.Stop(ctx, max(time.Until(deadline), 2*time.Second))
+	}
+	var wg sync.WaitGroup
+	for _, c := range pod.Spec.Containers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if h := c.Lifecycle; h != nil && h.PreStop != nil && cc.State().Phase == runtime.Running {
-				hctx, cancel := context.WithDeadline(ctx, deadline)
-				w.preStop(hctx, cc, h.PreStop, ip)
-				cancel()
-			}
-			_ = cc.Stop(ctx, max(time.Until(deadline), 2*time.Second))
+			stop(c)
 		}()
 	}
 	wg.Wait()
-	for _, cc := range handles {
-		_ = cc.Stop(ctx, 0)
+	// Sidecars outlive the containers they serve, and stop in reverse
+	// order, as under kubelet.
+	for i := len(pod.Spec.InitContainers) - 1; i >= 0; i-- {
+		stop(pod.Spec.InitContainers[i])
 	}
 	if err := w.a.cri.RemovePod(ctx, string(pod.UID)); err != nil {
 		w.a.log.Warn("Failed removing pod sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err)

@@ -59,15 +59,27 @@ func (w *podWorker) status(cur *v1.Pod) v1.PodStatus {
 			st.StartTime = cur.Status.StartTime
 		}
 	}
+	// Sidecars (restartable init containers) count toward readiness.
+	sidecarsReady := true
 	for _, c := range cur.Spec.InitContainers {
-		if rc, ok := w.containers[c.Name]; ok {
-			cs := containerStatus(c, rc.State(), false, false)
-			w.a.runtimeIDs(&cs, rc)
-			cs.Ready = cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
-			st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+		rc, ok := w.containers[c.Name]
+		if !ok {
+			sidecarsReady = sidecarsReady && !isSidecar(&c)
+			continue
 		}
+		if isSidecar(&c) {
+			cs := containerStatus(c, rc.State(), w.ready[c.Name], w.started[c.Name])
+			w.a.runtimeIDs(&cs, rc)
+			sidecarsReady = sidecarsReady && cs.Ready
+			st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+			continue
+		}
+		cs := containerStatus(c, rc.State(), false, false)
+		w.a.runtimeIDs(&cs, rc)
+		cs.Ready = cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 	}
-	allReady := len(cur.Spec.Containers) > 0
+	allReady := len(cur.Spec.Containers) > 0 && sidecarsReady
 	var n phaseCounts
 	for _, c := range cur.Spec.Containers {
 		rc, ok := w.containers[c.Name]

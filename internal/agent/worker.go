@@ -239,6 +239,21 @@ func (w *podWorker) start(ctx context.Context) error {
 	}
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
+		if isSidecar(c) {
+			s, err := mkSpec(c, runtime.RestartAlways)
+			if err != nil {
+				return err
+			}
+			adopted := resuming && runtime.LivePid(s.StatePath) != 0
+			sc := a.rt.StartContainer(ctx, s, func() { signal(w.change) })
+			w.mu.Lock()
+			w.specs[c.Name] = s
+			w.mu.Unlock()
+			if err := w.startSidecar(ctx, c, sc, w.processExec(s), ip, adopted); err != nil {
+				return err
+			}
+			continue
+		}
 		s, err := mkSpec(c, runtime.RestartNever)
 		if err != nil {
 			return err
@@ -293,11 +308,7 @@ func (w *podWorker) start(ctx context.Context) error {
 		w.ready[c.Name] = ready
 		w.started[c.Name] = started
 		w.mu.Unlock()
-		execFn := func(ctx context.Context, argv []string) (int, error) {
-			_, code, err := a.rt.Exec(ctx, s, argv)
-			return code, err
-		}
-		go w.probe(ctx, c, rc, execFn, ip)
+		go w.probe(ctx, c, rc, w.processExec(s), ip)
 	}
 	go w.refreshVolumes(ctx)
 	signal(w.change)
@@ -346,6 +357,15 @@ func (w *podWorker) setupNetwork(ctx context.Context, pod *v1.Pod) (podnet.Sandb
 		return podnet.Sandbox{}, fmt.Errorf("publishing host ports: %w", err)
 	}
 	return sb, nil
+}
+
+// processExec runs a probe's command in the sandbox of a process-runtime
+// container.
+func (w *podWorker) processExec(s runtime.ContainerSpec) probeExec {
+	return func(ctx context.Context, argv []string) (int, error) {
+		_, code, err := w.a.rt.Exec(ctx, s, argv)
+		return code, err
+	}
 }
 
 // initialProbeState is a container's readiness and startedness before its

@@ -75,6 +75,27 @@ spec:
 apiVersion: v1
 kind: Pod
 metadata:
+  name: sidecar
+spec:
+  initContainers:
+  - name: helper
+    image: docker.io/library/busybox:latest
+    restartPolicy: Always
+    command: [httpd, -f, -p, "8081", -h, /etc]
+    readinessProbe:
+      tcpSocket: {port: 8081}
+      periodSeconds: 1
+  - name: uses-helper
+    image: docker.io/library/busybox:latest
+    command: [wget, -qO-, http://127.0.0.1:8081/hostname]
+  containers:
+  - name: main
+    image: docker.io/library/busybox:latest
+    command: [sleep, "3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
   name: crash
 spec:
   containers:
@@ -209,6 +230,17 @@ func TestContainerd(t *testing.T) {
 				return fmt.Errorf("waiting reason %q, %v", out, err)
 			}
 			return nil
+		})
+	})
+	t.Run("sidecar runs beside the init container after it and the containers", func(t *testing.T) {
+		framework.Eventually(t, 60*time.Second, func() error {
+			return wantOutput(n.Kubectl("get", "pod", "sidecar", "-o", "jsonpath={.status.phase} "+
+				"{.status.initContainerStatuses[0].ready} {.status.initContainerStatuses[0].state.running.startedAt} "+
+				"{.status.initContainerStatuses[1].state.terminated.reason} {.status.conditions[?(@.type=='Ready')].status}"))("Running true 20")
+		})
+		framework.Eventually(t, 30*time.Second, func() error {
+			return wantOutput(n.Kubectl("get", "pod", "sidecar", "-o", "jsonpath={.status.initContainerStatuses[1].state.terminated.reason} "+
+				"{.status.conditions[?(@.type=='Ready')].status}"))("Completed True")
 		})
 	})
 	t.Run("CrashLoopBackOff, lastState and logs --previous", func(t *testing.T) {
