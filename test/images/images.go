@@ -365,11 +365,11 @@ func (b *builder) agnhost(ctx context.Context) (v1.Image, []string, error) {
 	}
 	porter := filepath.Join(build.moduleDir, "test", "images", "agnhost", "porter")
 	files := map[string]File{
-		"/agnhost":           {Mode: 0o755, Source: build.binary},
-		"/agnhost-2":         Symlink("agnhost"),
-		"/uploads":           Dir(0o755),
-		"/localhost.crt":     {Mode: 0o644, Source: filepath.Join(porter, "localhost.crt")},
-		"/localhost.key":     {Mode: 0o644, Source: filepath.Join(porter, "localhost.key")},
+		"/agnhost":       {Mode: 0o755, Source: build.binary},
+		"/agnhost-2":     Symlink("agnhost"),
+		"/uploads":       Dir(0o755),
+		"/localhost.crt": {Mode: 0o644, Source: filepath.Join(porter, "localhost.crt")},
+		"/localhost.key": {Mode: 0o644, Source: filepath.Join(porter, "localhost.key")},
 	}
 	if err := addDNSTools(files); err != nil {
 		return nil, nil, fmt.Errorf("agnhost: %w", err)
