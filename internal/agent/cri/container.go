@@ -429,9 +429,42 @@ func (c *Container) watch(ctx context.Context) (term *runtime.Termination, stopp
 				FinishedAt: now}, stopped
 		}
 		if st.Status.State == runtimeapi.ContainerState_CONTAINER_EXITED {
-			return termination(st.Status), stopped
+			return termination(c.settled(ctx, id, st.Status)), stopped
 		}
 	}
+}
+
+// oomSettle bounds the wait for an OOM kill to show in the status of a
+// container killed by SIGKILL.
+const oomSettle = 2 * time.Second
+
+// settled returns the status of an exited container once the runtime has
+// had its say on why: a container killed by SIGKILL (exit code 137) may be
+// reported "Error" before the runtime handles the cgroup's OOM event that
+// turns it into "OOMKilled" (containerd handles the two events
+// independently), so such a status is read again for a moment.
+func (c *Container) settled(ctx context.Context, id string, st *runtimeapi.ContainerStatus) *runtimeapi.ContainerStatus {
+	if st.ExitCode != 137 || st.Reason == "OOMKilled" {
+		return st
+	}
+	deadline := time.Now().Add(oomSettle)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return st
+		case <-t.C:
+		}
+		again, err := c.r.rs.ContainerStatus(ctx, id, false)
+		if err != nil {
+			return st
+		}
+		if again.Status.Reason == "OOMKilled" {
+			return again.Status
+		}
+	}
+	return st
 }
 
 // termination is how an exited container's run ended.
