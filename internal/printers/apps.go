@@ -8,8 +8,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	appsv1beta1 "k8s.io/api/apps/v1beta1"
+	corev1 "k8s.io/api/core/v1"
 	extensionsv1beta1 "k8s.io/api/extensions/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -96,6 +98,40 @@ func (p *Printer) StatefulSets(_ context.Context, obj runtime.Object, opts regis
 		names, images := containerCells(ss.Spec.Template.Spec.Containers)
 		row.Cells = append(row.Cells, ss.Name, fmt.Sprintf("%d/%d", ss.Status.ReadyReplicas, replicas(ss.Spec.Replicas)),
 			since(now, ss.CreationTimestamp), names, images)
+		return nil
+	})
+}
+
+// DaemonSets prints apps/v1 DaemonSets: NAME DESIRED CURRENT READY
+// UP-TO-DATE AVAILABLE NODE SELECTOR AGE, and CONTAINERS IMAGES SELECTOR
+// with -o wide.
+func DaemonSets(ctx context.Context, obj runtime.Object, opts registry.TableOptions) (*metav1.Table, error) {
+	return (&Printer{}).DaemonSets(ctx, obj, opts)
+}
+
+// DaemonSets is the package-level DaemonSets with p's clock.
+func (p *Printer) DaemonSets(_ context.Context, obj runtime.Object, opts registry.TableOptions) (*metav1.Table, error) {
+	status := appsv1.DaemonSetStatus{}.SwaggerDoc()
+	columns := []metav1.TableColumnDefinition{
+		nameColumn(),
+		{Name: "Desired", Type: "integer", Description: status["desiredNumberScheduled"]},
+		{Name: "Current", Type: "integer", Description: status["currentNumberScheduled"]},
+		{Name: "Ready", Type: "integer", Description: status["numberReady"]},
+		{Name: "Up-to-date", Type: "integer", Description: status["updatedNumberScheduled"]},
+		{Name: "Available", Type: "integer", Description: status["numberAvailable"]},
+		{Name: "Node Selector", Type: "string", Description: corev1.PodSpec{}.SwaggerDoc()["nodeSelector"]},
+		ageColumn(),
+		containersColumn(),
+		imagesColumn(),
+		{Name: "Selector", Type: "string", Priority: 1, Description: appsv1.DaemonSetSpec{}.SwaggerDoc()["selector"]},
+	}
+	return build(p, columns, obj, opts, func(now time.Time, ds *appsv1.DaemonSet, row *metav1.TableRow) error {
+		st := ds.Status
+		names, images := containerCells(ds.Spec.Template.Spec.Containers)
+		row.Cells = append(row.Cells, ds.Name, int64(st.DesiredNumberScheduled), int64(st.CurrentNumberScheduled),
+			int64(st.NumberReady), int64(st.UpdatedNumberScheduled), int64(st.NumberAvailable),
+			labels.FormatLabels(ds.Spec.Template.Spec.NodeSelector), since(now, ds.CreationTimestamp),
+			names, images, metav1.FormatLabelSelector(ds.Spec.Selector))
 		return nil
 	})
 }

@@ -107,6 +107,43 @@ func TestStatefulSets(t *testing.T) {
 	}
 }
 
+func TestDaemonSets(t *testing.T) {
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}}
+	tests := []struct {
+		name string
+		ds   appsv1.DaemonSet
+		want []any
+	}{
+		{
+			name: "rolling out on three nodes",
+			ds: appsv1.DaemonSet{
+				Spec: appsv1.DaemonSetSpec{Selector: sel, Template: testTemplate},
+				Status: appsv1.DaemonSetStatus{DesiredNumberScheduled: 3, CurrentNumberScheduled: 3, NumberReady: 2,
+					UpdatedNumberScheduled: 1, NumberAvailable: 2},
+			},
+			want: []any{"agent", int64(3), int64(3), int64(2), int64(1), int64(2), "<none>", "6m", "app,side", "agnhost:2.52,pause", "app=agent"},
+		},
+		{
+			name: "node selector",
+			ds: func() appsv1.DaemonSet {
+				tmpl := testTemplate
+				tmpl.Spec.NodeSelector = map[string]string{"kubernetes.io/os": "linux", "disk": "ssd"}
+				return appsv1.DaemonSet{Spec: appsv1.DaemonSetSpec{Selector: sel, Template: tmpl}}
+			}(),
+			want: []any{"agent", int64(0), int64(0), int64(0), int64(0), int64(0), "disk=ssd,kubernetes.io/os=linux", "6m", "app,side", "agnhost:2.52,pause", "app=agent"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ds := tc.ds
+			ds.ObjectMeta = metav1.ObjectMeta{Name: "agent", CreationTimestamp: ago(6 * time.Minute)}
+			if diff := cmp.Diff(tc.want, rowOf(t, testPrinter().DaemonSets, &ds)); diff != "" {
+				t.Errorf("cells (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestControllerRevisions(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -67,6 +67,8 @@ func (p *Printer) For(gvr schema.GroupVersionResource) registry.TableFunc {
 		return p.ReplicaSets
 	case schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}:
 		return p.StatefulSets
+	case schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}:
+		return p.DaemonSets
 	case schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "controllerrevisions"}:
 		return p.ControllerRevisions
 	case schema.GroupVersionResource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"}:

@@ -118,6 +118,7 @@ func TestFor(t *testing.T) {
 		{"core service", schema.GroupVersionResource{Version: "v1", Resource: "services"}, true},
 		{"endpointslices", schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}, true},
 		{"deployments", schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, true},
+		{"daemonsets", schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, true},
 		{"controllerrevisions", schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "controllerrevisions"}, true},
 		{"leases", schema.GroupVersionResource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"}, true},
 		{"events.k8s.io", schema.GroupVersionResource{Group: "events.k8s.io", Version: "v1", Resource: "events"}, true},

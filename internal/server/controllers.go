@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/svcnet/svcnet/internal/api"
+	"github.com/svcnet/svcnet/internal/controller/daemonset"
 	"github.com/svcnet/svcnet/internal/controller/deployment"
 	"github.com/svcnet/svcnet/internal/controller/endpoints"
 	"github.com/svcnet/svcnet/internal/controller/endpointslice"
@@ -109,6 +110,10 @@ func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client
 	}
 	if err := add(statefulset.New(statefulset.Config{Client: client, Informers: factory,
 		Recorder: recorder("statefulset-controller"), Logger: logger("statefulset")})); err != nil {
+		return err
+	}
+	if err := add(daemonset.New(daemonset.Config{Client: client, Informers: factory,
+		Recorder: recorder("daemonset-controller"), Logger: logger("daemonset")})); err != nil {
 		return err
 	}
 	if err := add(scheduler.New(scheduler.Config{Client: client, Informers: factory,

@@ -88,6 +88,8 @@ func NewClient(objs ...runtime.Object) *fake.Clientset {
 				o.Status = stored.(*appsv1.Deployment).Status
 			case *appsv1.StatefulSet:
 				o.Status = stored.(*appsv1.StatefulSet).Status
+			case *appsv1.DaemonSet:
+				o.Status = stored.(*appsv1.DaemonSet).Status
 			}
 			return false, nil, nil
 		}
@@ -102,6 +104,8 @@ func NewClient(objs ...runtime.Object) *fake.Clientset {
 			o.Annotations = obj.(*appsv1.Deployment).Annotations
 		case *appsv1.StatefulSet:
 			o.Status = obj.(*appsv1.StatefulSet).Status
+		case *appsv1.DaemonSet:
+			o.Status = obj.(*appsv1.DaemonSet).Status
 		default:
 			return false, nil, nil
 		}

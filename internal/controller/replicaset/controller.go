@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/svcnet/svcnet/internal/controller/expectations"
 	"github.com/svcnet/svcnet/internal/controller/keyqueue"
 )
 
@@ -44,7 +45,7 @@ type Controller struct {
 	podLister    corelisters.PodLister
 	synced       []cache.InformerSynced
 	queue        *keyqueue.Queue
-	expectations *expectations
+	expectations *expectations.Expectations
 }
 
 func kind() schema.GroupVersionKind { return appsv1.SchemeGroupVersion.WithKind("ReplicaSet") }
@@ -71,7 +72,7 @@ func New(cfg Config) (*Controller, error) {
 		rsLister:     rsInf.Lister(),
 		podLister:    podInf.Lister(),
 		synced:       []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
-		expectations: newExpectations(cfg.Now),
+		expectations: expectations.New(cfg.Now),
 	}
 	c.queue = keyqueue.New(keyqueue.Config{Name: "replicaset", Sync: c.sync, Logger: cfg.Logger,
 		Started: "Started replicaset controller", Failed: "Synced replicaset with errors", KeyName: "replicaset"})
@@ -103,7 +104,7 @@ func (c *Controller) deleteRS(obj any) {
 	if err != nil {
 		return
 	}
-	c.expectations.forget(key)
+	c.expectations.Forget(key)
 	c.queue.Add(key)
 }
 
@@ -148,7 +149,7 @@ func (c *Controller) addPod(obj any) {
 			return
 		}
 		key, _ := cache.MetaNamespaceKeyFunc(rs)
-		c.expectations.creationObserved(key)
+		c.expectations.CreationObserved(key)
 		c.queue.Add(key)
 		return
 	}
@@ -210,6 +211,6 @@ func (c *Controller) deletePod(obj any) {
 	}
 	key, _ := cache.MetaNamespaceKeyFunc(rs)
 	podKey, _ := cache.MetaNamespaceKeyFunc(pod)
-	c.expectations.deletionObserved(key, podKey)
+	c.expectations.DeletionObserved(key, podKey)
 	c.queue.Add(key)
 }

@@ -224,24 +224,3 @@ func TestDeleteFirst(t *testing.T) {
 		})
 	}
 }
-
-func TestExpectations(t *testing.T) {
-	now := time.Unix(0, 0)
-	e := newExpectations(func() time.Time { return now })
-	e.expect("ns/rs", 2, []string{"ns/p"})
-	for _, step := range []struct {
-		do   func()
-		want bool
-	}{
-		{func() {}, false},
-		{func() { e.creationObserved("ns/rs"); e.creationObserved("ns/rs") }, false},
-		{func() { e.deletionObserved("ns/rs", "ns/p") }, true},
-		{func() { e.expect("ns/rs", 1, nil) }, false},
-		{func() { now = now.Add(expectationsTTL + time.Second) }, true},
-	} {
-		step.do()
-		if got := e.satisfied("ns/rs"); got != step.want {
-			t.Errorf("satisfied: got %v, want %v", got, step.want)
-		}
-	}
-}

@@ -30,7 +30,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	cached, err := c.rsLister.ReplicaSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.expectations.forget(key)
+		c.expectations.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -42,7 +42,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		// The API server rejects these; never act on "select everything".
 		return nil
 	}
-	needsSync := c.expectations.satisfied(key) && rs.DeletionTimestamp == nil
+	needsSync := c.expectations.Satisfied(key) && rs.DeletionTimestamp == nil
 
 	all, err := c.podLister.Pods(ns).List(labels.Everything())
 	if err != nil {
@@ -93,7 +93,7 @@ func (c *Controller) manage(ctx context.Context, key string, rs *appsv1.ReplicaS
 	switch {
 	case diff < 0:
 		n := min(-diff, burstReplicas)
-		c.expectations.expect(key, n, nil)
+		c.expectations.Expect(key, n, nil)
 		return c.createPods(ctx, key, rs, n)
 	case diff > 0:
 		n := min(diff, burstReplicas)
@@ -104,7 +104,7 @@ func (c *Controller) manage(ctx context.Context, key string, rs *appsv1.ReplicaS
 		for i, p := range victims {
 			keys[i], _ = cache.MetaNamespaceKeyFunc(p)
 		}
-		c.expectations.expect(key, 0, keys)
+		c.expectations.Expect(key, 0, keys)
 		return c.deletePods(ctx, key, rs, victims, keys)
 	}
 	return nil
@@ -130,7 +130,7 @@ func (c *Controller) createPods(ctx context.Context, key string, rs *appsv1.Repl
 				pod := podFromTemplate(&rs.Spec.Template, ref, rs.Namespace, podPrefix(rs.Name))
 				got, err := c.cfg.Client.CoreV1().Pods(rs.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 				if err != nil {
-					c.expectations.creationObserved(key)
+					c.expectations.CreationObserved(key)
 					if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 						return
 					}
@@ -147,7 +147,7 @@ func (c *Controller) createPods(ctx context.Context, key string, rs *appsv1.Repl
 		created += size
 		if len(errs) > 0 {
 			for ; created < n; created++ {
-				c.expectations.creationObserved(key)
+				c.expectations.CreationObserved(key)
 			}
 			return fmt.Errorf("create pods: %w", errors.Join(errs...))
 		}
@@ -168,7 +168,7 @@ func (c *Controller) deletePods(ctx context.Context, key string, rs *appsv1.Repl
 			defer wg.Done()
 			err := c.cfg.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
 			if err != nil {
-				c.expectations.deletionObserved(key, keys[i])
+				c.expectations.DeletionObserved(key, keys[i])
 				if apierrors.IsNotFound(err) {
 					return
 				}

@@ -3,11 +3,11 @@ package scheduler
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/svcnet/svcnet/internal/controller/nodeaffinity"
 )
 
 // Reasons a node is filtered out, worded as upstream's plugins.
@@ -39,7 +39,7 @@ func fits(pod *corev1.Pod, node *corev1.Node) string {
 			return untolerated(t)
 		}
 	}
-	if !labels.SelectorFromSet(pod.Spec.NodeSelector).Matches(labels.Set(node.Labels)) || !matchesAffinity(pod, node) {
+	if !nodeaffinity.Matches(pod, node) {
 		return reasonAffinity
 	}
 	return ""
@@ -73,77 +73,6 @@ func tolerates(tols []corev1.Toleration, taint corev1.Taint) bool {
 				return true
 			}
 		}
-	}
-	return false
-}
-
-// matchesAffinity evaluates requiredDuringSchedulingIgnoredDuringExecution:
-// the terms are ORed, the requirements of a term ANDed.
-func matchesAffinity(pod *corev1.Pod, node *corev1.Node) bool {
-	a := pod.Spec.Affinity
-	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
-		return true
-	}
-	terms := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
-	for _, term := range terms {
-		if len(term.MatchExpressions) == 0 && len(term.MatchFields) == 0 {
-			continue
-		}
-		ok := true
-		for _, r := range term.MatchExpressions {
-			v, has := node.Labels[r.Key]
-			ok = ok && matchRequirement(r, v, has)
-		}
-		for _, r := range term.MatchFields {
-			if r.Key != "metadata.name" {
-				ok = false
-				continue
-			}
-			ok = ok && matchRequirement(r, node.Name, true)
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
-func matchRequirement(r corev1.NodeSelectorRequirement, v string, has bool) bool {
-	in := func() bool {
-		for _, x := range r.Values {
-			if x == v {
-				return true
-			}
-		}
-		return false
-	}
-	compare := func(gt bool) bool {
-		if !has || len(r.Values) != 1 {
-			return false
-		}
-		a, err1 := strconv.ParseInt(v, 10, 64)
-		b, err2 := strconv.ParseInt(r.Values[0], 10, 64)
-		if err1 != nil || err2 != nil {
-			return false
-		}
-		if gt {
-			return a > b
-		}
-		return a < b
-	}
-	switch r.Operator {
-	case corev1.NodeSelectorOpIn:
-		return has && in()
-	case corev1.NodeSelectorOpNotIn:
-		return !has || !in()
-	case corev1.NodeSelectorOpExists:
-		return has
-	case corev1.NodeSelectorOpDoesNotExist:
-		return !has
-	case corev1.NodeSelectorOpGt:
-		return compare(true)
-	case corev1.NodeSelectorOpLt:
-		return compare(false)
 	}
 	return false
 }

@@ -92,9 +92,18 @@ func TestConstraints(t *testing.T) {
 			p.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "db", Effect: corev1.TaintEffectNoSchedule}}
 		}),
 		pod("other-scheduler", "", func(p *corev1.Pod) { p.Spec.SchedulerName = "custom" }),
+		// A DaemonSet's pod: bound by matchFields to its node, which is
+		// cordoned, as upstream's DaemonSet controller makes them.
+		pod("daemon", "", func(p *corev1.Pod) {
+			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{
+					{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"cordoned"}}}}},
+			}}}
+			p.Spec.Tolerations = []corev1.Toleration{{Key: corev1.TaintNodeUnschedulable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
+		}),
 	)
 	start(t, client)
-	want := map[string]string{"selector": "ssd", "affinity": "plain", "tolerant": "tainted", "other-scheduler": ""}
+	want := map[string]string{"selector": "ssd", "affinity": "plain", "tolerant": "tainted", "other-scheduler": "", "daemon": "cordoned"}
 	eventually(t, func() string {
 		got := map[string]string{}
 		for _, p := range listPods(t, client, "default") {

@@ -10,6 +10,7 @@ import (
 	"github.com/svcnet/svcnet/internal/printers"
 	"github.com/svcnet/svcnet/internal/registry"
 	"github.com/svcnet/svcnet/internal/registry/apps/controllerrevision"
+	"github.com/svcnet/svcnet/internal/registry/apps/daemonset"
 	"github.com/svcnet/svcnet/internal/registry/apps/deployment"
 	"github.com/svcnet/svcnet/internal/registry/apps/replicaset"
 	"github.com/svcnet/svcnet/internal/registry/apps/statefulset"
@@ -95,6 +96,7 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		deployment.Resource(),
 		replicaset.Resource(),
 		statefulset.Resource(),
+		daemonset.Resource(),
 		controllerrevision.Resource(),
 		// discovery.k8s.io/v1, coordination.k8s.io/v1, events.k8s.io/v1
 		endpointslice.Resource(),
