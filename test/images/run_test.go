@@ -23,7 +23,7 @@ func TestImagesRun(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("chroot needs root")
 	}
-	for _, need := range []string{"go", "ldd", "chroot", "/usr/bin/busybox", "/usr/sbin/nginx"} {
+	for _, need := range []string{"go", "ldd", "chroot", "curl", "/usr/bin/busybox", "/usr/sbin/nginx"} {
 		if _, err := exec.LookPath(need); err != nil {
 			t.Skipf("needs %s: %v", need, err)
 		}
@@ -31,7 +31,7 @@ func TestImagesRun(t *testing.T) {
 	agnhost := os.Getenv("SVCNET_TEST_AGNHOST") == "1"
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	imgs, err := Build(ctx, Config{CacheDir: testCacheDir(t), Agnhost: agnhost})
+	imgs, err := Build(ctx, Config{CacheDir: testCacheDir(t), Agnhost: agnhost, Examples: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +47,9 @@ func TestImagesRun(t *testing.T) {
 		{name: "pause version", ref: Pause, cmd: []string{"/pause", "-v"}, want: "pause"},
 		{name: "nginx config test", ref: Nginx, cmd: []string{"/usr/sbin/nginx", "-t"}, want: "test is successful"},
 		{name: "nginx sh", ref: Nginx, cmd: []string{"sh", "-c", "cat /usr/share/nginx/html/index.html"}, want: "Welcome to nginx!"},
+		{name: "busyboxplus curl", ref: BusyboxPlusCurl, cmd: []string{"curl", "--version"}, want: "curl "},
+		{name: "busyboxplus sh", ref: BusyboxPlusCurl, cmd: []string{"/bin/sh", "-c", "ls -l /bin/sh"}, want: "busybox"},
+		{name: "serve-hostname", ref: Whoami, cmd: []string{serveHostnamePath, "-h"}, want: "-port"},
 	}
 	if agnhost {
 		tests = append(tests, []runCase{
