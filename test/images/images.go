@@ -412,11 +412,13 @@ func (b *builder) agnhost(ctx context.Context) (v1.Image, []string, error) {
 	return img, []string{AgnhostRepository + ":" + build.version, AgnhostExamples, AgnhostPrev}, err
 }
 
-// addDNSTools adds the host's dig and getent, their libraries and an
-// nsswitch.conf to files.
+// addDNSTools adds the host's dig, nslookup (BIND's, as upstream's images
+// have from bind-tools or dnsutils, rather than busybox's, which queries every
+// search domain and fails if one has no answer) and getent, their libraries
+// and an nsswitch.conf to files.
 func addDNSTools(files map[string]File) error {
 	files["/etc/nsswitch.conf"] = Text(nsswitchConf, 0o644)
-	return addHostTools(files, map[string]string{"dig": "dnsutils", "getent": "libc-bin"})
+	return addHostTools(files, map[string]string{"dig": "dnsutils", "nslookup": "dnsutils", "getent": "libc-bin"})
 }
 
 // agnhostTools are the programs upstream's agnhost image installs beside

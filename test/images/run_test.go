@@ -55,6 +55,7 @@ func TestImagesRun(t *testing.T) {
 		tests = append(tests, []runCase{
 			{name: "agnhost", ref: AgnhostExamples, cmd: []string{"/agnhost", "--help"}, want: "netexec"},
 			{name: "dig", ref: AgnhostExamples, cmd: []string{"/usr/bin/dig", "-v"}, want: "DiG"},
+			{name: "nslookup", ref: AgnhostExamples, cmd: []string{"nslookup", "-version"}, want: "nslookup"},
 			{name: "getent", ref: AgnhostExamples, cmd: []string{"/usr/bin/getent", "group", "50000"}, want: "group-defined-in-image"},
 		}...)
 	}
