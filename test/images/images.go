@@ -266,6 +266,12 @@ func busyboxFiles(busybox string) (map[string]File, error) {
 	for p, f := range passwdFiles(baseAccounts(), nil) {
 		files[p] = f
 	}
+	// Debian's static busybox lacks the printenv applet that upstream's
+	// busybox (and the Debian-based nginx image) have: coreutils' stands in.
+	files["/usr/bin/printenv"] = File{Mode: 0o755, Source: "/usr/bin/printenv"}
+	if files, err = withLibraries(files, "/usr/bin/printenv"); err != nil {
+		return nil, err
+	}
 	// Debian's static busybox is linked against glibc, which resolves
 	// names (wget, ping, nc) by loading the NSS modules at run time: give
 	// it them, and the libc they need, or it crashes on a lookup.

@@ -44,6 +44,7 @@ func TestImagesRun(t *testing.T) {
 	tests := []runCase{
 		{name: "busybox id", ref: Busybox, cmd: []string{"/bin/sh", "-c", "id nobody; id -u user"}, want: "uid=65534(nobody) gid=65534(nobody)"},
 		{name: "busybox env", ref: Busybox, cmd: []string{"/usr/bin/env", "echo", "hi"}, want: "hi\n"},
+		{name: "busybox printenv", ref: Busybox, cmd: []string{"printenv", "PATH"}, want: "/usr/bin"},
 		{name: "pause version", ref: Pause, cmd: []string{"/pause", "-v"}, want: "pause"},
 		{name: "nginx config test", ref: Nginx, cmd: []string{"/usr/sbin/nginx", "-t"}, want: "test is successful"},
 		{name: "nginx sh", ref: Nginx, cmd: []string{"sh", "-c", "cat /usr/share/nginx/html/index.html"}, want: "Welcome to nginx!"},
