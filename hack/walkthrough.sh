@@ -101,15 +101,16 @@ cleanup() {
   # what it left (its own deadlines: 15s each).
   [ -z "$CTRD_PID" ] || stop_gracefully "$CTRD_PID" 40
   # Pods outlive the server (as containers outlive a kubelet restart): find
-  # their processes by the data-dir files bind-mounted into them, and any
-  # container left by a containerd that could not stop by its root.
+  # their processes by the data-dir files bind-mounted into them, and the
+  # containers a containerd that could not stop left behind as the children
+  # of its shims, which run in the node's namespace.
   local f pid
   for f in $(grep -lsF "$WORK/data/" /proc/[0-9]*/mountinfo); do
     pid=${f#/proc/}
     kill -KILL "${pid%/mountinfo}" 2>/dev/null || true
   done
-  for f in /proc/[0-9]*/root; do
-    [[ $(readlink "$f" 2>/dev/null) != "$WORK"/* ]] || { pid=${f#/proc/}; kill -KILL "${pid%/root}" 2>/dev/null || true; }
+  for pid in $(ip netns pids "$NODE" 2>/dev/null); do
+    pkill -KILL -P "$pid" 2>/dev/null || true
   done
   ip netns pids "$NODE" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
   ip netns del "$NODE" 2>/dev/null || true
