@@ -48,6 +48,9 @@ fail() {
       echo "--- last lines of the server log ($WORK/server.log):"
       tail -n 30 "$WORK/server.log"
     fi
+    if [ -n "${WORK:-}" ] && [ -f "$WORK/ctrd/containerd.log" ]; then
+      echo "--- containerd's log: $WORK/ctrd/containerd.log, devcontainerd's: $WORK/devcontainerd.log"
+    fi
   } >&9
   if [ -n "${WORK:-}" ] && [ -f "$WORK/server.log" ]; then
     KEEP_WORK=1
@@ -271,7 +274,8 @@ nginx_served() {
     printf '%s\n' "$got"
     return
   fi
-  tag=walk$RANDOM$RANDOM
+  # Unique even when called in a subshell (as seen_hostnames does).
+  tag=walk$(tr -d - </proc/sys/kernel/random/uuid)
   got=$("${cmd[@]}" "$url/?$tag" 2>&1) || { echo "request failed: $got"; return 1; }
   grep -qF "$WELCOME" <<<"$got" || { echo "not nginx's welcome page: $got"; return 1; }
   # The log line follows the answer: poll for it.
