@@ -160,13 +160,13 @@ func run(cfg config, log *slog.Logger) error {
 		}
 		defer os.Remove(cfg.flagsFile)
 	}
-	log.Info("Serving images to containerd", "netns", cfg.netns, "registry", reg.Addr(), "images", len(imgs),
+	log.Info("Started the image registry and containerd", "netns", cfg.netns, "registry", reg.Addr(), "images", len(imgs),
 		"log", ctd.LogPath())
 	fmt.Println(strings.Join(flags, " "))
 
 	select {
 	case <-ctx.Done():
-		log.Info("Stopping containerd", "signal", context.Cause(ctx))
+		log.Info("Received a signal, stopping containerd", "signal", context.Cause(ctx))
 		return ctd.Stop()
 	case <-ctd.Exited():
 		return fmt.Errorf("containerd exited on its own; see %s", ctd.LogPath())

@@ -70,13 +70,13 @@ func run(ctx context.Context, log *slog.Logger, ports []string, version string) 
 		}
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, srv)
-		log.Info("Listening", "addr", ln.Addr().String(), "hostname", name, "version", version)
+		log.Info("Started listening", "addr", ln.Addr().String(), "hostname", name, "version", version)
 		go func() { errc <- srv.Serve(ln) }()
 	}
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
-		log.Info("Shutting down", "signal", context.Cause(ctx))
+		log.Info("Received a signal, shutting down", "signal", context.Cause(ctx))
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
