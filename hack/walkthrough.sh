@@ -9,12 +9,22 @@
 # inside those namespaces: nothing here sends a packet from the host's own
 # network namespace to a non-loopback address. Everything is removed on exit.
 #
+# Pods run as containers of a containerd of the node's own when containerd
+# and runc are installed: test/cmd/devcontainerd builds the images the
+# examples name (package test/images, from the machine's own files; the first
+# run compiles agnhost, minutes), serves them from a registry on the node's
+# loopback and runs containerd in the node's namespace. Otherwise, or with
+# SVCNET_CONTAINER_RUNTIME=process, pods are host processes running svcnet's
+# built-in stand-ins, which answer some requests differently (nginx answers
+# with its pod's name): the checks follow the runtime.
+#
 #   make build && sudo hack/walkthrough.sh
 #
 # Environment: SVCNET_BINARY (default bin/svcnet), KUBECTL (default
 # kubectl on PATH, else _output/bin/kubectl: hack/find-kubectl.sh),
-# WALKTHROUGH_KEEP_LOGS=1 keeps the work directory (server log) after a
-# successful run.
+# SVCNET_CONTAINER_RUNTIME (remote or process; default remote when
+# containerd is installed), WALKTHROUGH_KEEP_LOGS=1 keeps the work directory
+# (server and containerd logs) after a successful run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -38,6 +48,9 @@ fail() {
       echo "--- last lines of the server log ($WORK/server.log):"
       tail -n 30 "$WORK/server.log"
     fi
+    if [ -n "${WORK:-}" ] && [ -f "$WORK/ctrd/containerd.log" ]; then
+      echo "--- containerd's log: $WORK/ctrd/containerd.log, devcontainerd's: $WORK/devcontainerd.log"
+    fi
   } >&9
   if [ -n "${WORK:-}" ] && [ -f "$WORK/server.log" ]; then
     KEEP_WORK=1
@@ -45,8 +58,22 @@ fail() {
   exit 1
 }
 
-# Pods run the node's own programs, so curl, nslookup, getent also serve in pods.
-for tool in ip curl dig nslookup getent timeout dd openssl base64 sed "$KUBECTL_BIN" "$BIN"; do
+# containerd when it can run here (as svcnet's own default when its socket
+# exists), else the process runtime.
+RUNTIME=${SVCNET_CONTAINER_RUNTIME:-}
+if [ -z "$RUNTIME" ]; then
+  RUNTIME=process
+  if command -v containerd >/dev/null && command -v runc >/dev/null && command -v containerd-shim-runc-v2 >/dev/null; then
+    RUNTIME=remote
+  fi
+fi
+case $RUNTIME in
+  remote) tools=(go) ;;
+  # Pods run the node's own programs, so curl, nslookup, getent also serve in pods.
+  process) tools=(nslookup getent timeout dd) ;;
+  *) fail "SVCNET_CONTAINER_RUNTIME=$RUNTIME: want remote or process" ;;
+esac
+for tool in ip curl dig openssl base64 sed "${tools[@]}" "$KUBECTL_BIN" "$BIN"; do
   command -v "$tool" >/dev/null 2>&1 || fail "missing $tool (build with: make build)"
 done
 [ "$(id -u)" = 0 ] || fail "needs root (network namespaces, nftables): sudo $0"
@@ -58,24 +85,35 @@ WORK=$(mktemp -d /tmp/svcnet-walkthrough.XXXXXX)
 KEEP_WORK=${WALKTHROUGH_KEEP_LOGS:-}
 SERVER_PID=
 EXTERNAL_PID=
+CTRD_PID=
+
+# stop_gracefully PID SECONDS: SIGTERM, then poll (with a deadline) for the
+# process to exit, then SIGKILL.
+stop_gracefully() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  local deadline=$((SECONDS + $2))
+  while kill -0 "$1" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+  kill -KILL "$1" 2>/dev/null || true
+}
 
 cleanup() {
   local rc=$?
-  for pid in $EXTERNAL_PID $SERVER_PID; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  if [ -n "$SERVER_PID" ]; then
-    # Graceful stop: poll (with a deadline) for the server to exit.
-    local deadline=$((SECONDS + 20))
-    while kill -0 "$SERVER_PID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-  fi
+  [ -z "$EXTERNAL_PID" ] || kill -TERM "$EXTERNAL_PID" 2>/dev/null || true
+  [ -z "$SERVER_PID" ] || stop_gracefully "$SERVER_PID" 20
+  # devcontainerd removes the pod sandboxes, stops containerd and unmounts
+  # what it left (its own deadlines: 15s each).
+  [ -z "$CTRD_PID" ] || stop_gracefully "$CTRD_PID" 40
   # Pods outlive the server (as containers outlive a kubelet restart): find
-  # their processes by the data-dir files bind-mounted into them.
+  # their processes by the data-dir files bind-mounted into them, and the
+  # containers a containerd that could not stop left behind as the children
+  # of its shims, which run in the node's namespace.
   local f pid
   for f in $(grep -lsF "$WORK/data/" /proc/[0-9]*/mountinfo); do
     pid=${f#/proc/}
     kill -KILL "${pid%/mountinfo}" 2>/dev/null || true
+  done
+  for pid in $(ip netns pids "$NODE" 2>/dev/null); do
+    pkill -KILL -P "$pid" 2>/dev/null || true
   done
   ip netns pids "$NODE" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
   ip netns del "$NODE" 2>/dev/null || true
@@ -91,137 +129,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# kubectl runs stock kubectl on the node (the API listens on its loopback).
-kubectl() {
-  ip netns exec "$NODE" "$KUBECTL_BIN" --kubeconfig "$WORK/data/kubeconfig.yaml" \
-    --cache-dir "$WORK/kubectl-cache" "$@"
-}
-# on_node runs a command in the node's network namespace (a shell on the node).
-on_node() { ip netns exec "$NODE" "$@"; }
-# outside runs a command on the other machine of the LAN.
-outside() { ip netns exec "$OUTSIDE" "$@"; }
-
-section() { printf '\n=== %s\n' "$*"; }
-
-# show prints a command as the walkthrough shows it (prompt "$" for kubectl,
-# "node$"/"outside$" for the two machines; PROMPT and SHOW override), runs it
-# and prints its output; OUT keeps the output for the checks that follow.
-show() {
-  local prompt=${PROMPT:-\$} text=${SHOW:-}
-  if [ -z "$text" ]; then
-    case $1 in
-      on_node) prompt=node\$; text=${*:2} ;;
-      outside) prompt=outside\$; text=${*:2} ;;
-      *) text=$* ;;
-    esac
-  fi
-  printf '\n%s %s\n' "$prompt" "$text"
-  local rc=0
-  OUT=$("$@" 2>&1) || rc=$?
-  [ -z "$OUT" ] || printf '%s\n' "$OUT"
-  [ $rc -eq 0 ] || fail "exit status $rc from: $text"
-}
-
-# expect checks that OUT matches an extended regular expression.
-expect() {
-  grep -Eq -- "$1" <<<"$OUT" || fail "${2:-output} does not match /$1/; got:
-$OUT"
-}
-# expect_not checks that OUT does not match.
-expect_not() {
-  ! grep -Eq -- "$1" <<<"$OUT" || fail "${2:-output} unexpectedly matches /$1/; got:
-$OUT"
-}
-
-# wait_for SECONDS WHAT PREDICATE [ARGS...] polls PREDICATE until it succeeds
-# or the deadline passes. A predicate sets WHY to say what it saw.
-wait_for() {
-  local timeout=$1 what=$2
-  shift 2
-  local deadline=$((SECONDS + timeout))
-  WHY=
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || fail "timed out after ${timeout}s waiting for $what: ${WHY:-}"
-    sleep 0.2 # poll interval
-  done
-}
-
-api_ready() { WHY=$(kubectl get --raw /readyz 2>&1) && [ "$WHY" = ok ]; }
-
-node_ready() {
-  WHY=$(kubectl get node node1 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>&1) &&
-    [ "$WHY" = True ]
-}
-
-# ready_endpoints SERVICE N: the Service's EndpointSlices list exactly N
-# ready endpoints.
-ready_endpoints() {
-  local got
-  got=$(kubectl get endpointslices -l "kubernetes.io/service-name=$1" \
-    -o jsonpath='{range .items[*].endpoints[?(@.conditions.ready==true)]}{.addresses[0]}{" "}{end}' 2>&1) || {
-    WHY=$got
-    return 1
-  }
-  WHY="ready endpoints of $1: [$got], want $2"
-  [ "$(wc -w <<<"$got")" -eq "$2" ]
-}
-
-# ready_pods SELECTOR N: exactly N pods match and all are Ready.
-ready_pods() {
-  local got
-  got=$(kubectl get pods -l "$1" -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{" "}{end}' 2>&1) || {
-    WHY=$got
-    return 1
-  }
-  WHY="pods $1: [$got], want $2 Ready"
-  [ "$(wc -w <<<"$got")" -eq "$2" ] && ! grep -qv '=True$' < <(tr ' ' '\n' <<<"$got" | sed '/^$/d')
-}
-
-no_pods() {
-  WHY=$(kubectl get pods -l "$1" -o name 2>&1) && [ -z "$WHY" ]
-}
-
-# seen_hostnames N REGEX CMD...: one request per call; succeeds once N
-# different answers have been seen, all matching REGEX. Reset SEEN first.
-declare -A SEEN
-seen_hostnames() {
-  local n=$1 re=$2 got
-  shift 2
-  got=$("$@" 2>&1) || {
-    WHY="request failed: $got"
-    return 1
-  }
-  got=$(tr -d '\r\n' <<<"$got")
-  [[ $got =~ $re ]] || fail "answer '$got' does not match /$re/ (from: $*)"
-  SEEN[$got]=1
-  WHY="seen [${!SEEN[*]}], want $n different answers"
-  [ ${#SEEN[@]} -ge "$n" ]
-}
-
-# all_answers N REGEX CMD...: N requests in a row all answer matching REGEX.
-all_answers() {
-  local n=$1 re=$2 got i
-  shift 2
-  for ((i = 0; i < n; i++)); do
-    got=$("$@" 2>&1) || {
-      WHY="request failed: $got"
-      return 1
-    }
-    [[ $got =~ $re ]] || {
-      WHY="answer $((i + 1)) was '$got', want /$re/"
-      return 1
-    }
-  done
-}
-
-# in_client runs a command in the client pod.
-in_client() { kubectl exec client -- "$@"; }
-curl_client() { in_client curl -sS -m 2 "$@"; }
-udp_hostname() {
-  in_client timeout 3 bash -c "exec 3<>/dev/udp/$1/$2 && printf hostname >&3 && dd bs=512 count=1 status=none <&3"
-}
-
-svc_field() { kubectl get svc "$1" -o jsonpath="$2"; }
+# Driving kubectl and the machines, showing and checking output, predicates.
+. hack/walkthrough-lib.sh
 
 # ------------------------------------------------------------- the machines
 
@@ -234,15 +143,42 @@ on_node sh -c "ip link set lo up && ip addr add $NODE_IP/24 dev uplink &&
 outside sh -c "ip link set lo up && ip addr add $OUTSIDE_IP/24 dev eth0 && ip link set eth0 up"
 
 mkdir -p "$WORK/data"
+RUNTIME_FLAGS=(--container-runtime process)
+if [ "$RUNTIME" = remote ]; then
+  # The program runs in the host's namespace (go build, agnhost's module
+  # downloads the first time); its registry socket and containerd belong to
+  # the node's.
+  go build -o "$WORK/devcontainerd" ./test/cmd/devcontainerd
+  "$WORK/devcontainerd" -netns "$NODE" -dir "$WORK/ctrd" -flags-file "$WORK/containerd.flags" \
+    >/dev/null 2>"$WORK/devcontainerd.log" &
+  CTRD_PID=$!
+  echo "devcontainerd pid $CTRD_PID, log $WORK/devcontainerd.log (building images, starting containerd in $NODE)"
+  ctrd_up() {
+    kill -0 "$CTRD_PID" 2>/dev/null || fail "devcontainerd exited: $(tail -n 20 "$WORK/devcontainerd.log")"
+    [ -s "$WORK/containerd.flags" ]
+  }
+  # 30 minutes: the first run compiles agnhost from upstream's source.
+  wait_for 1800 "containerd with the images" ctrd_up
+  mapfile -t RUNTIME_FLAGS <"$WORK/containerd.flags"
+fi
 on_node "$BIN" server --data-dir "$WORK/data" --bind-address 127.0.0.1 --advertise-address "$NODE_IP" \
-  --node-name node1 --container-runtime "${SVCNET_CONTAINER_RUNTIME:-process}" --loadbalancer-ip-pool "$LB_POOL" >"$WORK/server.log" 2>&1 &
+  --node-name node1 "${RUNTIME_FLAGS[@]}" --loadbalancer-ip-pool "$LB_POOL" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 echo "svcnet server pid $SERVER_PID, log $WORK/server.log"
 server_alive() { kill -0 "$SERVER_PID" 2>/dev/null || fail "svcnet server exited"; }
 wait_for 60 "the API server" eval 'server_alive; api_ready'
 wait_for 60 "node1 Ready" node_ready
+if [ "$RUNTIME" = remote ]; then
+  # The agent registers the Node before it connects to containerd; the next
+  # heartbeat (10s) names the runtime.
+  node_runtime() {
+    WHY=$(kubectl get node node1 -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}' 2>&1) && [[ $WHY == containerd://* ]]
+  }
+  wait_for 30 "node1 reporting containerd" node_runtime
+fi
 show kubectl get nodes -o wide
 expect "node1 +Ready .* $NODE_IP "
+[ "$RUNTIME" = process ] || expect ' containerd://[^ ]+$'
 
 # Every manifest of examples/ passes the server's validation as it stands.
 show kubectl apply --dry-run=server -f examples/
@@ -290,13 +226,28 @@ show kubectl apply -f examples/03-client-pod.yaml
 wait_for 60 "the client pod Ready" ready_pods app=client 1
 SEEN=()
 wait_for 30 "all three my-nginx pods answering on the ClusterIP" \
-  seen_hostnames 3 '^my-nginx-[a-z0-9]+-[a-z0-9]{5}$' curl_client "http://$CLUSTER_IP"
-for i in 1 2 3 4 5 6; do
-  show kubectl exec client -- curl -s "http://$CLUSTER_IP"
+  seen_hostnames 3 '^my-nginx-[a-z0-9]+-[a-z0-9]{5}$' nginx_served run=my-nginx curl_client "http://$CLUSTER_IP"
+if [ "$RUNTIME" = process ]; then
+  for i in 1 2 3 4 5 6; do
+    show kubectl exec client -- curl -s "http://$CLUSTER_IP"
+    expect '^my-nginx-'
+  done
+  show kubectl exec client -- curl -s http://my-nginx
   expect '^my-nginx-'
-done
-show kubectl exec client -- curl -s http://my-nginx
-expect '^my-nginx-'
+else
+  show kubectl exec client -- curl -s "http://$CLUSTER_IP"
+  expect "^$WELCOME\$"
+  SHOW="kubectl exec client -- sh -c 'for i in 1 2 3 4 5 6; do curl -s -o /dev/null http://$CLUSTER_IP/?six; done'" \
+    show in_client sh -c "for i in 1 2 3 4 5 6; do curl -s -o /dev/null http://$CLUSTER_IP/?six; done"
+  wait_for 10 "the six requests in the pods' logs" logged 6 'GET /?six ' -l run=my-nginx
+  CLIENT_IP=$(kubectl get pod client -o jsonpath='{.status.podIP}')
+  SHOW="kubectl logs -l run=my-nginx --prefix --tail=-1 | grep six" \
+    show eval "kubectl logs -l run=my-nginx --prefix --tail=-1 | grep six"
+  expect "^\\[pod/my-nginx-[a-z0-9]+-[a-z0-9]{5}/my-nginx\\] $CLIENT_IP - - \\[.*\\] \"GET /\\?six HTTP/1\\.1\" 200 "
+  SHOW="kubectl exec client -- curl -s http://my-nginx | grep title" \
+    show eval "kubectl exec client -- curl -s http://my-nginx | grep title"
+  expect "^$WELCOME\$"
+fi
 
 section "4. DNS"
 show kubectl get svc -n kube-system kube-dns
@@ -311,8 +262,14 @@ for name in my-nginx my-nginx.default my-nginx.default.svc my-nginx.default.svc.
   show kubectl exec client -- getent hosts "$name"
   expect "^$CLUSTER_IP +my-nginx\.default\.svc\.cluster\.local$"
 done
-show kubectl exec client -- curl -s http://my-nginx.default.svc.cluster.local
-expect '^my-nginx-'
+if [ "$RUNTIME" = process ]; then
+  show kubectl exec client -- curl -s http://my-nginx.default.svc.cluster.local
+  expect '^my-nginx-'
+else
+  SHOW="kubectl exec client -- curl -s http://my-nginx.default.svc.cluster.local | grep title" \
+    show eval "kubectl exec client -- curl -s http://my-nginx.default.svc.cluster.local | grep title"
+  expect "^$WELCOME\$"
+fi
 show on_node dig +short @10.96.0.10 my-nginx.default.svc.cluster.local
 [ "$OUT" = "$CLUSTER_IP" ] || fail "dig answered '$OUT', want $CLUSTER_IP"
 show on_node dig +short @10.96.0.10 nothing-here.default.svc.cluster.local
@@ -427,13 +384,31 @@ wait_for 30 "3 endpoints of my-nginx-sticky" ready_endpoints my-nginx-sticky 3
 show kubectl describe svc my-nginx-sticky
 expect '^Session Affinity: +ClientIP$'
 wait_for 30 "my-nginx-sticky answering" curl_client http://my-nginx-sticky
-SHOW="kubectl exec client -- sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do curl -s http://my-nginx-sticky; echo; done' | sort | uniq -c" \
-  show eval "kubectl exec client -- sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do curl -s http://my-nginx-sticky; echo; done' | sort | uniq -c"
-[ "$(wc -l <<<"$OUT")" -eq 1 ] || fail "want one backend for all requests"
-expect '^ +10 my-nginx-'
-SHOW="kubectl exec client -- sh -c 'for i in \$(seq 30); do curl -s http://my-nginx; echo; done' | sort | uniq -c" \
-  show eval "kubectl exec client -- sh -c 'for i in \$(seq 30); do curl -s http://my-nginx; echo; done' | sort | uniq -c"
-[ "$(wc -l <<<"$OUT")" -gt 1 ] || fail "want my-nginx (no affinity) to spread 30 requests"
+if [ "$RUNTIME" = process ]; then
+  SHOW="kubectl exec client -- sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do curl -s http://my-nginx-sticky; echo; done' | sort | uniq -c" \
+    show eval "kubectl exec client -- sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do curl -s http://my-nginx-sticky; echo; done' | sort | uniq -c"
+  [ "$(wc -l <<<"$OUT")" -eq 1 ] || fail "want one backend for all requests"
+  expect '^ +10 my-nginx-'
+  SHOW="kubectl exec client -- sh -c 'for i in \$(seq 30); do curl -s http://my-nginx; echo; done' | sort | uniq -c" \
+    show eval "kubectl exec client -- sh -c 'for i in \$(seq 30); do curl -s http://my-nginx; echo; done' | sort | uniq -c"
+  [ "$(wc -l <<<"$OUT")" -gt 1 ] || fail "want my-nginx (no affinity) to spread 30 requests"
+else
+  # nginx answers the same page from every pod: its access log says which
+  # pod served each request.
+  SHOW="kubectl exec client -- sh -c 'for i in \$(seq 10); do curl -s -o /dev/null http://my-nginx-sticky/?sticky; done'" \
+    show in_client sh -c 'for i in $(seq 10); do curl -s -o /dev/null http://my-nginx-sticky/?sticky; done'
+  wait_for 10 "the ten requests in the pods' logs" logged 10 'GET /?sticky ' -l run=my-nginx
+  SHOW="kubectl logs -l run=my-nginx --prefix --tail=-1 | grep sticky | cut -d' ' -f1 | sort | uniq -c" \
+    show eval "kubectl logs -l run=my-nginx --prefix --tail=-1 | grep sticky | cut -d' ' -f1 | sort | uniq -c"
+  [ "$(wc -l <<<"$OUT")" -eq 1 ] || fail "want one backend for all requests"
+  expect '^ +10 \[pod/my-nginx-'
+  SHOW="kubectl exec client -- sh -c 'for i in \$(seq 30); do curl -s -o /dev/null http://my-nginx/?spread; done'" \
+    show in_client sh -c 'for i in $(seq 30); do curl -s -o /dev/null http://my-nginx/?spread; done'
+  wait_for 10 "the thirty requests in the pods' logs" logged 30 'GET /?spread ' -l run=my-nginx
+  SHOW="kubectl logs -l run=my-nginx --prefix --tail=-1 | grep spread | cut -d' ' -f1 | sort | uniq -c" \
+    show eval "kubectl logs -l run=my-nginx --prefix --tail=-1 | grep spread | cut -d' ' -f1 | sort | uniq -c"
+  [ "$(wc -l <<<"$OUT")" -gt 1 ] || fail "want my-nginx (no affinity) to spread 30 requests"
+fi
 
 section "10. Headless Service and StatefulSet"
 show kubectl apply -f examples/08-headless-statefulset.yaml
@@ -453,10 +428,22 @@ expect "^Address: $WEB1_IP$"
 show on_node dig +short @10.96.0.10 SRV _web._tcp.nginx.default.svc.cluster.local
 expect '^0 50 80 web-0\.nginx\.default\.svc\.cluster\.local\.$'
 expect '^0 50 80 web-1\.nginx\.default\.svc\.cluster\.local\.$'
-show kubectl exec client -- curl -s http://web-0.nginx
-[ "$OUT" = web-0 ] || fail "want web-0"
-show kubectl exec client -- curl -s http://web-1.nginx.default.svc.cluster.local
-[ "$OUT" = web-1 ] || fail "want web-1"
+if [ "$RUNTIME" = process ]; then
+  show kubectl exec client -- curl -s http://web-0.nginx
+  [ "$OUT" = web-0 ] || fail "want web-0"
+  show kubectl exec client -- curl -s http://web-1.nginx.default.svc.cluster.local
+  [ "$OUT" = web-1 ] || fail "want web-1"
+else
+  served_by() { WHY=$(nginx_served app=nginx curl_client "$2") && [ "$WHY" = "$1" ]; }
+  wait_for 10 "web-0.nginx served by web-0" served_by web-0 http://web-0.nginx
+  wait_for 10 "web-1.nginx.default.svc.cluster.local served by web-1" served_by web-1 http://web-1.nginx.default.svc.cluster.local
+  SHOW="kubectl exec client -- curl -s -o /dev/null -w '%{http_code} %{remote_ip}\n' http://web-0.nginx/?to-web-0" \
+    show kubectl exec client -- curl -s -o /dev/null -w '%{http_code} %{remote_ip}\n' http://web-0.nginx/?to-web-0
+  expect "^200 $WEB0_IP\$"
+  wait_for 10 "the request in web-0's log" logged 1 'GET /?to-web-0 ' web-0
+  SHOW="kubectl logs web-0 | grep to-web-0" show eval "kubectl logs web-0 | grep to-web-0"
+  expect "^$CLIENT_IP - - .*\"GET /\\?to-web-0 HTTP/1\\.1\" 200 "
+fi
 show kubectl delete pod web-0
 wait_for 60 "web-0 back and Ready" ready_pods app=nginx 2
 wait_for 30 "2 endpoints of nginx" ready_endpoints nginx 2
@@ -507,9 +494,15 @@ expect "^LoadBalancer Ingress: +$LB_IP"
 # The pool lies in the LAN's subnet: the node answers ARP for the LB IP
 # (as MetalLB's layer-2 mode), so the outside machine needs no route.
 SEEN=()
-wait_for 30 "my-nginx pods through the LoadBalancer IP" seen_hostnames 2 '^my-nginx-' outside curl -sS -m 2 "http://$LB_IP"
-show outside curl -s "http://$LB_IP"
-expect '^my-nginx-'
+wait_for 30 "my-nginx pods through the LoadBalancer IP" \
+  seen_hostnames 2 '^my-nginx-' nginx_served run=my-nginx outside curl -sS -m 2 "http://$LB_IP"
+if [ "$RUNTIME" = process ]; then
+  show outside curl -s "http://$LB_IP"
+  expect '^my-nginx-'
+else
+  SHOW="curl -s http://$LB_IP | grep title" PROMPT=outside\$ show eval "outside curl -s http://$LB_IP | grep title"
+  expect "^$WELCOME\$"
+fi
 
 section "13. UDP"
 show kubectl apply -f examples/11-udp.yaml
@@ -549,7 +542,7 @@ SEEN=()
 # 90s: a replacement pod that reuses its predecessor's IP is unreachable
 # until the node's neighbour (ARP) entry for the old MAC expires.
 wait_for 90 "all five pods answering on the unchanged ClusterIP" \
-  seen_hostnames 5 '^my-nginx-' curl_client "http://$CLUSTER_IP"
+  seen_hostnames 5 '^my-nginx-' nginx_served run=my-nginx curl_client "http://$CLUSTER_IP"
 show kubectl scale deployment my-nginx --replicas=2
 wait_for 60 "2 my-nginx pods" ready_pods run=my-nginx 2
 wait_for 30 "2 endpoints of my-nginx" ready_endpoints my-nginx 2

@@ -212,6 +212,10 @@ func (c *Containerd) Dial() (*grpc.ClientConn, error) {
 	return grpc.NewClient(c.Endpoint(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 }
 
+// Exited is closed when the containerd process has ended, whether by Stop
+// or on its own.
+func (c *Containerd) Exited() <-chan struct{} { return c.exited }
+
 // LogPath is the file containerd writes its log to.
 func (c *Containerd) LogPath() string { return logPath(c.cfg.Dir) }
 

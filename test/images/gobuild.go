@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	_ "embed" // the pause program's source
+	_ "embed" // the sources of the pause and hostname programs
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -24,9 +24,12 @@ import (
 //go:embed pause/main.go
 var pauseSource string
 
+//go:embed hostname/main.go
+var hostnameSource string
+
 // goBuildFlags are the flags goBuild passes to every build (no debug
 // information, no local paths; goEnv makes the binary static), part of the
-// pause binary's cache key.
+// cache key of the programs buildProgram compiles.
 const goBuildFlags = "-trimpath -ldflags=-s -w"
 
 // goEnv is the environment of `go build` for a static linux/amd64 binary.
@@ -35,30 +38,42 @@ func goEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-// buildPause compiles the embedded pause program into cacheDir, once per
-// source and flags, and returns the binary's path.
+// buildPause compiles the embedded pause program (see buildProgram).
 func buildPause(ctx context.Context, cacheDir string, log *slog.Logger) (string, error) {
-	sum := sha256.Sum256([]byte(pauseSource + "\x00" + goBuildFlags))
-	out := filepath.Join(cacheDir, "pause-"+hex.EncodeToString(sum[:8]))
+	return buildProgram(ctx, cacheDir, "pause", pauseSource, log)
+}
+
+// buildHostname compiles the embedded hostname web server (see
+// buildProgram).
+func buildHostname(ctx context.Context, cacheDir string, log *slog.Logger) (string, error) {
+	return buildProgram(ctx, cacheDir, "hostname", hostnameSource, log)
+}
+
+// buildProgram compiles the one-file Go program source, which imports only
+// the standard library, into cacheDir, once per source and flags, and
+// returns the binary's path.
+func buildProgram(ctx context.Context, cacheDir, name, source string, log *slog.Logger) (string, error) {
+	sum := sha256.Sum256([]byte(source + "\x00" + goBuildFlags))
+	out := filepath.Join(cacheDir, name+"-"+hex.EncodeToString(sum[:8]))
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}
-	src, err := os.MkdirTemp(cacheDir, "pause-src-")
+	src, err := os.MkdirTemp(cacheDir, name+"-src-")
 	if err != nil {
 		return "", err
 	}
 	defer os.RemoveAll(src)
-	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(pauseSource), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(source), 0o644); err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module pause\n\ngo 1.22\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module "+name+"\n\ngo 1.22\n"), 0o644); err != nil {
 		return "", err
 	}
 	start := time.Now()
 	if err := goBuild(ctx, src, out, ".", goEnv()); err != nil {
-		return "", fmt.Errorf("build pause: %w", err)
+		return "", fmt.Errorf("build %s: %w", name, err)
 	}
-	log.Info("Compiled pause", "path", out, "duration", time.Since(start).Round(time.Millisecond))
+	log.Info("Compiled "+name, "path", out, "duration", time.Since(start).Round(time.Millisecond))
 	return out, nil
 }
 

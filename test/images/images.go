@@ -1,12 +1,13 @@
 // Package testimages builds the container images svcnet's tests run (pause,
-// busybox, nginx and optionally agnhost) from what is installed on the
-// machine, and serves them from an in-process registry, so tests with a real
+// busybox, nginx and optionally agnhost, and the application images of the
+// examples/ manifests) from what is installed on the machine, and serves them from an in-process registry, so tests with a real
 // container runtime never pull from a public registry.
 //
 // Build assembles linux/amd64 OCI images: the pause program of this package
 // (compiled with `go build`), the host's static busybox, Debian's nginx with
 // the shared libraries it links, and agnhost compiled from the
-// k8s.io/kubernetes module the conformance wrapper requires. Each image is
+// k8s.io/kubernetes module the conformance wrapper requires, the host's
+// curl, and the hostname web server of this package. Each image is
 // tagged with every reference tests and examples use for it. Serve pushes
 // them to a registry on a loopback address, under their repository path
 // without the registry host, which is the layout a containerd mirror for
@@ -76,6 +77,9 @@ type Config struct {
 	// Agnhost also builds agnhost, compiling upstream's source: minutes
 	// the first time for each Kubernetes version, cached afterwards.
 	Agnhost bool
+	// Examples also builds the application images the manifests of
+	// examples/ name (see BusyboxPlusCurl and the references after it).
+	Examples bool
 	// RepoDir is the svcnet checkout whose hack/conformance/go.mod names
 	// the k8s.io/kubernetes version of agnhost. Empty: the nearest parent
 	// of the working directory holding hack/conformance/go.mod.
@@ -88,7 +92,7 @@ type Config struct {
 
 // Build makes the test images, keyed by full reference (one image under
 // several references). It needs `go` on PATH, the static busybox, and for
-// nginx and agnhost the host's nginx, dig, getent and ldd.
+// nginx and agnhost the host's nginx, dig, getent and ldd, for Examples curl.
 func Build(ctx context.Context, cfg Config) (map[string]v1.Image, error) {
 	if cfg.CacheDir == "" {
 		return nil, errors.New("testimages: Config.CacheDir is required")
@@ -105,21 +109,19 @@ func Build(ctx context.Context, cfg Config) (map[string]v1.Image, error) {
 	b := &builder{cfg: cfg, log: cfg.Logger}
 	start := time.Now()
 	imgs := map[string]v1.Image{}
-	steps := []struct {
-		name  string
-		build func(context.Context) (v1.Image, []string, error)
-		skip  bool
-	}{
+	steps := []buildStep{
 		{name: "pause", build: b.pause},
 		{name: "busybox", build: b.busybox},
 		{name: "nginx", build: b.nginx},
-		{name: "agnhost", build: b.agnhost, skip: !cfg.Agnhost},
-		{name: "glibc-dns-testing", build: b.glibcDNSTesting, skip: !cfg.Agnhost},
+	}
+	if cfg.Agnhost {
+		steps = append(steps, buildStep{name: "agnhost", build: b.agnhost},
+			buildStep{name: "glibc-dns-testing", build: b.glibcDNSTesting})
+	}
+	if cfg.Examples {
+		steps = append(steps, b.exampleSteps()...)
 	}
 	for _, s := range steps {
-		if s.skip {
-			continue
-		}
 		img, refs, err := s.build(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%s image: %w", s.name, err)
@@ -138,6 +140,12 @@ func Build(ctx context.Context, cfg Config) (map[string]v1.Image, error) {
 	}
 	b.log.Info("Built test images", "images", len(imgs), "duration", time.Since(start).Round(time.Millisecond))
 	return imgs, nil
+}
+
+// buildStep makes one image and names the references it is tagged with.
+type buildStep struct {
+	name  string
+	build func(context.Context) (v1.Image, []string, error)
 }
 
 // imageSize is the size of img's manifest, config and compressed layers:
@@ -257,6 +265,12 @@ func busyboxFiles(busybox string) (map[string]File, error) {
 	}
 	for p, f := range passwdFiles(baseAccounts(), nil) {
 		files[p] = f
+	}
+	// Debian's static busybox lacks the printenv applet that upstream's
+	// busybox (and the Debian-based nginx image) have: coreutils' stands in.
+	files["/usr/bin/printenv"] = File{Mode: 0o755, Source: "/usr/bin/printenv"}
+	if files, err = withLibraries(files, "/usr/bin/printenv"); err != nil {
+		return nil, err
 	}
 	// Debian's static busybox is linked against glibc, which resolves
 	// names (wget, ping, nc) by loading the NSS modules at run time: give
@@ -404,11 +418,13 @@ func (b *builder) agnhost(ctx context.Context) (v1.Image, []string, error) {
 	return img, []string{AgnhostRepository + ":" + build.version, AgnhostExamples, AgnhostPrev}, err
 }
 
-// addDNSTools adds the host's dig and getent, their libraries and an
-// nsswitch.conf to files.
+// addDNSTools adds the host's dig, nslookup (BIND's, as upstream's images
+// have from bind-tools or dnsutils, rather than busybox's, which queries every
+// search domain and fails if one has no answer) and getent, their libraries
+// and an nsswitch.conf to files.
 func addDNSTools(files map[string]File) error {
 	files["/etc/nsswitch.conf"] = Text(nsswitchConf, 0o644)
-	return addHostTools(files, map[string]string{"dig": "dnsutils", "getent": "libc-bin"})
+	return addHostTools(files, map[string]string{"dig": "dnsutils", "nslookup": "dnsutils", "getent": "libc-bin"})
 }
 
 // agnhostTools are the programs upstream's agnhost image installs beside

@@ -173,7 +173,7 @@ func testCacheDir(t *testing.T) string {
 }
 
 func TestBuild(t *testing.T) {
-	for _, need := range []string{"go", "ldd", "/usr/bin/busybox", "/usr/sbin/nginx"} {
+	for _, need := range []string{"go", "ldd", "curl", "/usr/bin/busybox", "/usr/sbin/nginx"} {
 		if _, err := exec.LookPath(need); err != nil {
 			t.Skipf("needs %s: %v", need, err)
 		}
@@ -185,6 +185,7 @@ func TestBuild(t *testing.T) {
 	imgs, err := Build(ctx, Config{
 		CacheDir: testCacheDir(t),
 		Agnhost:  agnhost,
+		Examples: true,
 		Logger:   slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
@@ -228,6 +229,15 @@ func TestBuild(t *testing.T) {
 		},
 		{ref: NginxHTTPS, cmd: []string{"nginx", "-g", "daemon off;"}},
 		{ref: NginxNewE2E, cmd: []string{"nginx", "-g", "daemon off;"}},
+		{
+			ref:   BusyboxPlusCurl,
+			files: map[string]string{"usr/bin/curl": "", "bin/sh": "", "etc/nsswitch.conf": "hosts:"},
+			cmd:   []string{"/bin/sh"},
+		},
+		{ref: K8sBook, files: map[string]string{"usr/local/bin/serve-hostname": ""}, cmd: []string{serveHostnamePath, "-port=8080"}},
+		{ref: Whoami, cmd: []string{serveHostnamePath, "-port=8080,8443"}},
+		{ref: Biz1V41, cmd: []string{serveHostnamePath, "-port=8080", "-version=4.1"}},
+		{ref: Biz1V42, cmd: []string{serveHostnamePath, "-port=8080", "-version=4.2"}},
 	}
 	if agnhost {
 		tests = append(tests, buildCase{

@@ -23,7 +23,7 @@ func TestImagesRun(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("chroot needs root")
 	}
-	for _, need := range []string{"go", "ldd", "chroot", "/usr/bin/busybox", "/usr/sbin/nginx"} {
+	for _, need := range []string{"go", "ldd", "chroot", "curl", "/usr/bin/busybox", "/usr/sbin/nginx"} {
 		if _, err := exec.LookPath(need); err != nil {
 			t.Skipf("needs %s: %v", need, err)
 		}
@@ -31,7 +31,7 @@ func TestImagesRun(t *testing.T) {
 	agnhost := os.Getenv("SVCNET_TEST_AGNHOST") == "1"
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	imgs, err := Build(ctx, Config{CacheDir: testCacheDir(t), Agnhost: agnhost})
+	imgs, err := Build(ctx, Config{CacheDir: testCacheDir(t), Agnhost: agnhost, Examples: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,14 +44,19 @@ func TestImagesRun(t *testing.T) {
 	tests := []runCase{
 		{name: "busybox id", ref: Busybox, cmd: []string{"/bin/sh", "-c", "id nobody; id -u user"}, want: "uid=65534(nobody) gid=65534(nobody)"},
 		{name: "busybox env", ref: Busybox, cmd: []string{"/usr/bin/env", "echo", "hi"}, want: "hi\n"},
+		{name: "busybox printenv", ref: Busybox, cmd: []string{"printenv", "PATH"}, want: "/usr/bin"},
 		{name: "pause version", ref: Pause, cmd: []string{"/pause", "-v"}, want: "pause"},
 		{name: "nginx config test", ref: Nginx, cmd: []string{"/usr/sbin/nginx", "-t"}, want: "test is successful"},
 		{name: "nginx sh", ref: Nginx, cmd: []string{"sh", "-c", "cat /usr/share/nginx/html/index.html"}, want: "Welcome to nginx!"},
+		{name: "busyboxplus curl", ref: BusyboxPlusCurl, cmd: []string{"curl", "--version"}, want: "curl "},
+		{name: "busyboxplus sh", ref: BusyboxPlusCurl, cmd: []string{"/bin/sh", "-c", "ls -l /bin/sh"}, want: "busybox"},
+		{name: "serve-hostname", ref: Whoami, cmd: []string{serveHostnamePath, "-h"}, want: "-port"},
 	}
 	if agnhost {
 		tests = append(tests, []runCase{
 			{name: "agnhost", ref: AgnhostExamples, cmd: []string{"/agnhost", "--help"}, want: "netexec"},
 			{name: "dig", ref: AgnhostExamples, cmd: []string{"/usr/bin/dig", "-v"}, want: "DiG"},
+			{name: "nslookup", ref: AgnhostExamples, cmd: []string{"nslookup", "-version"}, want: "nslookup"},
 			{name: "getent", ref: AgnhostExamples, cmd: []string{"/usr/bin/getent", "group", "50000"}, want: "group-defined-in-image"},
 		}...)
 	}

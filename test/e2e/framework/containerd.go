@@ -2,16 +2,12 @@ package framework
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sys/unix"
 
 	ctrdtest "github.com/svcnet/svcnet/test/containerd"
 	testimages "github.com/svcnet/svcnet/test/images"
@@ -85,7 +81,7 @@ func StartAgentWithContainerd(t testing.TB, lan *LAN, ip, name string, server *N
 // friends, and returns the svcnet flags that run the node's pods in it.
 func startContainerd(t testing.TB, n *Node, imgs map[string]v1.Image) []string {
 	t.Helper()
-	ln, err := listenInNetns(n.Netns, "127.0.0.1:0")
+	ln, err := ctrdtest.ListenInNetns(n.Netns, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,34 +115,4 @@ func tail(b []byte, n int) []byte {
 		return b[len(b)-n:]
 	}
 	return b
-}
-
-// listenInNetns opens a TCP listener in the named network namespace: a
-// socket stays in the namespace it was made in, whichever thread serves
-// it later.
-func listenInNetns(netns, addr string) (net.Listener, error) {
-	type result struct {
-		ln  net.Listener
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		// The thread is never unlocked: it ends with this goroutine
-		// rather than going back to the pool in another namespace.
-		goruntime.LockOSThread()
-		f, err := os.Open(filepath.Join("/var/run/netns", netns))
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: fmt.Errorf("setns %s: %w", netns, err)}
-			return
-		}
-		ln, err := net.Listen("tcp", addr)
-		ch <- result{ln, err}
-	}()
-	r := <-ch
-	return r.ln, r.err
 }
