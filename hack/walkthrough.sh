@@ -168,14 +168,6 @@ echo "svcnet server pid $SERVER_PID, log $WORK/server.log"
 server_alive() { kill -0 "$SERVER_PID" 2>/dev/null || fail "svcnet server exited"; }
 wait_for 60 "the API server" eval 'server_alive; api_ready'
 wait_for 60 "node1 Ready" node_ready
-if [ "$RUNTIME" = remote ]; then
-  # The agent registers the Node before it connects to containerd; the next
-  # heartbeat (10s) names the runtime.
-  node_runtime() {
-    WHY=$(kubectl get node node1 -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}' 2>&1) && [[ $WHY == containerd://* ]]
-  }
-  wait_for 30 "node1 reporting containerd" node_runtime
-fi
 show kubectl get nodes -o wide
 expect "node1 +Ready .* $NODE_IP "
 [ "$RUNTIME" = process ] || expect ' containerd://[^ ]+$'

@@ -147,6 +147,15 @@ func New(cfg Config) (*Agent, error) {
 // processes end with it unless KeepPodsOnExit. Pods left running by an
 // earlier agent are re-adopted.
 func (a *Agent) Run(ctx context.Context) error {
+	// Connected first, so the Node registers with its runtime's version.
+	if err := a.connectRuntime(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		if a.cri != nil {
+			_ = a.cri.Close()
+		}
+	}()
 	if err := a.registerNode(ctx); err != nil {
 		return err
 	}
@@ -183,7 +192,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.setupCRI(ctx, cidr); err != nil {
+	if err := a.writeCNIConfig(cidr); err != nil {
 		return err
 	}
 	a.dns = dnsconfig.Config{ClusterDomain: a.cfg.ClusterDomain}
@@ -243,9 +252,6 @@ func (a *Agent) Run(ctx context.Context) error {
 			// Containers are killed and recorded (or left running, with
 			// KeepPodsOnExit) before the agent is gone.
 			a.rt.WaitContainers()
-			if a.cri != nil {
-				_ = a.cri.Close()
-			}
 			return nil
 		case <-tick.C:
 			a.heartbeat(ctx)

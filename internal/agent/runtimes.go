@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/svcnet/svcnet/internal/agent/cni"
@@ -58,16 +59,27 @@ func runtimeChoice(kind, endpoint string) (string, error) {
 	return "", fmt.Errorf("unknown container runtime %q (want %s or %s)", kind, RuntimeRemote, RuntimeProcess)
 }
 
-// setupCRI connects to the container runtime, when pods run in one, and
-// writes the node's CNI configuration for podCIDR, whose bridge is the one
-// podnet made (with the gateway address, routes and masquerading).
-func (a *Agent) setupCRI(ctx context.Context, podCIDR netip.Prefix) error {
+// connectRuntime connects to the container runtime when pods run in one.
+func (a *Agent) connectRuntime(ctx context.Context) error {
 	kind, err := runtimeChoice(a.cfg.Runtime.ContainerRuntime, a.cfg.Runtime.RuntimeEndpoint)
 	if err != nil {
 		return err
 	}
 	if kind == RuntimeProcess {
 		a.log.Warn("Pods run as host processes (--container-runtime=process): no image, filesystem, user or resource isolation; for development only")
+		return nil
+	}
+	a.cri, err = cri.New(ctx, cri.Config{Endpoint: a.cfg.Runtime.RuntimeEndpoint, NodeName: a.cfg.NodeName,
+		InitialBackoff: a.cfg.InitialBackoff, Logger: a.log})
+	return err
+}
+
+// writeCNIConfig writes the node's CNI configuration for podCIDR, when pods
+// run in a container runtime: its bridge is the one podnet made (with the
+// gateway address, routes and masquerading), its IPAM state is the node's
+// own (under the data dir, not the machine-wide default).
+func (a *Agent) writeCNIConfig(podCIDR netip.Prefix) error {
+	if a.cri == nil {
 		return nil
 	}
 	binDir, err := cni.FindBinDir(candidates(a.cfg.Runtime.CNIBinDir)...)
@@ -78,14 +90,10 @@ func (a *Agent) setupCRI(ctx context.Context, podCIDR netip.Prefix) error {
 	if bridge == "" {
 		bridge = podnet.DefaultBridgeName
 	}
-	path, err := cni.Write(cni.Config{ConfDir: a.cfg.Runtime.CNIConfDir, BridgeName: bridge, PodCIDR: podCIDR})
+	path, err := cni.Write(cni.Config{ConfDir: a.cfg.Runtime.CNIConfDir, BridgeName: bridge, PodCIDR: podCIDR,
+		DataDir: filepath.Join(a.cfg.DataDir, "cni", "networks")})
 	if err != nil {
 		return fmt.Errorf("writing CNI configuration: %w", err)
-	}
-	a.cri, err = cri.New(ctx, cri.Config{Endpoint: a.cfg.Runtime.RuntimeEndpoint, NodeName: a.cfg.NodeName,
-		InitialBackoff: a.cfg.InitialBackoff, Logger: a.log})
-	if err != nil {
-		return err
 	}
 	a.log.Info("Pods run in a container runtime", "runtime", a.cri.Name, "version", a.cri.Version,
 		"cniConf", path, "cniBinDir", binDir)
