@@ -112,8 +112,11 @@ spec:
   containers:
   - name: main
     image: docker.io/library/busybox:latest
-    # dd's 64 MiB buffer, filled, does not fit under the 32Mi limit.
-    command: [dd, if=/dev/zero, of=/dev/null, bs=64M, count=4]
+    # dd's 64 MiB buffer, filled, does not fit under the 32Mi limit. The
+    # pause first: containerd 1.6's shim watches the cgroup for OOM kills
+    # only a moment after the task starts, and reports an earlier one as
+    # Error (exit code 137).
+    command: [sh, -c, 'sleep 3; exec dd if=/dev/zero of=/dev/null bs=64M count=4']
     resources:
       limits: {memory: 32Mi}
 `
