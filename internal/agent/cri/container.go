@@ -1,6 +1,7 @@
 package cri
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -289,7 +290,7 @@ func (c *Container) adopt(ctx context.Context) (running bool, ended *runtime.Ter
 		return false, nil
 	}
 	slices.SortFunc(list, func(a, b *runtimeapi.Container) int {
-		return int(a.Metadata.Attempt) - int(b.Metadata.Attempt)
+		return cmp.Compare(a.Metadata.Attempt, b.Metadata.Attempt)
 	})
 	last := list[len(list)-1]
 	c.mu.Lock()

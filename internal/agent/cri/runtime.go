@@ -1,6 +1,7 @@
 package cri
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -143,7 +144,7 @@ func (r *Runtime) RunSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxConf
 	if err != nil {
 		return Sandbox{}, fmt.Errorf("listing sandboxes: %w", err)
 	}
-	slices.SortFunc(old, func(a, b *runtimeapi.PodSandbox) int { return int(b.CreatedAt - a.CreatedAt) })
+	slices.SortFunc(old, func(a, b *runtimeapi.PodSandbox) int { return cmp.Compare(b.CreatedAt, a.CreatedAt) })
 	for _, s := range old {
 		if s.State == runtimeapi.PodSandboxState_SANDBOX_READY {
 			cfg.Metadata.Attempt = s.Metadata.Attempt
