@@ -245,7 +245,7 @@ func (w *podWorker) stopCRI(ctx context.Context, grace time.Duration) {
 		}
 		if h := c.Lifecycle; h != nil && h.PreStop != nil && cc.State().Phase == runtime.Running {
 			hctx, cancel := context.WithDeadline(ctx, deadline)
-			w.preStop(hctx, cc, h.PreStop, ip)
+			w.preStop(hctx, cc, &c, h.PreStop, ip)
 			cancel()
 		}
 		_ = cc.Stop(ctx, max(time.Until(deadline), 2*time.Second))
@@ -271,7 +271,7 @@ func (w *podWorker) stopCRI(ctx context.Context, grace time.Duration) {
 
 // preStop runs a container's preStop hook (exec or httpGet); its failure
 // is an event, not an obstacle to stopping.
-func (w *podWorker) preStop(ctx context.Context, cc *cri.Container, h *v1.LifecycleHandler, ip string) {
+func (w *podWorker) preStop(ctx context.Context, cc *cri.Container, c *v1.Container, h *v1.LifecycleHandler, ip string) {
 	var err error
 	switch {
 	case h.Exec != nil:
@@ -286,7 +286,12 @@ func (w *podWorker) preStop(ctx context.Context, cc *cri.Container, h *v1.Lifecy
 		}
 		port := h.HTTPGet.Port.String()
 		if _, perr := strconv.Atoi(port); perr != nil {
-			port = "80"
+			// A named port: the container's port of that name.
+			for _, p := range c.Ports {
+				if p.Name == port {
+					port = strconv.Itoa(int(p.ContainerPort))
+				}
+			}
 		}
 		scheme := strings.ToLower(string(h.HTTPGet.Scheme))
 		if scheme == "" {
