@@ -21,6 +21,7 @@ import (
 
 	"github.com/svcnet/svcnet/internal/controller/expectations"
 	"github.com/svcnet/svcnet/internal/controller/keyqueue"
+	"github.com/svcnet/svcnet/internal/controller/ownedpods"
 )
 
 // Config configures the controller.
@@ -92,7 +93,14 @@ func New(cfg Config) (*Controller, error) {
 			UpdateFunc: func(_, obj any) { c.queue.Enqueue(obj) },
 			DeleteFunc: c.deleteDaemonSet,
 		}},
-		{podInf.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: c.addPod, UpdateFunc: c.updatePod, DeleteFunc: c.deletePod}},
+		{podInf.Informer(), (&ownedpods.Events[*appsv1.DaemonSet]{Queue: c.queue, Expectations: c.expectations,
+			Resolve: func(ns string, ref *metav1.OwnerReference) (*appsv1.DaemonSet, bool) {
+				ds := c.resolve(ns, ref)
+				return ds, ds != nil
+			},
+			EnqueueMatching: func(pod *corev1.Pod) { c.enqueueMatching(pod.Namespace, pod.Labels) },
+			MinReadySeconds: func(ds *appsv1.DaemonSet) int32 { return ds.Spec.MinReadySeconds },
+		}).Handler()},
 		{nodeInf.Informer(), cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(any) { c.enqueueAll() },
 			UpdateFunc: c.updateNode,
@@ -174,87 +182,6 @@ func (c *Controller) updateNode(oldObj, newObj any) {
 		return
 	}
 	c.enqueueAll()
-}
-
-func (c *Controller) addPod(obj any) {
-	pod := obj.(*corev1.Pod)
-	if pod.DeletionTimestamp != nil {
-		// Seen for the first time already terminating (a restart): no
-		// creation to observe.
-		c.deletePod(pod)
-		return
-	}
-	if ref := metav1.GetControllerOf(pod); ref != nil {
-		ds := c.resolve(pod.Namespace, ref)
-		if ds == nil {
-			return
-		}
-		key, _ := cache.MetaNamespaceKeyFunc(ds)
-		c.expectations.CreationObserved(key)
-		c.queue.Add(key)
-		return
-	}
-	c.enqueueMatching(pod.Namespace, pod.Labels)
-}
-
-func (c *Controller) updatePod(oldObj, newObj any) {
-	old, cur := oldObj.(*corev1.Pod), newObj.(*corev1.Pod)
-	labelsChanged := !labels.Equals(old.Labels, cur.Labels)
-	if cur.DeletionTimestamp != nil {
-		// A graceful deletion began: count the pod gone now rather than
-		// when its agent has finished it.
-		c.deletePod(cur)
-		if labelsChanged {
-			c.deletePod(old)
-		}
-		return
-	}
-	oldRef, curRef := metav1.GetControllerOf(old), metav1.GetControllerOf(cur)
-	refChanged := (oldRef == nil) != (curRef == nil) || (oldRef != nil && curRef != nil && oldRef.UID != curRef.UID)
-	if refChanged && oldRef != nil {
-		if ds := c.resolve(old.Namespace, oldRef); ds != nil {
-			c.queue.Enqueue(ds)
-		}
-	}
-	if curRef != nil {
-		ds := c.resolve(cur.Namespace, curRef)
-		if ds == nil {
-			return
-		}
-		c.queue.Enqueue(ds)
-		// A pod that just became ready becomes available after
-		// minReadySeconds: look again then (a second later, against
-		// rounding).
-		if ds.Spec.MinReadySeconds > 0 && !isReady(old) && isReady(cur) {
-			key, _ := cache.MetaNamespaceKeyFunc(ds)
-			c.queue.AddAfter(key, time.Duration(ds.Spec.MinReadySeconds)*time.Second+time.Second)
-		}
-		return
-	}
-	if labelsChanged || refChanged {
-		c.enqueueMatching(cur.Namespace, cur.Labels)
-	}
-}
-
-func (c *Controller) deletePod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
-	}
-	ds := c.resolve(pod.Namespace, metav1.GetControllerOf(pod))
-	if ds == nil {
-		return
-	}
-	key, _ := cache.MetaNamespaceKeyFunc(ds)
-	podKey, _ := cache.MetaNamespaceKeyFunc(pod)
-	c.expectations.DeletionObserved(key, podKey)
-	c.queue.Add(key)
 }
 
 // revisionChanged queues the DaemonSet controlling a ControllerRevision,

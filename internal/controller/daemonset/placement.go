@@ -3,7 +3,6 @@ package daemonset
 import (
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
@@ -191,33 +190,6 @@ func isUpdated(pod *corev1.Pod, hash string, gen *int64) bool {
 		return true
 	}
 	return gen != nil && pod.Labels[TemplateGenerationLabel] == strconv.FormatInt(*gen, 10)
-}
-
-func readyCondition(pod *corev1.Pod) *corev1.PodCondition {
-	for i := range pod.Status.Conditions {
-		if pod.Status.Conditions[i].Type == corev1.PodReady {
-			return &pod.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
-func isReady(pod *corev1.Pod) bool {
-	c := readyCondition(pod)
-	return c != nil && c.Status == corev1.ConditionTrue
-}
-
-// isAvailable reports whether pod has been ready for minReadySeconds at
-// now.
-func isAvailable(pod *corev1.Pod, minReadySeconds int32, now time.Time) bool {
-	c := readyCondition(pod)
-	if c == nil || c.Status != corev1.ConditionTrue {
-		return false
-	}
-	if minReadySeconds == 0 {
-		return true
-	}
-	return !c.LastTransitionTime.IsZero() && !c.LastTransitionTime.Add(time.Duration(minReadySeconds)*time.Second).After(now)
 }
 
 func isTerminal(pod *corev1.Pod) bool {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/svcnet/svcnet/internal/controller/ownedpods"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -81,7 +82,9 @@ func (r *rollout) split(pods []*corev1.Pod) (cur, old *corev1.Pod, ok bool) {
 	return cur, old, true
 }
 
-func (r *rollout) available(p *corev1.Pod) bool { return isAvailable(p, r.minReadySeconds, r.now) }
+func (r *rollout) available(p *corev1.Pod) bool {
+	return ownedpods.IsAvailable(p, r.minReadySeconds, r.now)
+}
 
 func (r *rollout) nodes() []string {
 	names := make([]string, 0, len(r.pods))

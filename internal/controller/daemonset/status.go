@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/svcnet/svcnet/internal/controller/keyqueue"
+	"github.com/svcnet/svcnet/internal/controller/ownedpods"
 )
 
 // calculateStatus counts, over the nodes, as upstream: desired nodes, the
@@ -35,9 +36,9 @@ func calculateStatus(st *state, now time.Time) appsv1.DaemonSetStatus {
 		}
 		s.CurrentNumberScheduled++
 		pod := slices.MinFunc(pods, olderFirst)
-		if isReady(pod) {
+		if ownedpods.IsReady(pod) {
 			s.NumberReady++
-			if isAvailable(pod, ds.Spec.MinReadySeconds, now) {
+			if ownedpods.IsAvailable(pod, ds.Spec.MinReadySeconds, now) {
 				s.NumberAvailable++
 			}
 		}

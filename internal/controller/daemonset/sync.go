@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/svcnet/svcnet/internal/controller/claim"
+	"github.com/svcnet/svcnet/internal/controller/ownedpods"
 )
 
 // Events, as upstream's.
@@ -208,7 +209,7 @@ func planNode(run, keep bool, pods []*corev1.Pod, surge bool, hash string, gen *
 			}
 			p.excess = append(p.excess, pod)
 		}
-		if oldestCur != nil && oldestOld != nil && (!isReady(oldestOld) || isAvailable(oldestCur, minReadySeconds, now)) {
+		if oldestCur != nil && oldestOld != nil && (!ownedpods.IsReady(oldestOld) || ownedpods.IsAvailable(oldestCur, minReadySeconds, now)) {
 			p.excess = append(p.excess, oldestOld)
 		}
 	case len(pods) > 0:

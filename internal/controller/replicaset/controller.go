@@ -20,6 +20,7 @@ import (
 
 	"github.com/svcnet/svcnet/internal/controller/expectations"
 	"github.com/svcnet/svcnet/internal/controller/keyqueue"
+	"github.com/svcnet/svcnet/internal/controller/ownedpods"
 )
 
 // burstReplicas caps the pods created or deleted in one sync, as upstream,
@@ -83,11 +84,15 @@ func New(cfg Config) (*Controller, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("replicaset controller: %w", err)
 	}
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.addPod,
-		UpdateFunc: c.updatePod,
-		DeleteFunc: c.deletePod,
-	}); err != nil {
+	if _, err := podInf.Informer().AddEventHandler((&ownedpods.Events[*appsv1.ReplicaSet]{Queue: c.queue,
+		Expectations: c.expectations,
+		Resolve: func(ns string, ref *metav1.OwnerReference) (*appsv1.ReplicaSet, bool) {
+			rs := c.resolve(ns, ref)
+			return rs, rs != nil
+		},
+		EnqueueMatching: c.enqueueMatching,
+		MinReadySeconds: func(rs *appsv1.ReplicaSet) int32 { return rs.Spec.MinReadySeconds },
+	}).Handler()); err != nil {
 		return nil, fmt.Errorf("replicaset controller: %w", err)
 	}
 	return c, nil
@@ -135,82 +140,4 @@ func (c *Controller) enqueueMatching(pod *corev1.Pod) {
 		}
 		c.queue.Enqueue(rs)
 	}
-}
-
-func (c *Controller) addPod(obj any) {
-	pod := obj.(*corev1.Pod)
-	if pod.DeletionTimestamp != nil {
-		c.deletePod(pod)
-		return
-	}
-	if ref := metav1.GetControllerOf(pod); ref != nil {
-		rs := c.resolve(pod.Namespace, ref)
-		if rs == nil {
-			return
-		}
-		key, _ := cache.MetaNamespaceKeyFunc(rs)
-		c.expectations.CreationObserved(key)
-		c.queue.Add(key)
-		return
-	}
-	c.enqueueMatching(pod)
-}
-
-func (c *Controller) updatePod(oldObj, newObj any) {
-	old, cur := oldObj.(*corev1.Pod), newObj.(*corev1.Pod)
-	// Periodic resyncs (equal resourceVersions) are not skipped: a sync
-	// with nothing to do costs only a cache read.
-	labelsChanged := !labels.Equals(old.Labels, cur.Labels)
-	if cur.DeletionTimestamp != nil {
-		c.deletePod(cur)
-		if labelsChanged {
-			c.deletePod(old)
-		}
-		return
-	}
-	oldRef, curRef := metav1.GetControllerOf(old), metav1.GetControllerOf(cur)
-	refChanged := (oldRef == nil) != (curRef == nil) || (oldRef != nil && curRef != nil && oldRef.UID != curRef.UID)
-	if refChanged && oldRef != nil {
-		if rs := c.resolve(old.Namespace, oldRef); rs != nil {
-			c.queue.Enqueue(rs)
-		}
-	}
-	if curRef != nil {
-		rs := c.resolve(cur.Namespace, curRef)
-		if rs == nil {
-			return
-		}
-		c.queue.Enqueue(rs)
-		// A pod that just became ready becomes available after
-		// minReadySeconds: look again then.
-		if rs.Spec.MinReadySeconds > 0 && !IsPodReady(old) && IsPodReady(cur) {
-			key, _ := cache.MetaNamespaceKeyFunc(rs)
-			c.queue.AddAfter(key, time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
-		}
-		return
-	}
-	if labelsChanged || refChanged {
-		c.enqueueMatching(cur)
-	}
-}
-
-func (c *Controller) deletePod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
-	}
-	rs := c.resolve(pod.Namespace, metav1.GetControllerOf(pod))
-	if rs == nil {
-		return
-	}
-	key, _ := cache.MetaNamespaceKeyFunc(rs)
-	podKey, _ := cache.MetaNamespaceKeyFunc(pod)
-	c.expectations.DeletionObserved(key, podKey)
-	c.queue.Add(key)
 }

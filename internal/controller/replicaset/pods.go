@@ -1,8 +1,7 @@
 package replicaset
 
 import (
-	"time"
-
+	"github.com/svcnet/svcnet/internal/controller/ownedpods"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -13,36 +12,6 @@ import (
 func IsPodActive(pod *corev1.Pod) bool {
 	return pod.DeletionTimestamp == nil &&
 		pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
-}
-
-// readyCondition returns the pod's Ready condition, or nil.
-func readyCondition(pod *corev1.Pod) *corev1.PodCondition {
-	for i := range pod.Status.Conditions {
-		if pod.Status.Conditions[i].Type == corev1.PodReady {
-			return &pod.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
-// IsPodReady reports whether the pod's Ready condition is True.
-func IsPodReady(pod *corev1.Pod) bool {
-	c := readyCondition(pod)
-	return c != nil && c.Status == corev1.ConditionTrue
-}
-
-// IsPodAvailable reports whether pod has been Ready for at least
-// minReadySeconds at now.
-func IsPodAvailable(pod *corev1.Pod, minReadySeconds int32, now time.Time) bool {
-	c := readyCondition(pod)
-	if c == nil || c.Status != corev1.ConditionTrue {
-		return false
-	}
-	if minReadySeconds == 0 {
-		return true
-	}
-	d := time.Duration(minReadySeconds) * time.Second
-	return !c.LastTransitionTime.IsZero() && !c.LastTransitionTime.Add(d).After(now)
 }
 
 // podPrefix is the generateName of the pods of controller name: "name-",
@@ -106,11 +75,11 @@ func deleteFirst(a, b *corev1.Pod) bool {
 	if ra, rb := phaseRank(a.Status.Phase), phaseRank(b.Status.Phase); ra != rb {
 		return ra < rb
 	}
-	if ra, rb := IsPodReady(a), IsPodReady(b); ra != rb {
+	if ra, rb := ownedpods.IsReady(a), ownedpods.IsReady(b); ra != rb {
 		return !ra
 	}
-	if IsPodReady(a) {
-		ta, tb := readyCondition(a).LastTransitionTime, readyCondition(b).LastTransitionTime
+	if ownedpods.IsReady(a) {
+		ta, tb := ownedpods.ReadyCondition(a).LastTransitionTime, ownedpods.ReadyCondition(b).LastTransitionTime
 		if !ta.Equal(&tb) {
 			return tb.Before(&ta)
 		}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/svcnet/svcnet/internal/controller/claim"
+	"github.com/svcnet/svcnet/internal/controller/ownedpods"
 )
 
 // sync brings the pods of the ReplicaSet named by key to its spec and
@@ -201,9 +202,9 @@ func CalculateStatus(rs *appsv1.ReplicaSet, pods []*corev1.Pod, now time.Time) a
 		if tmpl.Matches(labels.Set(p.Labels)) {
 			s.FullyLabeledReplicas++
 		}
-		if IsPodReady(p) {
+		if ownedpods.IsReady(p) {
 			s.ReadyReplicas++
-			if IsPodAvailable(p, rs.Spec.MinReadySeconds, now) {
+			if ownedpods.IsAvailable(p, rs.Spec.MinReadySeconds, now) {
 				s.AvailableReplicas++
 			}
 		}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/svcnet/svcnet/internal/controller/keyqueue"
+	"github.com/svcnet/svcnet/internal/controller/ownedpods"
 )
 
 // Config configures the controller.
@@ -137,7 +138,7 @@ func (c *Controller) updatePod(oldObj, newObj any) {
 		c.queue.Enqueue(set)
 	}
 	c.addPod(cur)
-	if set := c.resolve(cur.Namespace, metav1.GetControllerOf(cur)); set != nil && set.Spec.MinReadySeconds > 0 && !isReady(old) && isReady(cur) {
+	if set := c.resolve(cur.Namespace, metav1.GetControllerOf(cur)); set != nil && set.Spec.MinReadySeconds > 0 && !ownedpods.IsReady(old) && ownedpods.IsReady(cur) {
 		key, _ := cache.MetaNamespaceKeyFunc(set)
 		c.queue.AddAfter(key, time.Duration(set.Spec.MinReadySeconds)*time.Second+time.Second)
 	}

@@ -20,33 +20,20 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/svcnet/svcnet/internal/controller/claim"
+	"github.com/svcnet/svcnet/internal/controller/ownedpods"
 )
-
-func readyCondition(pod *corev1.Pod) *corev1.PodCondition {
-	for i := range pod.Status.Conditions {
-		if pod.Status.Conditions[i].Type == corev1.PodReady {
-			return &pod.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
-func isReady(pod *corev1.Pod) bool {
-	c := readyCondition(pod)
-	return c != nil && c.Status == corev1.ConditionTrue
-}
 
 // runningReady reports whether pod is Running, Ready and not terminating:
 // the condition for OrderedReady to move to the next ordinal.
 func runningReady(pod *corev1.Pod) bool {
-	return pod.DeletionTimestamp == nil && pod.Status.Phase == corev1.PodRunning && isReady(pod)
+	return pod.DeletionTimestamp == nil && pod.Status.Phase == corev1.PodRunning && ownedpods.IsReady(pod)
 }
 
 func available(pod *corev1.Pod, minReadySeconds int32, now time.Time) bool {
 	if !runningReady(pod) {
 		return false
 	}
-	c := readyCondition(pod)
+	c := ownedpods.ReadyCondition(pod)
 	return minReadySeconds == 0 || !c.LastTransitionTime.Add(time.Duration(minReadySeconds)*time.Second).After(now)
 }
 
