@@ -28,6 +28,10 @@ func (h *Handler) serveCreator(w http.ResponseWriter, r *http.Request, info Requ
 		h.writeError(w, r, err, info.Name)
 		return
 	}
+	if err := h.admit(ctx, registry.Create, info.Subresource, req, cur, isDryRun(r)); err != nil {
+		h.writeError(w, r, err, info.Name)
+		return
+	}
 	out, err := c.Create(ctx, cur, req)
 	if err != nil {
 		h.writeError(w, r, err, info.Name)

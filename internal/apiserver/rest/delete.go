@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/svcnet/svcnet/internal/registry"
 	"github.com/svcnet/svcnet/internal/storage"
 )
 
@@ -100,6 +101,9 @@ func (h *Handler) deleteObject(ctx context.Context, ns, name string, opts *metav
 				return nil, apierrors.NewConflict(h.gr, name,
 					errPrecondition("ResourceVersion", *p.ResourceVersion, acc.GetResourceVersion()))
 			}
+		}
+		if err := h.admit(ctx, registry.Delete, "", nil, cur, dryRun); err != nil {
+			return nil, err
 		}
 		pending, marked := h.markForDeletion(ctx, cur, opts)
 		if dryRun {

@@ -33,6 +33,9 @@ type Config struct {
 	// TypeConverter enables managedFields tracking and server-side apply;
 	// nil leaves managedFields untouched and rejects apply patches.
 	TypeConverter managedfields.TypeConverter
+	// Admit is the admission chain run after validation of every write
+	// (nil: none).
+	Admit registry.AdmitFunc
 	// Now is the clock for creationTimestamp and deletionTimestamp.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -363,4 +366,20 @@ func addWarnings(w http.ResponseWriter, warnings []string) {
 // requestContext gives the storage calls of one request a bound.
 func requestContext(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), 60*time.Second)
+}
+
+// admit runs the admission chain on one write.
+func (h *Handler) admit(ctx context.Context, op registry.Operation, sub string, obj, old runtime.Object, dryRun bool) error {
+	if h.cfg.Admit == nil {
+		return nil
+	}
+	a := &registry.AdmissionAttributes{Operation: op, Resource: h.res.GroupVersionResource(), Subresource: sub,
+		Object: obj, OldObject: old, DryRun: dryRun}
+	for _, o := range []runtime.Object{obj, old} {
+		if acc, err := meta.Accessor(o); o != nil && err == nil {
+			a.Namespace, a.Name = acc.GetNamespace(), acc.GetName()
+			break
+		}
+	}
+	return h.cfg.Admit(ctx, a)
 }

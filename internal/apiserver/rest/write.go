@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/svcnet/svcnet/internal/registry"
 	"github.com/svcnet/svcnet/internal/storage"
 )
 
@@ -141,6 +142,9 @@ func (h *Handler) prepareCreate(ctx context.Context, obj runtime.Object, wr writ
 	h.res.Strategy.PrepareForCreate(ctx, obj)
 	if errs := h.res.Strategy.Validate(ctx, obj); len(errs) > 0 {
 		return apierrors.NewInvalid(h.res.GroupVersionKind().GroupKind(), acc.GetName(), errs)
+	}
+	if err := h.admit(ctx, registry.Create, "", obj, nil, wr.dryRun); err != nil {
+		return err
 	}
 	if fm := h.managers[""]; fm != nil && !tracked {
 		updated, err := fm.Update(h.res.New(), obj, wr.manager)
@@ -340,6 +344,9 @@ func (h *Handler) prepareUpdate(ctx context.Context, obj, cur runtime.Object, wr
 		if errs := h.res.Strategy.ValidateUpdate(ctx, obj, cur); len(errs) > 0 {
 			return opts, apierrors.NewInvalid(kind, acc.GetName(), errs)
 		}
+	}
+	if err := h.admit(ctx, registry.Update, wr.sub, obj, cur, wr.dryRun); err != nil {
+		return opts, err
 	}
 	if fm := h.managers[wr.sub]; fm != nil && !tracked {
 		updated, err := fm.Update(cur, obj, wr.manager)
