@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/version"
 
+	"github.com/svcnet/svcnet/internal/apiserver/authz"
 	"github.com/svcnet/svcnet/internal/apiserver/rest"
 	"github.com/svcnet/svcnet/internal/registry"
 	"github.com/svcnet/svcnet/internal/storage"
@@ -41,6 +42,13 @@ type Config struct {
 	// Authenticate wraps the whole handler chain; nil allows everything
 	// (only for in-process tests).
 	Authenticate func(http.Handler) http.Handler
+	// Authorizer decides every authenticated request after impersonation
+	// (nil: everything is allowed); paths in AlwaysAllowPaths are not
+	// asked about.
+	Authorizer       authz.Authorizer
+	AlwaysAllowPaths []string
+	// Admit is the admission chain of every write (nil: none).
+	Admit registry.AdmitFunc
 	// Extra non-resource handlers by exact path (e.g. /cacerts).
 	Extra map[string]http.Handler
 	// Ready reports whether /readyz should answer ok.
@@ -73,16 +81,21 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, handlers: map[schema.GroupVersionResource]*rest.Handler{}, logger: cfg.Logger}
 	for _, res := range cfg.Resources {
 		h, err := rest.New(rest.Config{
-			Resource: res, Store: cfg.Store, Codecs: cfg.Codecs, TypeConverter: cfg.TypeConverter, Logger: cfg.Logger,
+			Resource: res, Store: cfg.Store, Codecs: cfg.Codecs, TypeConverter: cfg.TypeConverter, Admit: cfg.Admit,
+			Logger: cfg.Logger,
 		})
 		if err != nil {
 			return nil, err
 		}
 		s.handlers[res.GroupVersionResource()] = h
 	}
+	// The order of kube-apiserver's chain: authentication, impersonation,
+	// in-flight limits, authorization.
 	var h http.Handler = http.HandlerFunc(s.route)
+	h = withAuthorization(h, cfg.Authorizer, cfg.AlwaysAllowPaths, cfg.Codecs)
 	h = withInFlightLimit(h, cfg.MaxRequestsInFlight, cfg.MaxMutatingRequestsInFlight, cfg.Codecs)
 	h = withWatchLimit(h, cfg.MaxWatchesPerUser, cfg.Codecs)
+	h = withImpersonation(h, cfg.Authorizer, cfg.Codecs)
 	if cfg.Authenticate != nil {
 		h = cfg.Authenticate(h)
 	}
