@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/svcnet/svcnet/internal/agent/kubeletapi"
 	"github.com/svcnet/svcnet/internal/join"
+	"github.com/svcnet/svcnet/internal/join/nodecert"
 	"github.com/svcnet/svcnet/internal/server"
 )
 
@@ -149,6 +152,29 @@ func runAgent(cmd *cobra.Command, o agentOptions) error {
 	if err != nil {
 		return err
 	}
+	g, ctx := errgroup.WithContext(ctx)
+	var creds *nodecert.Credentials
+	if o.kubeconfig == "" {
+		// The join token only bootstraps: the node works with a client
+		// certificate of its own, and serves the kubelet API with one.
+		ip, err := netip.ParseAddr(o.nodeIP)
+		if err != nil {
+			return fmt.Errorf("--node-ip %q: %w", o.nodeIP, err)
+		}
+		creds, err = nodecert.New(nodecert.Config{Bootstrap: restCfg, NodeName: o.node.NodeName, NodeIP: ip,
+			Dir: filepath.Join(o.node.DataDir, "pki"), Logger: slog.Default().With("component", "node-certificates")})
+		if err != nil {
+			return err
+		}
+		if restCfg, err = creds.Client(ctx); err != nil {
+			return err
+		}
+		selfSigned, err := kubeletapi.SelfSignedCert([]string{ip.String(), o.node.NodeName}, time.Now())
+		if err != nil {
+			return err
+		}
+		o.node.KubeletCertificate = creds.ServingCertificate(selfSigned)
+	}
 	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
 		return err
@@ -163,9 +189,11 @@ func runAgent(cmd *cobra.Command, o agentOptions) error {
 		return fmt.Errorf("--node-ip %q: %w", o.nodeIP, err)
 	}
 	o.node.NodeIP = ip
-	g, ctx := errgroup.WithContext(ctx)
 	if err := server.StartNode(ctx, g, client, o.node, nil, slog.Default()); err != nil {
 		return err
+	}
+	if creds != nil {
+		g.Go(func() error { return creds.Run(ctx) })
 	}
 	slog.Info("Joined cluster", "server", restCfg.Host, "node", o.node.NodeName)
 	return g.Wait()

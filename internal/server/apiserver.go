@@ -125,7 +125,7 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		return nil, nil, err
 	}
 	nodesPrefix := apirest.StoragePrefix(&registry.Resource{Resource: "nodes"})
-	if err := s.nodes.SetRemote(nodeproxy.RemoteConfig{ClientCert: kubeletClient,
+	if err := s.nodes.SetRemote(nodeproxy.RemoteConfig{ClientCert: kubeletClient, RootCAs: certs.CAPool(),
 		Node: func(ctx context.Context, name string) (*corev1.Node, error) {
 			n := &corev1.Node{}
 			if err := store.Get(ctx, nodesPrefix+"/"+name, n); err != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,10 @@ type NodeConfig struct {
 	// KubeletPort is where the agent serves logs, exec and port-forward
 	// to the API server on NodeIP: 0 means kubelet's 10250, negative none.
 	KubeletPort int
+	// KubeletCertificate, when set, gives the kubelet API's serving
+	// certificate (signed by the cluster CA, which API servers verify);
+	// else it is self-signed.
+	KubeletCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// KeepPodsOnExit leaves pods running when the node stops, for the
 	// next start to re-adopt (agent.Config.KeepPodsOnExit).
 	KeepPodsOnExit bool
@@ -100,7 +105,8 @@ func StartNode(ctx context.Context, g *errgroup.Group, client kubernetes.Interfa
 		all = append(all, a)
 		if ln != nil {
 			k, err := kubeletapi.New(kubeletapi.Config{Listener: ln, Hosts: []string{cfg.NodeIP.String(), cfg.NodeName},
-				ClientCAs: cas, Logs: a.LogsHandler(), Exec: a.ExecHandler(), Attach: a.AttachHandler(),
+				GetCertificate: cfg.KubeletCertificate,
+				ClientCAs:      cas, Logs: a.LogsHandler(), Exec: a.ExecHandler(), Attach: a.AttachHandler(),
 				PortForward: a.PortForwardHandler(), Pods: a.PodsHandler(), LogDir: a.LogDir(), Logger: kubeletLog})
 			if err != nil {
 				ln.Close()

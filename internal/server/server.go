@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -105,7 +106,15 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.startControlPlane(ctx, g, client, meta, etcdClient, advertise, port); err != nil {
 		return err
 	}
-	if err := StartNode(ctx, g, client, s.nodeConfig(advertise), &s.nodes, s.logger); err != nil {
+	nodeCfg := s.nodeConfig(advertise)
+	// This server holds the CA: its own node's kubelet API gets its
+	// serving certificate directly, as agents get theirs through a CSR.
+	kubeletCert, err := s.pki.IssueKubeletServingCert(nodeCfg.NodeName, []string{advertise.String(), nodeCfg.NodeName})
+	if err != nil {
+		return err
+	}
+	nodeCfg.KubeletCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &kubeletCert, nil }
+	if err := StartNode(ctx, g, client, nodeCfg, &s.nodes, s.logger); err != nil {
 		return err
 	}
 	s.readyOnce.Do(func() { close(s.ready) })

@@ -40,10 +40,12 @@ type Config struct {
 	// it, so it can publish the port). Required.
 	Listener net.Listener
 	// Cert is the serving certificate; when empty, a self-signed one for
-	// Hosts is made (kube-apiserver does not check kubelet serving
-	// certificates unless given --kubelet-certificate-authority).
-	Cert  tls.Certificate
-	Hosts []string
+	// Hosts is made. GetCertificate, when set, is asked first (the
+	// rotating certificate the cluster CA signed; svcnet's API servers
+	// verify it).
+	Cert           tls.Certificate
+	Hosts          []string
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// ClientCAs verifies client certificates. Required.
 	ClientCAs *x509.CertPool
 	// Users are the accepted client certificate common names; default
@@ -113,10 +115,15 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Run serves HTTPS until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
+	certs := []tls.Certificate{s.cfg.Cert}
+	if s.cfg.GetCertificate != nil {
+		certs = nil // else Go asks GetCertificate only for SNI, which clients of an IP do not send
+	}
 	srv := &http.Server{
 		Handler: s.handler,
 		TLSConfig: &tls.Config{
-			Certificates: []tls.Certificate{s.cfg.Cert},
+			Certificates:   certs,
+			GetCertificate: s.cfg.GetCertificate,
 			// Verified by Authenticate, so a bad certificate gets an HTTP
 			// answer rather than a failed handshake.
 			ClientAuth: tls.RequestClientCert,

@@ -31,7 +31,11 @@ func startKubelet(t *testing.T, ca *pki.PKI, name string) int32 {
 	pods := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, name+" "+r.Method+" "+r.URL.RequestURI()+" auth="+r.Header.Get("Authorization"))
 	})
-	srv, err := kubeletapi.New(kubeletapi.Config{Listener: ln, ClientCAs: ca.CAPool(), Pods: pods, LogDir: t.TempDir()})
+	cert, err := ca.IssueKubeletServingCert(name, []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := kubeletapi.New(kubeletapi.Config{Listener: ln, Cert: cert, ClientCAs: ca.CAPool(), Pods: pods, LogDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

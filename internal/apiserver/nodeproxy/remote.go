@@ -3,6 +3,7 @@ package nodeproxy
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,10 @@ type RemoteConfig struct {
 	Node func(ctx context.Context, name string) (*corev1.Node, error)
 	// ClientCert is presented to agents (pki.PKI.KubeletClientCert).
 	ClientCert tls.Certificate
+	// RootCAs verify the agents' serving certificates (the cluster CA,
+	// which signs them through kubelet-serving CSRs) for the address
+	// dialled. Required.
+	RootCAs *x509.CertPool
 	// DialTimeout bounds connecting to an agent (default 5s).
 	DialTimeout time.Duration
 }
@@ -49,12 +54,13 @@ type remote struct {
 
 // SetRemote makes Nodes reach the agents of nodes that have no handler in
 // this process at their Node's address and
-// status.daemonEndpoints.kubeletEndpoint.port. As kube-apiserver without
-// --kubelet-certificate-authority, it does not verify the agents' serving
-// certificates; agents verify the client certificate.
+// status.daemonEndpoints.kubeletEndpoint.port. As kube-apiserver with
+// --kubelet-certificate-authority, it verifies the agent's serving
+// certificate for the address it dials; agents verify the client
+// certificate.
 func (n *Nodes) SetRemote(cfg RemoteConfig) error {
-	if cfg.Node == nil || len(cfg.ClientCert.Certificate) == 0 {
-		return errors.New("nodeproxy: Node and ClientCert are required")
+	if cfg.Node == nil || len(cfg.ClientCert.Certificate) == 0 || cfg.RootCAs == nil {
+		return errors.New("nodeproxy: Node, ClientCert and RootCAs are required")
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = defaultDialTimeout
@@ -62,9 +68,9 @@ func (n *Nodes) SetRemote(cfg RemoteConfig) error {
 	rem := &remote{node: cfg.Node, transport: &http.Transport{
 		DialContext: (&net.Dialer{Timeout: cfg.DialTimeout}).DialContext,
 		TLSClientConfig: &tls.Config{
-			Certificates:       []tls.Certificate{cfg.ClientCert},
-			InsecureSkipVerify: true, // kubelet serving certificates are self-signed; see above
-			MinVersion:         tls.VersionTLS12,
+			Certificates: []tls.Certificate{cfg.ClientCert},
+			RootCAs:      cfg.RootCAs,
+			MinVersion:   tls.VersionTLS12,
 		},
 		TLSHandshakeTimeout: tlsHandshakeTimeout,
 		MaxIdleConnsPerHost: 4,

@@ -2,6 +2,7 @@ package nodeproxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	corev1 "k8s.io/api/core/v1"
@@ -28,8 +30,19 @@ import (
 )
 
 // startAgent runs a kubelet API server on loopback whose handlers stand in
-// for the agent's, and returns its port.
+// for the agent's, serving a certificate of ca for 127.0.0.1, and returns
+// its port.
 func startAgent(t *testing.T, ca *pki.PKI) int32 {
+	t.Helper()
+	cert, err := ca.IssueKubeletServingCert("node2", []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startAgentWithCert(t, ca, cert)
+}
+
+// startAgentWithCert is startAgent serving cert.
+func startAgentWithCert(t *testing.T, ca *pki.PKI, cert tls.Certificate) int32 {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,7 +73,8 @@ func startAgent(t *testing.T, ca *pki.PKI) int32 {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 		}
 	})
-	srv, err := kubeletapi.New(kubeletapi.Config{Listener: ln, ClientCAs: ca.CAPool(), Logs: logs, Exec: exec, PortForward: forward})
+	srv, err := kubeletapi.New(kubeletapi.Config{Listener: ln, Cert: cert, ClientCAs: ca.CAPool(), Logs: logs, Exec: exec,
+		PortForward: forward})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +113,7 @@ func remoteNodes(t *testing.T, ca *pki.PKI, nodes ...*corev1.Node) *Nodes {
 		t.Fatal(err)
 	}
 	var n Nodes
-	err = n.SetRemote(RemoteConfig{ClientCert: cert, Node: func(_ context.Context, name string) (*corev1.Node, error) {
+	err = n.SetRemote(RemoteConfig{ClientCert: cert, RootCAs: ca.CAPool(), Node: func(_ context.Context, name string) (*corev1.Node, error) {
 		for _, node := range nodes {
 			if node.Name == name {
 				return node, nil
@@ -155,8 +169,18 @@ func TestRemoteLogs(t *testing.T) {
 	}
 	closedPort := closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
+	selfSigned, err := kubeletapi.SelfSignedCert([]string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherName, err := ca.IssueKubeletServingCert("node2", []string{"127.0.0.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := remoteNodes(t, ca, node("node2", "127.0.0.1", port), node("noport", "127.0.0.1", 0),
-		node("noaddr", "", port), node("down", "127.0.0.1", int32(closedPort)))
+		node("noaddr", "", port), node("down", "127.0.0.1", int32(closedPort)),
+		node("impostor", "127.0.0.1", startAgentWithCert(t, ca, selfSigned)),
+		node("elsewhere", "127.0.0.1", startAgentWithCert(t, ca, otherName)))
 	inProcess := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "in-process "+r.URL.String())
 	})
@@ -178,6 +202,8 @@ func TestRemoteLogs(t *testing.T) {
 		{"no address", runningPod("noaddr", "c"), "", 503, `node "noaddr" has no address`},
 		{"agent down", runningPod("down", "c"), "", 503,
 			fmt.Sprintf(`the agent of node "down" at 127.0.0.1:%d is not reachable: dial tcp 127.0.0.1:%d`, closedPort, closedPort)},
+		{"serving certificate not of the cluster CA", runningPod("impostor", "c"), "", 503, `the agent of node "impostor" at 127.0.0.1:`},
+		{"serving certificate for another address", runningPod("elsewhere", "c"), "", 503, `the agent of node "elsewhere" at 127.0.0.1:`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
