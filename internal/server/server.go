@@ -59,6 +59,9 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 // KubeconfigPath is the admin kubeconfig written at start.
 func (s *Server) KubeconfigPath() string { return s.kubeconfig }
 
+// JoinToken is the token agents join with (known once Ready).
+func (s *Server) JoinToken() string { return s.pki.Token() }
+
 // URL is the API server's URL (known once Ready).
 func (s *Server) URL() string { return s.url }
 

@@ -72,6 +72,23 @@ func TestExec(t *testing.T) {
 		const dir = "/var/run/secrets/kubernetes.io/serviceaccount"
 		script := `curl -sS --fail-with-body --cacert ` + dir + `/ca.crt -H "Authorization: Bearer $(cat ` + dir + `/token)" ` +
 			`https://kubernetes.default.svc/api/v1/namespaces/$(cat ` + dir + `/namespace)/pods/web-a`
+		// Its identity alone may do nothing beyond discovery: 403, not 401.
+		framework.Eventually(t, 30*time.Second, func() error {
+			out, _ := n.Kubectl("exec", "web-a", "--", "sh", "-c", script)
+			if !strings.Contains(out, `"code":403`) || !strings.Contains(out, `User \"system:serviceaccount:`) {
+				return fmt.Errorf("GET of its own pod without a binding answered %q, want 403", out)
+			}
+			return nil
+		})
+		ns, err := n.Kubectl("get", "pod", "web-a", "-o", "jsonpath={.metadata.namespace}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns = strings.TrimSpace(ns)
+		if _, err := n.Kubectl("create", "rolebinding", "default-view", "--clusterrole=view",
+			"--serviceaccount="+ns+":default"); err != nil {
+			t.Fatal(err)
+		}
 		framework.Eventually(t, 30*time.Second, func() error {
 			out, err := n.Kubectl("exec", "web-a", "--", "sh", "-c", script)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/svcnet/svcnet/internal/server"
@@ -30,6 +32,13 @@ func TestMaxRequestsInFlight(t *testing.T) {
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "load"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := ts.Client.RbacV1().RoleBindings("default").Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "load-view"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: "default", Name: "load"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	tr, err := ts.Client.CoreV1().ServiceAccounts("default").CreateToken(ctx, "load", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +48,20 @@ func TestMaxRequestsInFlight(t *testing.T) {
 	// No client-go here: it would retry every 429 on its own.
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool},
 		MaxConnsPerHost: 100, ForceAttemptHTTP2: true}}
+	// The view ClusterRole is built by aggregation: wait until it grants.
+	framework.Eventually(t, 30*time.Second, func() error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.Config.Host+"/api/v1/namespaces/default/configmaps", nil)
+		req.Header.Set("Authorization", "Bearer "+tr.Status.Token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("the ServiceAccount's LIST got %s", resp.Status)
+		}
+		return nil
+	})
 	const n = 2000
 	var mu sync.Mutex
 	codes := map[int]int{}
