@@ -34,9 +34,11 @@ type RuleResolver interface {
 
 // fullAuthority is what a ClusterRole's aggregationRule needs, since it
 // can gather any rule: everything, as cluster-admin holds it.
-var fullAuthority = []rbacv1.PolicyRule{
-	{Verbs: []string{rbacv1.VerbAll}, APIGroups: []string{rbacv1.APIGroupAll}, Resources: []string{rbacv1.ResourceAll}},
-	{Verbs: []string{rbacv1.VerbAll}, NonResourceURLs: []string{rbacv1.NonResourceAll}},
+func fullAuthority() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{Verbs: []string{rbacv1.VerbAll}, APIGroups: []string{rbacv1.APIGroupAll}, Resources: []string{rbacv1.ResourceAll}},
+		{Verbs: []string{rbacv1.VerbAll}, NonResourceURLs: []string{rbacv1.NonResourceAll}},
+	}
 }
 
 // EscalationCheck returns the admission function that refuses, with 403
@@ -96,7 +98,7 @@ func (c escalationCheck) admit(ctx context.Context, attrs *registry.AdmissionAtt
 		}
 		old, _ := attrs.OldObject.(*rbacv1.ClusterRole)
 		if aggregated(obj) || (old != nil && aggregated(old)) {
-			if err := c.confirmHeld(u, "", fullAuthority, gr, attrs.Name); err != nil {
+			if err := c.confirmHeld(u, "", fullAuthority(), gr, attrs.Name); err != nil {
 				return apierrors.NewForbidden(gr, attrs.Name,
 					errors.New("must have cluster-admin privileges to use the aggregationRule"))
 			}
