@@ -107,7 +107,7 @@ func (z *Authorizer) Authorize(_ context.Context, a authz.Attributes) authz.Deci
 		case "serviceaccounts":
 			d = z.authorizeToken(node, a)
 		case "nodes":
-			d.Reason = fmt.Sprintf("node '%s' can only change its own Node object and cannot delete Nodes", node)
+			d.Reason = fmt.Sprintf("node '%s' can only read Nodes and create, update or patch its own Node and its status", node)
 		}
 	}
 	if a.Group == "coordination.k8s.io" && a.Resource == "leases" {
