@@ -24,9 +24,6 @@ const (
 // it: an administrator can always get in to fix an overloaded server.
 const privilegedGroup = "system:masters"
 
-// nodesGroup is the group of the nodes' (today shared) identity.
-const nodesGroup = "system:nodes"
-
 // DefaultMaxWatchesPerUser bounds the watches one user holds open at once
 // (svcnet's --max-watches-per-user): a node or controller opens a few
 // dozen, so the bound only stops a client that opens watches without end,
@@ -86,10 +83,9 @@ func withInFlightLimit(next http.Handler, maxReadOnly, maxMutating int, codecs *
 }
 
 // withWatchLimit answers 429 to a watch of a user who already holds max
-// open watches (0: no limit). system:masters is exempt, and so is
-// system:nodes: every agent joined with the one join token is the same
-// user, so a per-user bound would cap the cluster's size (until nodes get
-// credentials of their own). It must run after authentication.
+// open watches (0: no limit). system:masters is exempt; every node has
+// an identity of its own (system:node:<name>), so the bound does not cap
+// the cluster's size. It must run after authentication.
 func withWatchLimit(next http.Handler, max int, codecs *rest.Codecs) http.Handler {
 	if max <= 0 {
 		return next
@@ -98,7 +94,7 @@ func withWatchLimit(next http.Handler, max int, codecs *rest.Codecs) http.Handle
 	open := map[string]int{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := authn.FromContext(r.Context())
-		if !ok || slices.Contains(u.Groups, privilegedGroup) || slices.Contains(u.Groups, nodesGroup) ||
+		if !ok || slices.Contains(u.Groups, privilegedGroup) ||
 			rest.ParseRequestInfo(r).Verb != "watch" {
 			next.ServeHTTP(w, r)
 			return

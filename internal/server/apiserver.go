@@ -41,8 +41,21 @@ import (
 	"github.com/svcnet/svcnet/internal/storage/encryption"
 )
 
-// NodeUser is the identity of agents that joined with the node token.
-const NodeUser = "system:node"
+// The identity of the join token: a bootstrap identity that may only ask
+// for node certificates (RBAC binds system:bootstrappers to
+// system:node-bootstrapper and auto-approves their node client CSRs);
+// each node then works as system:node:<name>.
+const (
+	JoinTokenUser  = "system:bootstrap:svcnet-join-token"
+	JoinTokenGroup = "system:bootstrappers:svcnet:join-token"
+	// BootstrappersGroup is every bootstrap token's group.
+	BootstrappersGroup = "system:bootstrappers"
+)
+
+// joinTokenIdentity is the user the join token authenticates as.
+func joinTokenIdentity() authn.User {
+	return authn.User{Name: JoinTokenUser, Groups: []string{BootstrappersGroup, JoinTokenGroup, authn.GroupAuthenticated}}
+}
 
 // buildAPIServer loads the PKI (shared through etcd with the other servers), writes the admin kubeconfig, builds the
 // allocators, the resources and the API server on ln, and starts the
@@ -97,6 +110,13 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		return nil, nil, err
 	}
 	lookup := storeLookup{store: store}
+	restCfg, err := s.loopbackConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.access, err = s.newAccess(restCfg, lookup); err != nil {
+		return nil, nil, err
+	}
 	podProxy := podproxy.New(podproxy.Config{EndpointSlices: endpointSlicesOf(store)})
 	serviceCIDRs := serviceCIDRsOf(store)
 	resources, err := builtin.Resources(builtin.Config{Service: service.Config{
@@ -106,7 +126,8 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		PodProxy: podProxy.PodConnector(), ServiceProxy: podProxy.ServiceConnector(), NodeProxy: s.nodes.ProxyConnector(podProxy),
 		ServiceAccountTokens: serviceaccount.TokenConfig{Tokens: tokens, Lookup: lookup,
 			MaxExpiration: s.cfg.ServiceAccountMaxTokenExpiration},
-		Pod: pod.Config{ServiceAccount: lookup.ServiceAccount}, TokenReviewer: tokenReviewer(tokens, certs.TokenSecret())})
+		Pod: pod.Config{ServiceAccount: lookup.ServiceAccount}, TokenReviewer: tokenReviewer(tokens, certs.TokenSecret()),
+		Authorizer: s.access.authorizer})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -150,7 +171,7 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		return nil, nil, err
 	}
 	authenticate := authn.New(authn.Config{
-		Tokens:             map[string]authn.User{certs.TokenSecret(): {Name: NodeUser, Groups: []string{"system:nodes"}}},
+		Tokens:             map[string]authn.User{certs.TokenSecret(): joinTokenIdentity()},
 		TokenAuthenticator: serviceAccountAuthenticator(tokens),
 		PublicPaths:        []string{"/cacerts"},
 	})
@@ -158,6 +179,8 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		Listener: ln, TLS: certs.ServerTLS(),
 		Resources: resources, Store: store, Codecs: apirest.NewCodecs(scheme), TypeConverter: typeConverter,
 		Discovery: disc, OpenAPI: oapi, Authenticate: authenticate,
+		Authorizer: s.access.authorizer, AlwaysAllowPaths: apiserver.DefaultAlwaysAllowPaths, Admit: s.access.admit,
+		Ready: s.access.ready,
 		Extra: map[string]http.Handler{"/cacerts": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/x-pem-file")
 			_, _ = w.Write(certs.CAPEM())
@@ -175,10 +198,6 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		return nil, nil, err
 	}
 	g.Go(func() error { return rep.Run(ctx) })
-	restCfg, err := s.loopbackConfig()
-	if err != nil {
-		return nil, nil, err
-	}
 	return api, restCfg, nil
 }
 

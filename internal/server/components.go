@@ -73,6 +73,9 @@ func (s *Server) startControlPlane(ctx context.Context, g *errgroup.Group, clien
 	if err := boot.Reconcile(ctx); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	if err := s.reconcilePolicy(ctx, client); err != nil {
+		return err
+	}
 	g.Go(func() error { return boot.Run(ctx) })
 
 	lead := func(ctx context.Context) error {

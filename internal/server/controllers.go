@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/svcnet/svcnet/internal/api"
+	"github.com/svcnet/svcnet/internal/controller/clusterroleaggregation"
 	"github.com/svcnet/svcnet/internal/controller/daemonset"
 	"github.com/svcnet/svcnet/internal/controller/deployment"
 	"github.com/svcnet/svcnet/internal/controller/endpoints"
@@ -56,6 +57,16 @@ func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client
 		return err
 	}
 	g.Go(func() error { return ns.Run(ctx) })
+	// What authorization depends on runs even without the other
+	// controllers: admin, edit and view are aggregated roles.
+	authFactory := informers.NewSharedInformerFactory(client, 0)
+	agg, err := clusterroleaggregation.New(clusterroleaggregation.Config{Client: client, Informers: authFactory,
+		Logger: s.logger.With("component", "clusterrole-aggregation")})
+	if err != nil {
+		return err
+	}
+	authFactory.Start(ctx.Done())
+	g.Go(func() error { return agg.Run(ctx) })
 	if !s.cfg.enabled("controllers") {
 		return nil
 	}

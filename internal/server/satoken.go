@@ -82,12 +82,12 @@ func serviceAccountAuthenticator(tokens *satoken.Tokens) authn.TokenAuthenticato
 }
 
 // tokenReviewer answers TokenReviews: ServiceAccount tokens for the asked
-// audiences, and the nodes' join token for the API server's own.
+// audiences, and the join token for the API server's own.
 func tokenReviewer(tokens *satoken.Tokens, nodeSecret string) tokenreview.Reviewer {
 	return func(ctx context.Context, tok string, audiences []string) (authn.User, []string, error) {
 		got, want := sha256.Sum256([]byte(tok)), sha256.Sum256([]byte(nodeSecret))
 		if len(audiences) == 0 && subtle.ConstantTimeCompare(got[:], want[:]) == 1 {
-			return authn.User{Name: NodeUser, Groups: []string{"system:nodes", authn.GroupAuthenticated}}, tokens.Audiences(), nil
+			return joinTokenIdentity(), tokens.Audiences(), nil
 		}
 		claims, auds, err := tokens.ValidateFor(ctx, tok, audiences)
 		if err != nil {

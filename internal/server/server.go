@@ -31,6 +31,8 @@ type Server struct {
 	cfg       Config
 	pki       *pki.PKI
 	resources []registry.Resource
+	// access decides who may do what (authorizers, admission).
+	access *access
 	// encryption encrypts Secrets (and what the configuration names) at
 	// rest; nil without --encryption-provider-config.
 	encryption *encryption.Transformer
@@ -103,6 +105,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.access.start(ctx)
 	if err := s.waitHealthy(ctx, client); err != nil {
 		return err
 	}
@@ -171,7 +174,9 @@ func (s *Server) nodeName() string {
 func (s *Server) waitHealthy(ctx context.Context, client kubernetes.Interface) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		// /livez: /readyz also waits for the default RBAC roles, which
+		// this server creates once the API answers.
+		body, err := client.Discovery().RESTClient().Get().AbsPath("/livez").DoRaw(ctx)
 		if err == nil && string(body) == "ok" {
 			return nil
 		}
