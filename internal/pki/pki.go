@@ -339,6 +339,10 @@ func (p *PKI) ServerTLS() *tls.Config {
 // the join token's hash covers).
 func (p *PKI) CAPEM() []byte { return slices.Clone(p.caPEM) }
 
+// CA returns the CA certificate and its signing key, for a signer of
+// certificate requests (kube-controller-manager's --cluster-signing-*).
+func (p *PKI) CA() (*x509.Certificate, crypto.Signer) { return p.caCert, p.caKey }
+
 // CAPool returns a new pool holding the CA certificate.
 func (p *PKI) CAPool() *x509.CertPool {
 	pool := x509.NewCertPool()

@@ -2,6 +2,7 @@ package pki
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -264,5 +265,61 @@ func TestIssueClientCert(t *testing.T) {
 	}
 	if got, want := c.Subject.CommonName, "system:node:n1"; got != want {
 		t.Errorf("CN = %q, want %q", got, want)
+	}
+}
+
+func TestParseJoinToken(t *testing.T) {
+	hash := strings.Repeat("ab", 32)
+	const boot = "abcdef.0123456789abcdef"
+	tests := []struct {
+		name    string
+		token   string
+		want    JoinToken
+		wantErr bool
+	}{
+		{name: "server secret", token: "K10" + hash + "::server:s3cret", want: JoinToken{CAHash: hash, Secret: "s3cret"}},
+		{name: "bootstrap token", token: "K10" + hash + "::" + boot, want: JoinToken{CAHash: hash, Secret: boot, BootstrapTokenID: "abcdef"}},
+		{name: "upper-case hash", token: "K10" + strings.ToUpper(hash) + "::" + boot, want: JoinToken{CAHash: hash, Secret: boot, BootstrapTokenID: "abcdef"}},
+		{name: "bare bootstrap token", token: boot, want: JoinToken{Secret: boot, BootstrapTokenID: "abcdef"}},
+		{name: "server secret shaped like a bootstrap token", token: "K10" + hash + "::server:" + boot, want: JoinToken{CAHash: hash, Secret: boot}},
+		{name: "short form, not a bootstrap token", token: "K10" + hash + "::ABCDEF.0123456789abcdef", want: JoinToken{CAHash: hash, Secret: "ABCDEF.0123456789abcdef"}},
+		{name: "empty bootstrap part", token: "K10" + hash + "::", wantErr: true},
+		{name: "bad hash", token: "K10" + strings.Repeat("zz", 32) + "::" + boot, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseJoinToken(tc.token)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestJoinTokenRoundTrip(t *testing.T) {
+	hash := strings.Repeat("0f", 32)
+	for _, tok := range []string{
+		FormatToken(hash, "s3cret"),
+		FormatBootstrapToken(hash, "abcdef.0123456789abcdef"),
+		"bare",
+	} {
+		jt, err := ParseJoinToken(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := jt.String(); got != tok {
+			t.Errorf("ParseJoinToken(%q).String() = %q", tok, got)
+		}
+	}
+}
+
+func TestCA(t *testing.T) {
+	p := mustLoad(t, Config{Dir: t.TempDir()})
+	cert, key := p.CA()
+	if !cert.IsCA || !cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(key.Public()) {
+		t.Errorf("CA() = %v, %T: want the CA certificate and its key", cert.Subject, key)
 	}
 }

@@ -10,11 +10,17 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+
+	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 )
 
-// Join tokens follow k3s' "secure" format:
+// Join tokens follow k3s' "secure" format, with the server's secret
 //
 //	K10<sha256 hex of the CA PEM>::server:<secret>
+//
+// or a bootstrap token (a kube-system/bootstrap-token-<id> Secret)
+//
+//	K10<sha256 hex of the CA PEM>::<id>.<secret>
 //
 // The hash lets an agent check the CA it downloads from /cacerts before it
 // trusts the server with the secret. A bare secret (no K10 prefix) is
@@ -79,38 +85,91 @@ func FormatToken(caHash, secret string) string {
 	return tokenPrefix + caHash + "::" + tokenUser + ":" + secret
 }
 
-// ParseToken splits a join token into the CA hash and the secret. A token
-// without the K10 prefix is taken as a bare secret with an empty hash.
+// FormatBootstrapToken builds a join token from a CA hash and a bootstrap
+// token <id>.<secret>.
+func FormatBootstrapToken(caHash, bootstrapToken string) string {
+	return tokenPrefix + caHash + "::" + bootstrapToken
+}
+
+// JoinToken is a parsed join token.
+type JoinToken struct {
+	// CAHash is the lower-case hex SHA-256 of the CA PEM, empty for a bare
+	// secret.
+	CAHash string
+	// Secret is the bearer token the agent presents: the server's secret,
+	// or <id>.<secret> of a bootstrap token.
+	Secret string
+	// BootstrapTokenID is the id of a bootstrap token, empty for the
+	// server's secret.
+	BootstrapTokenID string
+}
+
+// String formats t as the token it was parsed from (bare secrets gain
+// nothing; the server's secret is written with its "server:" user).
+func (t JoinToken) String() string {
+	switch {
+	case t.CAHash == "":
+		return t.Secret
+	case t.BootstrapTokenID != "":
+		return FormatBootstrapToken(t.CAHash, t.Secret)
+	}
+	return FormatToken(t.CAHash, t.Secret)
+}
+
+// ParseToken splits a join token into the CA hash and the secret (for a
+// bootstrap token, <id>.<secret>). A token without the K10 prefix is taken
+// as a bare secret with an empty hash.
 func ParseToken(token string) (caHash, secret string, err error) {
+	t, err := ParseJoinToken(token)
+	return t.CAHash, t.Secret, err
+}
+
+// ParseJoinToken parses K10<hash>::server:<secret>, K10<hash>::<id>.<secret>
+// (a bootstrap token), K10<hash>::<secret> (k3s' short form of the first)
+// or a bare secret.
+func ParseJoinToken(token string) (JoinToken, error) {
 	token = strings.TrimSpace(token)
 	if token == "" {
-		return "", "", errors.New("empty token")
+		return JoinToken{}, errors.New("empty token")
 	}
 	if !strings.HasPrefix(token, tokenPrefix) {
-		return "", token, nil
+		return withBootstrapID(JoinToken{Secret: token}), nil
 	}
 	hash, creds, ok := strings.Cut(strings.TrimPrefix(token, tokenPrefix), "::")
 	if !ok {
-		return "", "", errors.New("malformed token: missing \"::\"")
+		return JoinToken{}, errors.New("malformed token: missing \"::\"")
 	}
 	if len(hash) != caHashHexSize {
-		return "", "", fmt.Errorf("malformed token: CA hash has %d characters, want %d", len(hash), caHashHexSize)
+		return JoinToken{}, fmt.Errorf("malformed token: CA hash has %d characters, want %d", len(hash), caHashHexSize)
 	}
 	if _, err := hex.DecodeString(hash); err != nil {
-		return "", "", fmt.Errorf("malformed token: CA hash: %w", err)
+		return JoinToken{}, fmt.Errorf("malformed token: CA hash: %w", err)
 	}
 	user, secret, ok := strings.Cut(creds, ":")
-	if !ok {
-		// k3s also accepts K10<hash>::<secret>.
-		user, secret = tokenUser, creds
-	}
-	if user != tokenUser {
-		return "", "", fmt.Errorf("malformed token: unknown user %q", user)
+	switch {
+	case !ok:
+		// K10<hash>::<id>.<secret>, or k3s' K10<hash>::<secret>.
+		secret = creds
+	case user != tokenUser:
+		return JoinToken{}, fmt.Errorf("malformed token: unknown user %q", user)
 	}
 	if secret == "" {
-		return "", "", errors.New("malformed token: empty secret")
+		return JoinToken{}, errors.New("malformed token: empty secret")
 	}
-	return strings.ToLower(hash), secret, nil
+	t := JoinToken{CAHash: strings.ToLower(hash), Secret: secret}
+	if !ok {
+		t = withBootstrapID(t)
+	}
+	return t, nil
+}
+
+// withBootstrapID sets BootstrapTokenID when t's secret is a bootstrap
+// token, [a-z0-9]{6}.[a-z0-9]{16}.
+func withBootstrapID(t JoinToken) JoinToken {
+	if bootstraputil.IsValidBootstrapToken(t.Secret) {
+		t.BootstrapTokenID, _, _ = strings.Cut(t.Secret, ".")
+	}
+	return t
 }
 
 // VerifyCA checks that caPEM (as downloaded from the server's /cacerts)

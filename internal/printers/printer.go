@@ -83,6 +83,8 @@ func (p *Printer) For(gvr schema.GroupVersionResource) registry.TableFunc {
 		return p.RoleBindings
 	case schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}:
 		return p.ClusterRoleBindings
+	case schema.GroupVersionResource{Group: "certificates.k8s.io", Version: "v1", Resource: "certificatesigningrequests"}:
+		return p.CertificateSigningRequests
 	case schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}:
 		return p.Ingresses
 	case schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"}:

@@ -38,6 +38,10 @@ type Resource struct {
 	Strategy Strategy
 	// StatusStrategy is non-nil when the resource has a /status subresource.
 	StatusStrategy StatusStrategy
+	// UpdateSubresources are further subresources that, like /status,
+	// get, update and patch the whole object under a strategy of their
+	// own, by name (certificatesigningrequests/approval).
+	UpdateSubresources map[string]StatusStrategy
 	// Scale is non-nil when the resource has a /scale subresource.
 	Scale *ScaleAccessor
 	// Hooks, when non-nil, run inside the write path (allocation).
@@ -110,7 +114,8 @@ type Strategy interface {
 	ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList
 }
 
-// StatusStrategy governs writes to the /status subresource.
+// StatusStrategy governs writes to the /status subresource, or to one of
+// Resource.UpdateSubresources.
 type StatusStrategy interface {
 	// PrepareForUpdate keeps everything but status (and metadata labels/
 	// annotations, as upstream allows) from old.

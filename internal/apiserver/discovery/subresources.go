@@ -20,7 +20,7 @@ type Subresource struct {
 	Verbs []string
 }
 
-// UpstreamSubresources returns the core subresources svcnet implements
+// UpstreamSubresources returns the subresources svcnet implements
 // with the kinds and verbs kube-apiserver advertises for them. Those whose
 // parent resource is not served are dropped by New.
 func UpstreamSubresources() []Subresource {
@@ -38,5 +38,7 @@ func UpstreamSubresources() []Subresource {
 		{Version: "v1", Resource: "nodes", Name: "proxy", Kind: core("NodeProxyOptions"), Verbs: proxyVerbs},
 		{Version: "v1", Resource: "namespaces", Name: "finalize", Kind: core("Namespace"), Verbs: []string{"update"}},
 		{Version: "v1", Resource: "serviceaccounts", Name: "token", Kind: schema.GroupVersionKind{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}, Verbs: []string{"create"}},
+		{Group: "certificates.k8s.io", Version: "v1", Resource: "certificatesigningrequests", Name: "approval",
+			Kind: schema.GroupVersionKind{Kind: "CertificateSigningRequest"}, Verbs: []string{"get", "patch", "update"}},
 	}
 }

@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -294,6 +295,9 @@ func (b *docBuilder) addResource(r registry.Resource) error {
 	}
 	if r.StatusStrategy != nil {
 		b.addSubresource(item+"/status", itemParams, id, "Status", kindSchema, patchSchema, gvk)
+	}
+	for _, sub := range slices.Sorted(maps.Keys(r.UpdateSubresources)) {
+		b.addSubresource(item+"/"+sub, itemParams, id, strings.ToUpper(sub[:1])+sub[1:], kindSchema, patchSchema, gvk)
 	}
 	if r.Scale != nil {
 		scaleGVK := autoscalingv1.SchemeGroupVersion.WithKind("Scale")

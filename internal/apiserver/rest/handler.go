@@ -81,6 +81,9 @@ func New(cfg Config) (*Handler, error) {
 		if res.StatusStrategy != nil {
 			subresources = append(subresources, "status")
 		}
+		for sub := range res.UpdateSubresources {
+			subresources = append(subresources, sub)
+		}
 		for _, sub := range subresources {
 			fm, err := managedfields.NewDefaultFieldManager(cfg.TypeConverter, cfg.Codecs.Scheme, cfg.Codecs.Scheme,
 				cfg.Codecs.Scheme, res.GroupVersionKind(), h.gv, sub, nil)
@@ -107,7 +110,7 @@ func StoragePrefix(res *registry.Resource) string {
 		return "/registry/" + res.Resource
 	case res.Group == "networking.k8s.io" && res.Resource == "ingresses":
 		return "/registry/ingress" // sic: kube-apiserver's historical prefix
-	case res.Group == "networking.k8s.io":
+	case res.Group == "networking.k8s.io", res.Group == "certificates.k8s.io":
 		return "/registry/" + res.Resource
 	default:
 		return "/registry/" + res.Group + "/" + res.Resource
@@ -159,6 +162,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if c, ok := h.res.Creators[info.Subresource]; ok && info.Subresource != "" {
 		h.serveCreator(w, r, info, c)
+		return
+	}
+	if _, ok := h.res.UpdateSubresources[info.Subresource]; ok && info.Subresource != "" {
+		h.serveUpdateSubresource(w, r, info)
 		return
 	}
 	switch info.Subresource {

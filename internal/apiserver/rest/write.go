@@ -29,7 +29,8 @@ type writeRequest struct {
 	dryRun     bool
 	manager    string
 	validation string
-	// sub is the subresource written ("" or "status").
+	// sub is the subresource written ("", "status" or one of
+	// Resource.UpdateSubresources).
 	sub string
 }
 
@@ -337,6 +338,12 @@ func (h *Handler) prepareUpdate(ctx context.Context, obj, cur runtime.Object, wr
 	case wr.sub == "status":
 		h.res.StatusStrategy.PrepareForUpdate(ctx, obj, cur)
 		if errs := h.res.StatusStrategy.ValidateUpdate(ctx, obj, cur); len(errs) > 0 {
+			return opts, apierrors.NewInvalid(kind, acc.GetName(), errs)
+		}
+	case h.res.UpdateSubresources[wr.sub] != nil:
+		s := h.res.UpdateSubresources[wr.sub]
+		s.PrepareForUpdate(ctx, obj, cur)
+		if errs := s.ValidateUpdate(ctx, obj, cur); len(errs) > 0 {
 			return opts, apierrors.NewInvalid(kind, acc.GetName(), errs)
 		}
 	default:

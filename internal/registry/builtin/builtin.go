@@ -17,6 +17,7 @@ import (
 	"github.com/svcnet/svcnet/internal/registry/authentication/selfsubjectreview"
 	"github.com/svcnet/svcnet/internal/registry/authentication/tokenreview"
 	"github.com/svcnet/svcnet/internal/registry/authorization/review"
+	"github.com/svcnet/svcnet/internal/registry/certificates/csr"
 	"github.com/svcnet/svcnet/internal/registry/coordination/lease"
 	"github.com/svcnet/svcnet/internal/registry/core/configmap"
 	"github.com/svcnet/svcnet/internal/registry/core/endpoints"
@@ -109,6 +110,8 @@ func Resources(cfg Config) ([]registry.Resource, error) {
 		ingressclass.Resource(),
 		servicecidr.Resource(),
 		ipaddress.Resource(),
+		// certificates.k8s.io/v1
+		csr.Resource(),
 	}
 	// authorization.k8s.io/v1
 	var authorizer authz.Authorizer = authz.AlwaysAllow{}
