@@ -71,6 +71,8 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.ProxyMode, "proxy-mode", cfg.ProxyMode, proxyModeHelp)
 	f.DurationVar(&cfg.ProxyMinSyncPeriod, "proxy-min-sync-period", cfg.ProxyMinSyncPeriod,
 		"minimum interval between proxy rule syncs under churn (a lone change is programmed at once; 0 syncs on every change)")
+	f.DurationVar(&cfg.ClusterSigningDuration, "cluster-signing-duration", cfg.ClusterSigningDuration,
+		"longest life of a certificate issued through a CertificateSigningRequest (nodes', users')")
 	f.DurationVar(&cfg.EventTTL, "event-ttl", cfg.EventTTL,
 		"how long Events are kept after their last write (0: forever)")
 	f.IntVar(&cfg.MaxRequestsInFlight, "max-requests-inflight", cfg.MaxRequestsInFlight,

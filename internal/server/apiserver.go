@@ -172,7 +172,7 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 	}
 	authenticate := authn.New(authn.Config{
 		Tokens:             map[string]authn.User{certs.TokenSecret(): joinTokenIdentity()},
-		TokenAuthenticator: serviceAccountAuthenticator(tokens),
+		TokenAuthenticator: tokenAuthenticators(serviceAccountAuthenticator(tokens), s.access.bootstrapTokens),
 		PublicPaths:        []string{"/cacerts"},
 	})
 	api, err := apiserver.New(apiserver.Config{

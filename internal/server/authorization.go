@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/svcnet/svcnet/internal/apiserver/admission/noderestriction"
 	"github.com/svcnet/svcnet/internal/apiserver/authn"
+	"github.com/svcnet/svcnet/internal/apiserver/authn/bootstraptoken"
 	"github.com/svcnet/svcnet/internal/apiserver/authz"
 	nodeauthz "github.com/svcnet/svcnet/internal/apiserver/authz/node"
 	"github.com/svcnet/svcnet/internal/apiserver/authz/rbac"
@@ -33,7 +35,11 @@ type access struct {
 	factory    informers.SharedInformerFactory
 	authorizer authz.Authorizer
 	admit      registry.AdmitFunc
-	synced     []cache.InformerSynced
+	// bootstrapTokens authenticates the bootstrap tokens of kube-system.
+	bootstrapTokens authn.TokenAuthenticator
+	// secrets are kube-system's Secrets, for bootstrapTokens.
+	secrets informers.SharedInformerFactory
+	synced  []cache.InformerSynced
 	// policyReconciled is closed once the default roles exist.
 	policyReconciled chan struct{}
 }
@@ -62,11 +68,23 @@ func (s *Server) newAccess(loopback *rest.Config, lookup storeLookup) (*access, 
 		a.synced = append(a.synced, inf.HasSynced)
 	}
 	a.synced = append(a.synced, node.HasSynced)
+	a.secrets = informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(metav1.NamespaceSystem))
+	secrets := a.secrets.Core().V1().Secrets()
+	bt, err := bootstraptoken.New(bootstraptoken.Config{Secrets: secrets.Lister(),
+		Logger: s.logger.With("component", "bootstrap-token-authenticator")})
+	if err != nil {
+		return nil, err
+	}
+	a.bootstrapTokens = bt.AuthenticateToken
+	a.synced = append(a.synced, secrets.Informer().HasSynced)
 	return a, nil
 }
 
 // start runs the informers until ctx ends.
-func (a *access) start(ctx context.Context) { a.factory.Start(ctx.Done()) }
+func (a *access) start(ctx context.Context) {
+	a.factory.Start(ctx.Done())
+	a.secrets.Start(ctx.Done())
+}
 
 // ready reports whether every decision can be made from complete caches
 // and the default roles exist (part of /readyz).

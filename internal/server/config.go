@@ -96,6 +96,10 @@ type Config struct {
 	// EventTTL is kube-apiserver's --event-ttl: how long an Event (core/v1
 	// and events.k8s.io/v1) is kept after its last write (0: forever).
 	EventTTL time.Duration
+	// ClusterSigningDuration is kube-controller-manager's
+	// --cluster-signing-duration: the longest life of a certificate
+	// issued through a CSR (nodes', users').
+	ClusterSigningDuration time.Duration
 	// ServiceAccountIssuer is the iss claim of ServiceAccount tokens
 	// (kube-apiserver's --service-account-issuer; empty:
 	// https://kubernetes.default.svc.<cluster domain>).
@@ -143,6 +147,7 @@ func DefaultConfig() Config {
 		NodeMonitorPeriod:        nodelifecycle.DefaultMonitorPeriod,
 		ProxyMinSyncPeriod:       proxy.DefaultMinSyncPeriod,
 		EventTTL:                 time.Hour,
+		ClusterSigningDuration:   365 * 24 * time.Hour,
 
 		MaxRequestsInFlight:         apiserver.DefaultMaxRequestsInFlight,
 		MaxMutatingRequestsInFlight: apiserver.DefaultMaxMutatingRequestsInFlight,
@@ -221,6 +226,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ProxyMinSyncPeriod < 0 {
 		return fmt.Errorf("--proxy-min-sync-period %v must not be negative", c.ProxyMinSyncPeriod)
+	}
+	if c.ClusterSigningDuration <= 0 {
+		return fmt.Errorf("--cluster-signing-duration must be positive")
 	}
 	if c.EventTTL < 0 {
 		return fmt.Errorf("--event-ttl %v must not be negative", c.EventTTL)

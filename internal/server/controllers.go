@@ -16,7 +16,10 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/svcnet/svcnet/internal/api"
+	"github.com/svcnet/svcnet/internal/controller/bootstraptoken"
 	"github.com/svcnet/svcnet/internal/controller/clusterroleaggregation"
+	"github.com/svcnet/svcnet/internal/controller/csrapproving"
+	"github.com/svcnet/svcnet/internal/controller/csrsigning"
 	"github.com/svcnet/svcnet/internal/controller/daemonset"
 	"github.com/svcnet/svcnet/internal/controller/deployment"
 	"github.com/svcnet/svcnet/internal/controller/endpoints"
@@ -58,15 +61,35 @@ func (s *Server) startControllers(ctx context.Context, g *errgroup.Group, client
 	}
 	g.Go(func() error { return ns.Run(ctx) })
 	// What authorization depends on runs even without the other
-	// controllers: admin, edit and view are aggregated roles.
+	// controllers: admin, edit and view are aggregated roles; nodes get
+	// their certificates through CSRs; bootstrap tokens expire.
 	authFactory := informers.NewSharedInformerFactory(client, 0)
 	agg, err := clusterroleaggregation.New(clusterroleaggregation.Config{Client: client, Informers: authFactory,
 		Logger: s.logger.With("component", "clusterrole-aggregation")})
 	if err != nil {
 		return err
 	}
+	ca, caKey := s.pki.CA()
+	signer, err := csrsigning.New(csrsigning.Config{Client: client, Informers: authFactory,
+		CA: csrsigning.CA{Cert: ca, Key: caKey}, Duration: s.cfg.ClusterSigningDuration,
+		Logger: s.logger.With("component", "csrsigning")})
+	if err != nil {
+		return err
+	}
+	approver, err := csrapproving.New(csrapproving.Config{Client: client, Informers: authFactory,
+		Authorizer: s.access.authorizer, Logger: s.logger.With("component", "csrapproving")})
+	if err != nil {
+		return err
+	}
+	cleaner, err := bootstraptoken.New(bootstraptoken.Config{Client: client, Informers: authFactory,
+		Logger: s.logger.With("component", "tokencleaner")})
+	if err != nil {
+		return err
+	}
 	authFactory.Start(ctx.Done())
-	g.Go(func() error { return agg.Run(ctx) })
+	for _, c := range []runnable{agg, signer, approver, cleaner} {
+		g.Go(func() error { return c.Run(ctx) })
+	}
 	if !s.cfg.enabled("controllers") {
 		return nil
 	}

@@ -114,7 +114,8 @@ func TestAuthorization(t *testing.T) {
 	})
 
 	t.Run("service account", func(t *testing.T) {
-		tok := strings.TrimSpace(admin("create", "token", "default", "-n", "team"))
+		admin("create", "serviceaccount", "robot", "-n", "team")
+		tok := strings.TrimSpace(admin("create", "token", "robot", "-n", "team"))
 		cfg := rest.AnonymousClientConfig(ts.Config)
 		cfg.BearerToken = tok
 		c, err := kubernetes.NewForConfig(cfg)
@@ -122,10 +123,10 @@ func TestAuthorization(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := c.CoreV1().Pods("team").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
-			t.Errorf("default ServiceAccount lists pods: got %v, want 403", err)
+			t.Errorf("a ServiceAccount without a binding lists pods: got %v, want 403", err)
 		}
 		if _, err := c.Discovery().ServerVersion(); err != nil {
-			t.Errorf("default ServiceAccount reads /version: %v", err)
+			t.Errorf("a ServiceAccount without a binding reads /version: %v", err)
 		}
 	})
 
