@@ -38,6 +38,17 @@ func TestCertificateSigningRequests(t *testing.T) {
 	defer cancel()
 	ts := framework.Start(t, framework.Options{})
 	csrs := ts.Client.CertificatesV1().CertificateSigningRequests()
+	list, err := ts.Client.Discovery().ServerResourcesForGroupVersion("certificates.k8s.io/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served []string
+	for _, r := range list.APIResources {
+		served = append(served, r.Name+" "+strings.Join(r.ShortNames, ","))
+	}
+	if want := []string{"certificatesigningrequests csr", "certificatesigningrequests/approval ", "certificatesigningrequests/status "}; !slices.Equal(served, want) {
+		t.Errorf("discovery of certificates.k8s.io/v1: got %q, want %q", served, want)
+	}
 
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
