@@ -29,7 +29,7 @@ func NewRootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(newServerCommand(), newAgentCommand(), newEtcdCommand(), newEtcdSnapshotCommand(), newVersionCommand(), newPodExecCommand(), newAgnhostCommand())
+	root.AddCommand(newServerCommand(), newAgentCommand(), newEtcdCommand(), newEtcdSnapshotCommand(), newTokenCommand(), newVersionCommand(), newPodExecCommand(), newAgnhostCommand())
 	return root
 }
 

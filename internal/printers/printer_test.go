@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -83,6 +84,8 @@ func TestColumns(t *testing.T) {
 			[]string{"Name", "Type", "Data", "Age"}},
 		{"serviceaccounts", schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}, &corev1.ServiceAccount{},
 			[]string{"Name", "Secrets", "Age"}},
+		{"certificatesigningrequests", schema.GroupVersionResource{Group: "certificates.k8s.io", Version: "v1", Resource: "certificatesigningrequests"},
+			&certificatesv1.CertificateSigningRequest{}, []string{"Name", "Age", "SignerName", "Requestor", "RequestedDuration", "Condition"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
