@@ -17,7 +17,7 @@ import (
 
 // ErrNoCAHash means the token carries no CA hash, so the server's identity
 // cannot be checked.
-var ErrNoCAHash = errors.New("join token has no CA hash (want K10<hash>::server:<secret>)")
+var ErrNoCAHash = errors.New("join token has no CA hash (want K10<hash>::server:<secret> or K10<hash>::<id>.<secret>)")
 
 // maxCABytes bounds the /cacerts answer.
 const maxCABytes = 1 << 20

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,18 +20,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
 
-	"github.com/svcnet/svcnet/internal/controller/csrsigning"
 	"github.com/svcnet/svcnet/internal/pki"
 	"github.com/svcnet/svcnet/test/integration/framework"
 	"github.com/svcnet/svcnet/test/kubectl"
 )
 
-// TestCertificateSigningRequests creates a node client CSR as the admin,
+// TestCertificateSigningRequests creates a user's client CSR as the admin,
 // approves it with `kubectl certificate approve` (through the API when
-// there is no kubectl), runs the signer with the cluster CA and checks the
-// issued certificate.
+// there is no kubectl) and checks the certificate the server's signer
+// issues with the cluster CA.
 func TestCertificateSigningRequests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -55,7 +52,7 @@ func TestCertificateSigningRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: "system:node:n1", Organization: []string{"system:nodes"}}}, key)
+		Subject: pkix.Name{CommonName: "jane", Organization: []string{"dev"}}}, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +60,10 @@ func TestCertificateSigningRequests(t *testing.T) {
 	created, err := csrs.Create(ctx, &certificatesv1.CertificateSigningRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: "node-csr-n1"},
 		Spec: certificatesv1.CertificateSigningRequestSpec{
-			Request:           pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
-			SignerName:        certificatesv1.KubeAPIServerClientKubeletSignerName,
+			Request: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+			// A user's certificate: node client CSRs of the admin are
+			// approved by the server at once.
+			SignerName:        certificatesv1.KubeAPIServerClientSignerName,
 			Usages:            []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
 			ExpirationSeconds: &hour,
 			Username:          "someone-else",
@@ -129,26 +128,11 @@ func TestCertificateSigningRequests(t *testing.T) {
 		t.Errorf("denying an approved CSR: got %v, want 422", err)
 	}
 
-	// The signer, with the server's CA.
+	// The server's signer issues it with the cluster CA.
 	ca, err := tls.LoadX509KeyPair(filepath.Join(ts.DataDir, "pki", "ca.crt"), filepath.Join(ts.DataDir, "pki", "ca.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	caKey, ok := ca.PrivateKey.(crypto.Signer)
-	if !ok {
-		t.Fatalf("CA key %T cannot sign", ca.PrivateKey)
-	}
-	factory := informers.NewSharedInformerFactory(ts.Client, 0)
-	c, err := csrsigning.New(csrsigning.Config{Client: ts.Client, Informers: factory,
-		CA: csrsigning.CA{Cert: ca.Leaf, Key: caKey}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
 	var issued []byte
 	framework.Eventually(t, 30*time.Second, func() error {
 		got, err := csrs.Get(ctx, "node-csr-n1", metav1.GetOptions{})
@@ -174,9 +158,9 @@ func TestCertificateSigningRequests(t *testing.T) {
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Errorf("issued certificate does not verify against the cluster CA: %v", err)
 	}
-	if cert.Subject.CommonName != "system:node:n1" || !slices.Equal(cert.Subject.Organization, []string{"system:nodes"}) ||
+	if cert.Subject.CommonName != "jane" || !slices.Equal(cert.Subject.Organization, []string{"dev"}) ||
 		cert.NotAfter.Sub(cert.NotBefore) != time.Hour+5*time.Minute {
-		t.Errorf("issued %v valid %v - %v, want system:node:n1/system:nodes for an hour (back-dated 5m)", cert.Subject, cert.NotBefore, cert.NotAfter)
+		t.Errorf("issued %v valid %v - %v, want jane/dev for an hour (back-dated 5m)", cert.Subject, cert.NotBefore, cert.NotAfter)
 	}
 	if haveKubectl {
 		if out := ts.MustKubectl(t, "", "", "get", "csr", "node-csr-n1"); !strings.Contains(out, "Approved,Issued") {
