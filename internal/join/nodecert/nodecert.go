@@ -14,7 +14,10 @@ import (
 	"path/filepath"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/certificate"
@@ -138,6 +141,20 @@ func (c *Credentials) dropForeign(pair string, roots *x509.CertPool) {
 	}
 }
 
+// checkBootstrap fails at once when the server refuses the join token
+// (deleted, expired or mistyped), instead of retrying a CSR for ever.
+func (c *Credentials) checkBootstrap(ctx context.Context) error {
+	cs, err := kubernetes.NewForConfig(rest.CopyConfig(c.cfg.Bootstrap))
+	if err != nil {
+		return err
+	}
+	_, err = cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if apierrors.IsUnauthorized(err) {
+		return fmt.Errorf("the server refused the join token (deleted, expired or wrong): %w", err)
+	}
+	return nil // other errors: the certificate manager retries
+}
+
 // clientsetFor is the client that requests the node's client
 // certificate: the node itself while its certificate is valid (a
 // renewal), the join token otherwise (bootstrap).
@@ -167,6 +184,11 @@ func (c *Credentials) restConfig() *rest.Config {
 // and returns the node's client configuration. Call Run to stop the
 // managers once the node stops.
 func (c *Credentials) Client(ctx context.Context) (*rest.Config, error) {
+	if c.client.Current() == nil {
+		if err := c.checkBootstrap(ctx); err != nil {
+			return nil, err
+		}
+	}
 	c.client.Start()
 	if c.client.Current() == nil {
 		c.log.Info("Waiting for this node's client certificate (CSR signer kubernetes.io/kube-apiserver-client-kubelet)",
