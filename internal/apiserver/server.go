@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -60,6 +61,10 @@ type Config struct {
 	// MaxWatchesPerUser bounds the watches one user holds open (0: no
 	// limit); past it a watch gets 429.
 	MaxWatchesPerUser int
+	// ReadHeaderTimeout bounds how long a connection may take to send a
+	// request's headers, and IdleTimeout how long a connection may stay
+	// idle between requests (0: 30s and 90s, kube-apiserver's behaviour).
+	ReadHeaderTimeout, IdleTimeout time.Duration
 
 	Version version.Info
 	Logger  *slog.Logger
@@ -116,14 +121,16 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	srv := &http.Server{
-		Handler:           s.handler,
-		TLSConfig:         s.cfg.TLS,
-		ReadHeaderTimeout: 30 * time.Second,
-		// Connections idle between requests are closed, as
-		// kube-apiserver closes them (the keep-alive of Go clients).
-		IdleTimeout:    90 * time.Second,
-		MaxHeaderBytes: 1 << 20,
-		ErrorLog:       slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+		Handler:   s.handler,
+		TLSConfig: s.cfg.TLS,
+		// A connection that sends nothing is closed after
+		// ReadHeaderTimeout; connections idle between requests after
+		// IdleTimeout, as kube-apiserver closes them (the keep-alive of
+		// Go clients).
+		ReadHeaderTimeout: cmp.Or(s.cfg.ReadHeaderTimeout, 30*time.Second),
+		IdleTimeout:       cmp.Or(s.cfg.IdleTimeout, 90*time.Second),
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)
 	go func() {
