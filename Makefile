@@ -1,5 +1,5 @@
 # svcnet developer entry points. Scripts live in hack/.
-.PHONY: build test walkthrough server bench conformance kubectl clean
+.PHONY: build test walkthrough server bench peers conformance kubectl clean
 
 build:
 	go build -o bin/svcnet ./cmd/svcnet
@@ -18,10 +18,17 @@ server: build
 	hack/run-server.sh
 
 # Data-plane, control-plane and DNS figures, measured side by side in
-# network namespaces of its own (root); see bench/README.md.
+# network namespaces of its own (root), with kube-proxy, CoreDNS and
+# kube-apiserver as peers when they build; see bench/README.md.
 bench: build
 	go build -o bin/bench ./bench
+	hack/build-e2e.sh peers || echo "bench: peers not built; their columns are skipped"
 	SVCNET_BINARY=$(CURDIR)/bin/svcnet bin/bench -out bench/out/results.json
+
+# Upstream kube-apiserver, kube-proxy, etcd and CoreDNS into _output/bin,
+# the peers of the bench and of test/e2e/dropin_kubeapiserver_test.go.
+peers:
+	hack/build-e2e.sh peers
 
 # Upstream Kubernetes' e2e suite against a two-node cluster in network
 # namespaces (root); FOCUS/SKIP are Ginkgo regexps, PROXY_MODE nftables or

@@ -111,9 +111,10 @@ func benchSlice(name string, backends []string) *discoveryv1.EndpointSlice {
 // each with an EndpointSlice listing every backend, with 48 clients; it
 // times each Service create and its ADDED event on a watch, then waits
 // until every new Service accepts a connection: on its ClusterIP, or on
-// its NodePort at nodeIP when nodeIP is set.
+// its NodePort at nodeIP when nodeIP is set; with answer false it does not
+// wait (no proxy runs).
 func populate(ctx context.Context, client kubernetes.Interface, from, count int, backends []string,
-	nodeIP string) (PopulateResult, error) {
+	nodeIP string, answer bool) (PopulateResult, error) {
 	// More clients than the data-plane load: each create waits on an etcd
 	// commit, and concurrent ones share it.
 	const workers = 48
@@ -211,6 +212,9 @@ func populate(ctx context.Context, client kubernetes.Interface, from, count int,
 	res.CreatesPerSec = float64(2*n) / created.Seconds()
 	res.CreateP50Ms, res.CreateP99Ms = pcts(createLat)
 	res.WatchP50Ms, res.WatchP99Ms = pcts(watchLat)
+	if !answer {
+		return res, nil
+	}
 	deadline := time.Now().Add(3 * time.Minute)
 	for i, addr := range addrs {
 		for !tcpAnswers(addr, 200*time.Millisecond) {

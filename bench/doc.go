@@ -6,7 +6,10 @@
 // create/watch/list figures, the time from creating one Service to it
 // answering, the proxy's partial and full sync times, pod Ready -> its
 // Service answering under readiness churn, DNS queries per second, and the
-// memory of each component.
+// memory of each component; and, where hack/build-e2e.sh built them, the
+// same figures of the upstream peers side by side with svcnet's, with
+// ratios: kube-proxy (nftables, iptables), CoreDNS with kubeadm's Corefile,
+// and kube-apiserver with etcd.
 //
 // Run it as root with `make bench`. The same binary is re-executed under
 // `ip netns exec` in hidden modes (load, dns, populate, program, api,

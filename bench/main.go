@@ -60,6 +60,7 @@ func helperMain(mode string, args []string) error {
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait (wait)")
 	batch := fs.Int("batch", 1, "pods created at once, each batch once the one before is Ready (pods)")
 	node := fs.String("node", "node1", "Node the pods are bound to (pods)")
+	answer := fs.Bool("answer", true, "wait until every new Service answers (populate)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -97,7 +98,7 @@ func helperMain(mode string, args []string) error {
 		}
 		switch mode {
 		case "populate":
-			out, err = populate(ctx, client, *from, *count, splitComma(*backends), *nodeIP)
+			out, err = populate(ctx, client, *from, *count, splitComma(*backends), *nodeIP, *answer)
 		case "program":
 			out, err = program(ctx, client, *prefix, *count, *present, *gap, *nodeIP)
 		case "api":
@@ -118,10 +119,16 @@ func helperMain(mode string, args []string) error {
 // container runtime, prints the tables and writes the JSON report.
 func runMain(args []string) (err error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	cfg := RunConfig{}
+	cfg := RunConfig{Peers: &PeersConfig{}}
 	pcfg := PodsConfig{}
-	var modes, only, runtimes string
-	fs.StringVar(&only, "only", "", "figures to run, comma-separated: modes (every proxy-mode table), pods; empty: all")
+	var modes, only, runtimes, peerList string
+	fs.StringVar(&only, "only", "", "figures to run, comma-separated: modes (every proxy-mode table), api (svcnet's "+
+		"control plane against kube-apiserver), pods; empty: all")
+	fs.StringVar(&peerList, "peers", "kube-proxy,coredns,kube-apiserver", "upstream peers compared with svcnet, "+
+		"comma-separated (built by hack/build-e2e.sh peers; a peer not built is skipped); empty: none")
+	fs.IntVar(&cfg.Peers.Rounds, "peer-rounds", 3, "interleaved rounds of svcnet and of each peer")
+	fs.IntVar(&cfg.Peers.Samples, "peer-samples", 4, "single-Service changes per proxy round (svcnet and kube-proxy)")
+	fs.IntVar(&cfg.Peers.APIServices, "api-services", 5000, "Services (and EndpointSlices) created per round of the api figure")
 	fs.IntVar(&pcfg.Pods, "pods", 30, "pods created and measured on each container runtime (pods figure)")
 	fs.IntVar(&pcfg.Batch, "pod-batch", 1, "pods created at once, each batch once the one before is Ready (pods figure)")
 	fs.StringVar(&runtimes, "runtimes", "containerd,process", "container runtimes of the pods figure, comma-separated")
@@ -148,13 +155,23 @@ func runMain(args []string) (err error) {
 		return err
 	}
 	cfg.Modes, cfg.ScaleModes, pcfg.Runtimes = splitComma(modes), splitComma(scaleModes), splitComma(runtimes)
+	cfg.Peers.Peers = splitComma(peerList)
+	for _, p := range cfg.Peers.Peers {
+		if p != "kube-proxy" && p != "coredns" && p != "kube-apiserver" {
+			return fmt.Errorf("-peers: unknown peer %q (want kube-proxy, coredns, kube-apiserver)", p)
+		}
+	}
+	if cfg.Peers.Rounds < 1 || cfg.Peers.Samples < 1 || cfg.Peers.APIServices < 1 {
+		return errors.New("-peer-rounds, -peer-samples and -api-services: want positive numbers")
+	}
 	figures := splitComma(only)
 	for _, f := range figures {
-		if f != "modes" && f != "pods" {
-			return fmt.Errorf("-only %q: want modes, pods or both", only)
+		if f != "modes" && f != "api" && f != "pods" {
+			return fmt.Errorf("-only %q: want modes, api, pods or a list of them", only)
 		}
 	}
 	runModes := len(figures) == 0 || slices.Contains(figures, "modes")
+	runAPIFigure := len(figures) == 0 || slices.Contains(figures, "api")
 	runPodsFigure := len(figures) == 0 || slices.Contains(figures, "pods")
 	if pcfg.Pods < 1 || pcfg.Batch < 1 {
 		return errors.New("-pods and -pod-batch: want positive numbers")
@@ -182,6 +199,7 @@ func runMain(args []string) (err error) {
 		return fmt.Errorf("own path: %w", err)
 	}
 	cfg.Self, pcfg.Self = self, self
+	cfg.Peers.findPeers()
 	res := &Results{Report: &Report{Started: time.Now().UTC(), LoadAvg: []string{loadAvg()},
 		Host: Host{CPUs: runtime.NumCPU(), Kernel: kernel(), Go: runtime.Version()}}}
 	if runModes {
@@ -190,15 +208,21 @@ func runMain(args []string) (err error) {
 			res.Report = rep
 		}
 	}
+	if runAPIFigure && slices.Contains(cfg.Peers.Peers, "kube-apiserver") {
+		res.API = runAPIPeer(cfg)
+		if res.API.Error != "" && err == nil {
+			err = fmt.Errorf("api figure: %s", res.API.Error)
+		}
+	}
 	if runPodsFigure {
 		pods, perr := runPods(pcfg)
 		res.Pods = pods
 		if perr != nil && err == nil {
 			err = perr
 		}
-		res.Seconds = time.Since(res.Started).Seconds()
-		res.LoadAvg = append(res.LoadAvg[:1], loadAvg())
 	}
+	res.Seconds = time.Since(res.Started).Seconds()
+	res.LoadAvg = append(res.LoadAvg[:1], loadAvg())
 	printTable(os.Stdout, res)
 	if werr := writeJSON(cfg.Out, res); werr != nil && err == nil {
 		err = werr

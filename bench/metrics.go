@@ -83,3 +83,28 @@ func histogramDelta(before, after map[string]float64, name string) *HistogramSum
 	h.P50Ms, h.P99Ms = at(0.5), at(0.99)
 	return h
 }
+
+// withoutLabel returns series with label taken out of every series name:
+// kube-proxy labels its sync histograms with ip_family, svcnet's proxy
+// does not, and the figures read both alike.
+func withoutLabel(series map[string]float64, label string) map[string]float64 {
+	out := make(map[string]float64, len(series))
+	for k, v := range series {
+		name, labels, ok := strings.Cut(k, "{")
+		if !ok {
+			out[k] = v
+			continue
+		}
+		var kept []string
+		for _, l := range strings.Split(strings.TrimSuffix(labels, "}"), ",") {
+			if l != "" && !strings.HasPrefix(l, label+"=") {
+				kept = append(kept, l)
+			}
+		}
+		if len(kept) > 0 {
+			name += "{" + strings.Join(kept, ",") + "}"
+		}
+		out[name] += v
+	}
+	return out
+}

@@ -15,6 +15,8 @@ import (
 // whose fields it shows at the top level) and the pods figure.
 type Results struct {
 	*Report
+	// API compares svcnet's control plane with kube-apiserver and etcd.
+	API  *PeerTable  `json:"api,omitempty"`
 	Pods *PodsReport `json:"pods,omitempty"`
 }
 
@@ -41,9 +43,13 @@ func printTable(w io.Writer, res *Results) {
 		}
 		_ = tw.Flush()
 		printSizes(w, m.Sizes)
+		printPeers(w, m.Sizes)
 		if m.Error != "" {
 			fmt.Fprintf(w, "error: %s\n", m.Error)
 		}
+	}
+	if res.API != nil {
+		printPeerTables(w, "", []string{""}, []*PeerTable{res.API})
 	}
 	if res.Pods != nil {
 		printPods(w, res.Pods)
@@ -297,4 +303,92 @@ func perProcess(m map[string]float64) string {
 		parts[i] = fmt.Sprintf("%s %.1f", k, m[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// printPeers writes, for one proxy mode, a table per peer with svcnet's
+// value, the peer's and their ratio at each number of Services.
+func printPeers(w io.Writer, sizes []SizeResult) {
+	var order []string
+	bySize := map[string][]*PeerTable{}
+	for i, s := range sizes {
+		for _, t := range s.Peers {
+			if _, ok := bySize[t.Peer]; !ok {
+				order = append(order, t.Peer)
+				bySize[t.Peer] = make([]*PeerTable, len(sizes))
+			}
+			bySize[t.Peer][i] = t
+		}
+	}
+	cols := make([]string, len(sizes))
+	for i, s := range sizes {
+		cols[i] = fmt.Sprintf(" @%d", s.Services)
+	}
+	for _, peer := range order {
+		printPeerTables(w, peer, cols, bySize[peer])
+	}
+}
+
+// printPeerTables writes tables (one per column, e.g. per number of
+// Services; nil where not measured) as one: per figure, svcnet's value,
+// the peer's and svcnet/peer for each column.
+func printPeerTables(w io.Writer, peer string, cols []string, tables []*PeerTable) {
+	var first *PeerTable
+	for _, t := range tables {
+		if t != nil && first == nil {
+			first = t
+		}
+	}
+	if first == nil {
+		return
+	}
+	if peer == "" {
+		peer = first.Peer
+	}
+	short := strings.Fields(peer)[0]
+	fmt.Fprintf(w, "\n%s against %s: each alone while measured, %d interleaved rounds, medians; ratio = svcnet/peer\n",
+		peer, first.Svcnet, first.Rounds)
+	for _, n := range first.Notes {
+		fmt.Fprintf(w, "  (%s)\n", n)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "figure")
+	for _, c := range cols {
+		fmt.Fprintf(tw, "\tsvcnet%s\t%s%s\tratio", c, short, c)
+	}
+	fmt.Fprintln(tw, "\t")
+	for i, row := range first.Rows {
+		fmt.Fprint(tw, row.Figure)
+		for _, t := range tables {
+			if t == nil || t.Skipped != "" || t.Error != "" || i >= len(t.Rows) {
+				fmt.Fprint(tw, "\t-\t-\t-")
+				continue
+			}
+			r := t.Rows[i]
+			fmt.Fprintf(tw, "\t%s\t%s\t%s", joinValues(r.Svcnet, r.format), joinValues(r.Peer, r.format),
+				joinValues(r.Ratio, "%.3g"))
+		}
+		fmt.Fprintln(tw, "\t")
+	}
+	_ = tw.Flush()
+	for i, t := range tables {
+		switch {
+		case t == nil:
+		case t.Skipped != "":
+			fmt.Fprintf(w, "%s%s skipped: %s\n", short, cols[i], t.Skipped)
+		case t.Error != "":
+			fmt.Fprintf(w, "%s%s error: %s\n", short, cols[i], strings.SplitN(t.Error, "\n", 2)[0])
+		}
+	}
+}
+
+// joinValues formats values with format, " / " between them.
+func joinValues(values []float64, format string) string {
+	if len(values) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(values))
+	for i, v := range values {
+		parts[i] = fmt.Sprintf(format, v)
+	}
+	return strings.Join(parts, " / ")
 }

@@ -43,6 +43,8 @@ type RunConfig struct {
 	FullSyncWait time.Duration
 	// ServerLog prints the server's log at the end of each mode.
 	ServerLog bool
+	// Peers are the upstream programs compared with svcnet.
+	Peers *PeersConfig
 }
 
 // Report is the JSON document written to bench/out/results.json.
@@ -99,6 +101,8 @@ type SizeResult struct {
 	Churn               *ChurnResult    `json:"churn,omitempty"`
 	DNS                 []DNSResult     `json:"dns,omitempty"`
 	Memory              *MemoryResult   `json:"memory,omitempty"`
+	// Peers compare svcnet's proxy and DNS with kube-proxy and CoreDNS.
+	Peers []*PeerTable `json:"peers,omitempty"`
 	// LoadAvg is /proc/loadavg when this size was done.
 	LoadAvg string `json:"loadAvg"`
 }
@@ -260,6 +264,7 @@ func runMode(cfg RunConfig, t *tb, mr *ModeResult) error {
 	n.Apply(churnServicesManifest(cfg, clusterIPServed))
 	comp := &components{cfg: cfg, t: t, server: n, mode: mr.Mode}
 	comp.start(lan)
+	pe := &peers{cfg: cfg, pc: cfg.Peers, t: t, lan: lan, server: n, h: h, mode: mr.Mode}
 	sizes := cfg.Sizes
 	if !slices.Contains(cfg.ScaleModes, mr.Mode) {
 		sizes = sizes[:1]
@@ -268,6 +273,9 @@ func runMode(cfg RunConfig, t *tb, mr *ModeResult) error {
 	for _, size := range sizes {
 		sr := SizeResult{Services: size, EndpointsPerService: cfg.Endpoints}
 		err := measureSize(cfg, h, n, comp, &sr, present, backends, viaArgs, clusterIPServed)
+		if err == nil {
+			measurePeers(cfg, pe, &sr)
+		}
 		sr.LoadAvg = loadAvg()
 		mr.Sizes = append(mr.Sizes, sr)
 		if err != nil {
@@ -276,6 +284,21 @@ func runMode(cfg RunConfig, t *tb, mr *ModeResult) error {
 		present = size
 	}
 	return nil
+}
+
+// measurePeers compares svcnet's proxy with kube-proxy in the proxy modes
+// kube-proxy has, and svcnet's DNS with CoreDNS in the first mode of the
+// run, with the Services of sr present.
+func measurePeers(cfg RunConfig, pe *peers, sr *SizeResult) {
+	if len(cfg.Peers.Peers) == 0 {
+		return
+	}
+	if (pe.mode == "nftables" || pe.mode == "iptables") && slices.Contains(cfg.Peers.Peers, "kube-proxy") {
+		sr.Peers = append(sr.Peers, pe.measureProxy(sr.Services))
+	}
+	if pe.mode == cfg.Modes[0] && slices.Contains(cfg.Peers.Peers, "coredns") {
+		sr.Peers = append(sr.Peers, pe.measureDNS(sr.Services))
+	}
 }
 
 // measurePaths measures the data plane: every path to the web pod, in

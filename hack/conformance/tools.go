@@ -1,8 +1,8 @@
 //go:build tools
 
-// Package conformance pins upstream Kubernetes' e2e suite and kubectl at
-// v1.36.3 so hack/conformance.sh can build e2e.test and kubectl from exactly
-// these versions. Nothing here is compiled: the imports only tell `go mod
+// Package conformance pins upstream Kubernetes' e2e suite, kubectl,
+// kube-apiserver and kube-proxy at v1.36.3 so hack/build-e2e.sh can build
+// them from exactly these versions. Nothing here is compiled: the imports only tell `go mod
 // tidy` which packages' dependencies go.sum must cover.
 //
 // The e2e imports mirror the ones of upstream's test/e2e/e2e_test.go (the
@@ -17,6 +17,13 @@ import (
 	_ "k8s.io/klog/v2"
 
 	_ "k8s.io/kubernetes/cmd/kubectl"
+
+	// The peers of the bench and of the drop-in test (hack/build-e2e.sh
+	// kube-apiserver kube-proxy).
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	// etcd at the version k8s.io/kubernetes requires (kubeadm's, 3.6.x).
+	_ "go.etcd.io/etcd/server/v3"
 
 	_ "k8s.io/kubernetes/test/conformance/testdata"
 	_ "k8s.io/kubernetes/test/e2e"
