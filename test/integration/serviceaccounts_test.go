@@ -275,11 +275,28 @@ func TestAccessReviews(t *testing.T) {
 	if out := ts.MustKubectl(t, "", "", "auth", "can-i", "--list"); !strings.Contains(out, "*.*") {
 		t.Errorf("kubectl auth can-i --list:\n%s\nwant every resource", out)
 	}
-	sar, err := ts.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
-		Spec: authorizationv1.SubjectAccessReviewSpec{User: "system:serviceaccount:default:default",
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "list", Resource: "secrets"}}}, metav1.CreateOptions{})
-	if err != nil || !sar.Status.Allowed {
-		t.Errorf("SubjectAccessReview: %+v %v, want allowed", sar, err)
+	// A ServiceAccount may not list Secrets; a member of system:masters
+	// may; every authenticated user may review itself (system:basic-user).
+	for _, tc := range []struct {
+		user   string
+		groups []string
+		verb   string
+		group  string
+		res    string
+		want   bool
+	}{
+		{"system:serviceaccount:default:default", nil, "list", "", "secrets", false},
+		{"root", []string{"system:masters"}, "list", "", "secrets", true},
+		{"system:serviceaccount:default:default", []string{"system:authenticated"}, "create", "authorization.k8s.io",
+			"selfsubjectaccessreviews", true},
+	} {
+		sar, err := ts.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{User: tc.user, Groups: tc.groups,
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: tc.verb, Group: tc.group, Resource: tc.res}}},
+			metav1.CreateOptions{})
+		if err != nil || sar.Status.Allowed != tc.want {
+			t.Errorf("SubjectAccessReview %s %v %s %s: %+v %v, want allowed=%v", tc.user, tc.groups, tc.verb, tc.res, sar.Status, err, tc.want)
+		}
 	}
 	invalid := []authorizationv1.SubjectAccessReviewSpec{
 		{User: "u"}, // no attributes
