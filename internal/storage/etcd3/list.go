@@ -35,7 +35,7 @@ func planList(prefix string, opts storage.ListOptions) (listPlan, error) {
 		if opts.ResourceVersion != "" && opts.ResourceVersion != "0" {
 			return p, apierrors.NewBadRequest("specifying resource version is not allowed when using continue")
 		}
-		start, rev, err := decodeContinue(opts.Continue, prefix)
+		start, rev, err := storage.DecodeContinue(opts.Continue, prefix)
 		if err != nil {
 			return p, err
 		}
@@ -162,7 +162,7 @@ func (s *Store) GetList(ctx context.Context, prefix string, opts storage.ListOpt
 	la.SetContinue("")
 	la.SetRemainingItemCount(nil)
 	if hasMore {
-		token, err := encodeContinue(prefix, lastKey+"\x00", rev)
+		token, err := storage.EncodeContinue(prefix, lastKey+"\x00", rev)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package etcd3
+package storage
 
 import (
 	"encoding/base64"
@@ -17,16 +17,18 @@ const continueVersion = "meta.k8s.io/v1"
 
 // continueToken is the decoded form of a list continue parameter: the
 // revision the first page was read at, and the next key relative to the
-// list prefix.
+// list prefix. Every implementation writes and reads this one format, so
+// a store that serves the first page from memory and one that serves the
+// next from etcd accept each other's tokens.
 type continueToken struct {
 	APIVersion      string `json:"v"`
 	ResourceVersion int64  `json:"rv"`
 	StartKey        string `json:"start"`
 }
 
-// encodeContinue returns the token resuming a list of prefix at nextKey
+// EncodeContinue returns the token resuming a list of prefix at nextKey
 // (an absolute key below prefix) and revision rev.
-func encodeContinue(prefix, nextKey string, rev int64) (string, error) {
+func EncodeContinue(prefix, nextKey string, rev int64) (string, error) {
 	data, err := json.Marshal(continueToken{
 		APIVersion:      continueVersion,
 		ResourceVersion: rev,
@@ -38,9 +40,9 @@ func encodeContinue(prefix, nextKey string, rev int64) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(data), nil
 }
 
-// decodeContinue returns the absolute key and revision a token resumes
+// DecodeContinue returns the absolute key and revision a token resumes
 // at. Malformed tokens are a 400, as upstream.
-func decodeContinue(token, prefix string) (string, int64, error) {
+func DecodeContinue(token, prefix string) (string, int64, error) {
 	key, rev, err := parseContinue(token, prefix)
 	if err != nil {
 		return "", 0, apierrors.NewBadRequest(fmt.Sprintf("continue key is not valid: %v", err))
