@@ -139,6 +139,16 @@ type WatchOptions struct {
 	NewObject func() runtime.Object
 }
 
+// ProgressRequester is implemented by watches that can be asked where they
+// have got to: after RequestProgress the watch sends (when it allows
+// bookmarks) a BOOKMARK at a revision R such that every change up to R has
+// already been sent. A cache fed by such a watch learns that it is current
+// even when nothing below its prefix changes (kube-apiserver's
+// RequestWatchProgress, used for consistent reads from its watch cache).
+type ProgressRequester interface {
+	RequestProgress(ctx context.Context) error
+}
+
 // ReservationObjects makes the reservation keys below one prefix full API
 // objects rather than bare owner strings, so that clients can read, list
 // and watch them through the API: ClusterIPs are networking.k8s.io/v1

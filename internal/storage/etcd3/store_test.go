@@ -11,6 +11,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/svcnet/svcnet/internal/etcd"
 	"github.com/svcnet/svcnet/internal/storage"
@@ -119,5 +121,50 @@ func TestStoredForm(t *testing.T) {
 	if raw.APIVersion != "v1" || raw.Kind != "ConfigMap" || raw.Metadata.ResourceVersion != "" {
 		t.Errorf("got apiVersion %q kind %q resourceVersion %q, want v1 ConfigMap and none",
 			raw.APIVersion, raw.Kind, raw.Metadata.ResourceVersion)
+	}
+}
+
+// TestRequestProgress: a watch asked for its progress sends a BOOKMARK at
+// the current revision even when nothing below its prefix changed, long
+// before its periodic bookmark.
+func TestRequestProgress(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, _ := startEtcd(t, t.TempDir())
+	s, err := New(Config{Client: client, Logger: quietLogger(), BookmarkInterval: time.Hour})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	w, err := s.Watch(ctx, "/registry/watched/", storage.WatchOptions{Recursive: true, AllowBookmarks: true,
+		ResourceVersion: "1", NewObject: func() runtime.Object { return &corev1.ConfigMap{} }})
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	defer w.Stop()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "default"}}
+	if err := s.Create(ctx, "/registry/elsewhere/default/a", cm, &corev1.ConfigMap{}, storage.WriteOptions{}); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	rev, err := s.CurrentRevision(ctx)
+	if err != nil {
+		t.Fatalf("CurrentRevision: %v", err)
+	}
+	pr, ok := w.(storage.ProgressRequester)
+	if !ok {
+		t.Fatalf("watch %T is no storage.ProgressRequester", w)
+	}
+	if err := pr.RequestProgress(ctx); err != nil {
+		t.Fatalf("RequestProgress: %v", err)
+	}
+	select {
+	case ev := <-w.ResultChan():
+		if ev.Type != watch.Bookmark {
+			t.Fatalf("got %s event, want BOOKMARK", ev.Type)
+		}
+		if got := ev.Object.(*corev1.ConfigMap).ResourceVersion; got != formatRV(rev) {
+			t.Errorf("got bookmark at %s, want the current revision %d", got, rev)
+		}
+	case <-ctx.Done():
+		t.Fatalf("no bookmark after RequestProgress")
 	}
 }

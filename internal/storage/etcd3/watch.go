@@ -10,6 +10,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -91,6 +92,7 @@ func (s *Store) Watch(ctx context.Context, key string, opts storage.WatchOptions
 		opts:     opts,
 		result:   make(chan watch.Event, resultBuffer),
 		done:     make(chan struct{}),
+		ctx:      wctx,
 		cancel:   cancel,
 		startRev: startRev,
 		etcd:     clientv3.NewWatcher(s.client),
@@ -110,6 +112,7 @@ type watcher struct {
 	opts     storage.WatchOptions
 	result   chan watch.Event
 	done     chan struct{}
+	ctx      context.Context // of the etcd watch
 	cancel   context.CancelFunc
 	stopOnce sync.Once
 	startRev int64
@@ -121,6 +124,19 @@ type watcher struct {
 func (w *watcher) Stop() {
 	w.stopOnce.Do(w.cancel)
 	<-w.done
+}
+
+var _ storage.ProgressRequester = (*watcher)(nil)
+
+// RequestProgress implements storage.ProgressRequester: etcd answers with
+// a progress notification once the watch has sent everything up to the
+// current revision, which arrives as a BOOKMARK when AllowBookmarks.
+func (w *watcher) RequestProgress(ctx context.Context) error {
+	// The etcd client finds the watch's gRPC stream by the outgoing
+	// metadata of the context (require-leader): a context without it
+	// would ask on a stream of its own and never be answered here.
+	md, _ := metadata.FromOutgoingContext(w.ctx)
+	return w.etcd.RequestProgress(metadata.NewOutgoingContext(ctx, md))
 }
 
 // ResultChan implements watch.Interface.

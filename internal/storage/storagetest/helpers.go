@@ -39,13 +39,21 @@ func newEnv(t *testing.T, newStore func(t *testing.T) storage.Interface) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
 	return &env{
 		t:      t,
 		ctx:    ctx,
 		store:  newStore(t),
-		prefix: fmt.Sprintf("/registry/storagetest/%s/", name),
+		prefix: Prefix(t),
 	}
+}
+
+// Prefix is the key prefix (ending in "/") below which the subtest t keeps
+// its ConfigMaps, for stores configured per prefix (a cache of one kind):
+// the newStore of Run may call it with the t it is given. Objects of other
+// kinds live beside it, never below.
+func Prefix(t testing.TB) string {
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	return fmt.Sprintf("/registry/storagetest/%s/", name)
 }
 
 func (e *env) key(name string) string { return e.prefix + name }

@@ -472,10 +472,11 @@ func testGetList(t *testing.T, e *env) {
 		t.Errorf("got items %v, want an empty non-nil slice", empty.Items)
 	}
 
-	// Typed lists of another kind.
+	// Typed lists of another kind, beside the ConfigMaps as kube-apiserver's
+	// resources are (a store may cache one kind per prefix).
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "pause"}}}}
-	podPrefix := e.prefix + "pods/"
+	podPrefix := e.prefix[:len(e.prefix)-1] + "-pods/"
 	if err := e.store.Create(e.ctx, podPrefix+"p", pod, &corev1.Pod{}, storage.WriteOptions{}); err != nil {
 		t.Fatalf("Create pod: %v", err)
 	}
@@ -496,6 +497,9 @@ func testGetListResourceVersion(t *testing.T, e *env) {
 	current := e.revision()
 	future := strconv.FormatInt(current+100, 10)
 
+	// "newest" comes first: a store serving from a cache has caught up with
+	// the current revision after it, so the reads below that may be
+	// served stale ("any", "not older than") see the writes above.
 	for _, tc := range []struct {
 		name     string
 		opts     storage.ListOptions
