@@ -47,6 +47,16 @@ type Config struct {
 	Resources []Resource
 	// WaitTimeout is DefaultWaitTimeout when zero.
 	WaitTimeout time.Duration
+	// ShareObjects makes GetList return the cached objects' top-level
+	// structs copied, their maps, slices and pointers shared with the
+	// cache (kube-apiserver's watch cache shares its objects likewise),
+	// instead of deep copies (5,000 Services: about 2 ms instead of 9-12
+	// ms; BenchmarkList5k), and only for callers that never
+	// modify a listed object in place beyond its top-level fields. (svcnet's
+	// callers read lists, encode them or delete by name: REST list and
+	// deletecollection, allocator repair, services/proxy, ServiceCIDR and
+	// IngressClass lookups.)
+	ShareObjects bool
 	// Logger is slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -56,6 +66,7 @@ type Config struct {
 type Cacher struct {
 	storage.Interface
 	waitTimeout time.Duration
+	share       bool
 	resources   []*resource // sorted by prefix, none below another
 }
 
@@ -81,7 +92,7 @@ func New(cfg Config) (*Cacher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c := &Cacher{Interface: cfg.Store, waitTimeout: cfg.WaitTimeout}
+	c := &Cacher{Interface: cfg.Store, waitTimeout: cfg.WaitTimeout, share: cfg.ShareObjects}
 	for _, res := range cfg.Resources {
 		r, err := newResource(cfg, res)
 		if err != nil {

@@ -30,5 +30,6 @@
 // sends them only once every earlier change was sent). Events of one
 // revision are applied together, when a later revision or a bookmark shows
 // that revision complete, so no read ever sees half of a transaction.
-// Objects in the cache are never modified; GetList hands out deep copies.
+// Objects in the cache are never modified; GetList hands out deep copies,
+// or with Config.ShareObjects copies of their top-level structs only.
 package cacher

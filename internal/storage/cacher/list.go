@@ -91,7 +91,7 @@ func (c *Cacher) GetList(ctx context.Context, prefix string, opts storage.ListOp
 	if err != nil {
 		return err
 	}
-	return fill(listObj, items, prefix, sel)
+	return fill(listObj, items, prefix, sel, c.share)
 }
 
 // itemsOf returns the Items slice of listObj when it holds objects of
@@ -110,14 +110,25 @@ func itemsOf(listObj runtime.Object, itemType reflect.Type) (reflect.Value, bool
 	return v, elem == itemType || (elem.Kind() == reflect.Pointer && elem.Elem() == itemType)
 }
 
-// fill sets the items of a list to deep copies of the selection (callers
-// may modify what they get; the cache's objects stay as they are), and its
-// resourceVersion, continue token and remaining count as the store does.
-func fill(listObj runtime.Object, items reflect.Value, prefix string, sel selection) error {
+// fill sets the items of a list to copies of the selection (deep, or of
+// the top-level struct when share: either way a caller's change of an
+// item's own fields never reaches the cache), and its resourceVersion,
+// continue token and remaining count as the store does.
+func fill(listObj runtime.Object, items reflect.Value, prefix string, sel selection, share bool) error {
 	pointers := items.Type().Elem().Kind() == reflect.Pointer
 	out := reflect.MakeSlice(items.Type(), len(sel.objs), len(sel.objs))
 	for i, obj := range sel.objs {
-		cp := reflect.ValueOf(obj.DeepCopyObject())
+		var cp reflect.Value // a pointer to the copy
+		if share {
+			if !pointers {
+				out.Index(i).Set(reflect.ValueOf(obj).Elem())
+				continue
+			}
+			cp = reflect.New(reflect.TypeOf(obj).Elem())
+			cp.Elem().Set(reflect.ValueOf(obj).Elem())
+		} else {
+			cp = reflect.ValueOf(obj.DeepCopyObject())
+		}
 		if pointers {
 			out.Index(i).Set(cp)
 		} else {

@@ -380,16 +380,67 @@ func TestPagesCountOnlyMatches(t *testing.T) {
 	}
 }
 
-// TestListsAreCopies: what a list returns may be modified freely.
+// cmPointerList is a list whose Items are pointers.
+type cmPointerList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []*corev1.ConfigMap `json:"items"`
+}
+
+func (l *cmPointerList) DeepCopyObject() runtime.Object {
+	out := &cmPointerList{TypeMeta: l.TypeMeta}
+	l.ListMeta.DeepCopyInto(&out.ListMeta)
+	for _, cm := range l.Items {
+		out.Items = append(out.Items, cm.DeepCopy())
+	}
+	return out
+}
+
+// TestListsAreCopies: what a list returns may be modified (deep copies),
+// or its items' own fields may (ShareObjects), without the cache seeing it.
 func TestListsAreCopies(t *testing.T) {
-	f := newFixture(t, 10*time.Second)
-	f.create("a", "1")
-	list, _, _ := f.mustList(storage.ListOptions{})
-	list.Items[0].Data["v"] = "changed"
-	list.Items[0].Labels = map[string]string{"x": "y"}
-	_, got, _ := f.mustList(storage.ListOptions{ResourceVersion: "0"})
-	if diff := cmp.Diff([]string{"a=1"}, got); diff != "" {
-		t.Errorf("the cache changed with a returned list (-want +got):\n%s", diff)
+	client := startEtcd(t)
+	for _, share := range []bool{false, true} {
+		for _, pointers := range []bool{false, true} {
+			t.Run(fmt.Sprintf("share=%v,pointers=%v", share, pointers), func(t *testing.T) {
+				store := newEtcdStore(t, client, time.Hour)
+				c := startCacher(t, store, 10*time.Second, configMaps(cmPrefix))
+				c.share = share
+				ctx := context.Background()
+				ns := fmt.Sprintf("share-%v-pointers-%v", share, pointers) // one per subtest
+				prefix := cmPrefix + ns + "/"
+				cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: ns}, Data: map[string]string{"v": "1"}}
+				if err := c.Create(ctx, prefix+"a", cm, &corev1.ConfigMap{}, storage.WriteOptions{}); err != nil {
+					t.Fatalf("Create: %v", err)
+				}
+				var list runtime.Object = &corev1.ConfigMapList{}
+				if pointers {
+					list = &cmPointerList{}
+				}
+				if err := c.GetList(ctx, prefix, storage.ListOptions{}, list); err != nil {
+					t.Fatalf("GetList: %v", err)
+				}
+				var got *corev1.ConfigMap
+				if pointers {
+					got = list.(*cmPointerList).Items[0]
+				} else {
+					got = &list.(*corev1.ConfigMapList).Items[0]
+				}
+				want := got.DeepCopy()
+				got.Name, got.ResourceVersion = "changed", "1"
+				if !share {
+					got.Data["v"] = "changed"
+					got.Labels = map[string]string{"x": "y"}
+				}
+				again := &corev1.ConfigMapList{}
+				if err := c.GetList(ctx, prefix, storage.ListOptions{ResourceVersion: "0"}, again); err != nil {
+					t.Fatalf("GetList: %v", err)
+				}
+				if diff := cmp.Diff(want, &again.Items[0]); diff != "" {
+					t.Errorf("the cache changed with a returned list (-want +got):\n%s", diff)
+				}
+			})
+		}
 	}
 }
 
