@@ -180,7 +180,7 @@ func (s *Server) buildAPIServer(ctx context.Context, g *errgroup.Group, store st
 		Resources: resources, Store: store, Codecs: apirest.NewCodecs(scheme), TypeConverter: typeConverter,
 		Discovery: disc, OpenAPI: oapi, Authenticate: authenticate,
 		Authorizer: s.access.authorizer, AlwaysAllowPaths: apiserver.DefaultAlwaysAllowPaths, Admit: s.access.admit,
-		Ready: s.access.ready,
+		Ready: s.readyz,
 		Extra: map[string]http.Handler{"/cacerts": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/x-pem-file")
 			_, _ = w.Write(certs.CAPEM())

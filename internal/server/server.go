@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -33,6 +34,8 @@ type Server struct {
 	resources []registry.Resource
 	// access decides who may do what (authorizers, admission).
 	access *access
+	// cacheSynced reports whether the LIST caches have their first list.
+	cacheSynced func() bool
 	// encryption encrypts Secrets (and what the configuration names) at
 	// rest; nil without --encryption-provider-config.
 	encryption *encryption.Transformer
@@ -189,6 +192,15 @@ func (s *Server) waitHealthy(ctx context.Context, client kubernetes.Interface) e
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// readyz is /readyz: the LIST caches have synced, and authorization can
+// decide.
+func (s *Server) readyz() error {
+	if s.cacheSynced != nil && !s.cacheSynced() {
+		return errors.New("storage caches not synced")
+	}
+	return s.access.ready()
 }
 
 // loopbackConfig is the admin client configuration of this server.

@@ -11,6 +11,7 @@ import (
 	"github.com/svcnet/svcnet/internal/allocator/ipallocator"
 	"github.com/svcnet/svcnet/internal/etcd"
 	"github.com/svcnet/svcnet/internal/storage"
+	"github.com/svcnet/svcnet/internal/storage/cacher"
 	"github.com/svcnet/svcnet/internal/storage/encryption"
 	"github.com/svcnet/svcnet/internal/storage/etcd3"
 	"github.com/svcnet/svcnet/internal/storage/spaceguard"
@@ -71,5 +72,15 @@ func (s *Server) startStorage(ctx context.Context, g *errgroup.Group) (storage.I
 		g.Go(func() error { return guard.Run(ctx) })
 		store = guard
 	}
-	return store, client, closeClient, nil
+	// LISTs are answered from memory, with kube-apiserver's consistency
+	// rules; until a resource's cache has synced, etcd answers.
+	cache, err := cacher.New(cacher.Config{Store: store, Resources: cachedResources(),
+		Logger: s.logger.With("component", "storage")})
+	if err != nil {
+		closeClient()
+		return nil, nil, nil, err
+	}
+	g.Go(func() error { return cache.Run(ctx) })
+	s.cacheSynced = cache.HasSynced
+	return cache, client, closeClient, nil
 }
