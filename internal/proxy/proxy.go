@@ -46,7 +46,15 @@ type BackendConfig struct {
 	ServiceCIDRs []string
 	// MasqueradeAll masquerades all service traffic.
 	MasqueradeAll bool
-	Logger        *slog.Logger
+	// DropInvalid drops forwarded packets that conntrack marks INVALID,
+	// such as a TCP segment outside the window. Such a packet misses the
+	// reverse NAT of its connection, so a client that reached a pod
+	// through a Service would see the pod's own address and reset the
+	// connection (Kubernetes issue 74839). Not needed when the kernel is
+	// liberal (nf_conntrack_tcp_be_liberal=1), which keeps those packets
+	// in the connection.
+	DropInvalid bool
+	Logger      *slog.Logger
 }
 
 // BackendFactory builds a Backend for one proxy mode.
@@ -399,6 +407,7 @@ func newBackend(cfg Config) (Backend, *slog.Logger, error) {
 			ClusterCIDR:       cfg.ClusterCIDR,
 			ServiceCIDRs:      cfg.ServiceCIDRs,
 			MasqueradeAll:     cfg.MasqueradeAll,
+			DropInvalid:       !tcpBeLiberal(),
 			Logger:            log,
 		})
 		if err == nil {
