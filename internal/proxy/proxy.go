@@ -225,20 +225,28 @@ func (p *Proxy) onService(obj any, deleted bool) {
 	p.runner.Trigger()
 }
 
-// Labels that take a Service away from the default proxy, as kube-proxy's
-// informers select: one naming another proxy implementation, and the one
-// marking a Service headless.
+// Labels that keep objects away from the default proxy, as kube-proxy's
+// informers select: a Service naming another proxy implementation, and an
+// EndpointSlice marked headless (the EndpointSlice controller marks the
+// slices of headless Services; anyone may mark a slice they manage).
 const (
 	LabelServiceProxyName = "service.kubernetes.io/service-proxy-name"
 	LabelHeadless         = "service.kubernetes.io/headless"
 )
 
-// notProxied reports whether svc carries a label that tells kube-proxy
+// notProxied reports whether svc carries the label that tells kube-proxy
 // (and so svcnet's proxy) to leave it alone.
 func notProxied(svc *v1.Service) bool {
 	_, other := svc.Labels[LabelServiceProxyName]
-	_, headless := svc.Labels[LabelHeadless]
-	return other || headless
+	return other
+}
+
+// sliceNotProxied reports whether slice is marked headless, which takes
+// its endpoints out of the proxy's view: its Service keeps its rules, with
+// the endpoints of its other slices or none.
+func sliceNotProxied(slice *discovery.EndpointSlice) bool {
+	_, headless := slice.Labels[LabelHeadless]
+	return headless
 }
 
 func (p *Proxy) onSlice(obj any, deleted bool) {
@@ -246,7 +254,7 @@ func (p *Proxy) onSlice(obj any, deleted bool) {
 	if !ok {
 		return
 	}
-	if deleted {
+	if deleted || sliceNotProxied(slice) {
 		p.tracker.DeleteEndpointSlice(slice)
 	} else {
 		p.tracker.SetEndpointSlice(slice)
