@@ -1,13 +1,20 @@
 # svcnet developer entry points. Scripts live in hack/.
-.PHONY: build test walkthrough server bench peers conformance kubectl clean
+.PHONY: build test walkthrough server bench peers conformance conformance-quick kubectl clean
 
 build:
 	go build -o bin/svcnet ./cmd/svcnet
 
-# Static checks, then every test with -race inside a fresh network namespace.
+# Static checks, then every test with -race inside a fresh network namespace,
+# the quick subset of upstream's conformance specs (API-only ones and one
+# data-plane spec on the two-node cluster; as root), then the seeds' story.
 test:
 	hack/test.sh
+	hack/conformance-quick.sh
 	hack/walkthrough.sh
+
+# The quick subset of `make test` alone (root); `make conformance` runs all.
+conformance-quick:
+	hack/conformance-quick.sh
 
 # The seeds' story (docs/walkthrough.md) alone, end to end, as root.
 walkthrough: build

@@ -4,7 +4,7 @@
 # results: the judge of how compatible svcnet is (docs/conformance.md).
 #
 #   sudo hack/conformance.sh [--focus=REGEX] [--skip=REGEX] [--proxy-mode=nftables|iptables] [--parallel=N]
-#        [--container-runtime=remote|process] [-- E2E_ARGS...]
+#        [--container-runtime=remote|process] [--report-dir=DIR] [-- E2E_ARGS...]
 #
 # Flags may also come from the environment: CONFORMANCE_FOCUS (default
 # '\[sig-network\].*\[Conformance\]'), CONFORMANCE_SKIP, PROXY_MODE
@@ -12,7 +12,8 @@
 # timeout, 3h), CONTAINER_RUNTIME (remote: each node runs its pods in a
 # containerd of its own, pulling the suite's real images, agnhost compiled
 # from upstream's source, from a registry on the node's loopback; process:
-# svcnet's host-process stand-ins). With --parallel=N, N e2e.test processes run disjoint groups
+# svcnet's host-process stand-ins), CONFORMANCE_REPORT_DIR
+# (_output/conformance). With --parallel=N, N e2e.test processes run disjoint groups
 # of the focused specs at once (listed by a dry run), then the [Serial] ones
 # run alone. Arguments after `--` go to every e2e.test unchanged (e.g.
 # --ginkgo.v).
@@ -25,7 +26,7 @@
 # tears the cluster down (processes, pods, namespaces) however it ends; this
 # script forwards SIGINT/SIGTERM to it and waits for that.
 #
-# Output in _output/conformance/: junit*.xml, results.md (spec, result,
+# Output in _output/conformance/ (or --report-dir): junit*.xml, results.md (spec, result,
 # seconds, first line of each failure), e2e*.log, node1.log and node2.log.
 # With the default focus and no skip, results.md also becomes
 # docs/conformance.md.
@@ -45,6 +46,7 @@ main() {
   timeout=${CONFORMANCE_TIMEOUT:-3h}
   parallel=${CONFORMANCE_PARALLEL:-1}
   runtime=${CONTAINER_RUNTIME:-remote}
+  report=${CONFORMANCE_REPORT_DIR:-_output/conformance}
   e2e_args=()
   while [ $# -gt 0 ]; do
     case $1 in
@@ -53,6 +55,7 @@ main() {
       --proxy-mode=*) proxy_mode=${1#*=} ;;
       --parallel=*) parallel=${1#*=} ;;
       --container-runtime=*) runtime=${1#*=} ;;
+      --report-dir=*) report=${1#*=} ;;
       --) shift; e2e_args=("$@"); break ;;
       *) echo "unknown argument $1 (see the usage at the top of $0)" >&2; exit 2 ;;
     esac
@@ -79,7 +82,10 @@ main() {
     _output/bin/conformance.test -test.run '^TestPrepareImages$' -test.v -test.timeout 0 -prepare-images
   fi
 
-  report=$root/_output/conformance
+  case $report in
+    /*) ;;
+    *) report=$root/$report ;;
+  esac
   rm -rf "$report"
   mkdir -p "$report"
 

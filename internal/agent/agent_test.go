@@ -242,3 +242,68 @@ func TestAgentRunsPod(t *testing.T) {
 		t.Errorf("node lease got error %v, want it to exist", err)
 	}
 }
+
+// TestTerminatingPodKeepsReadinessProbe checks that readiness is probed
+// and reported during a pod's grace period, as kubelet does: a server that
+// fails its readiness probe once asked to stop turns the pod unready (so it
+// leaves its Services' ready endpoints) while it still runs. Liveness is
+// not probed then, so the container is not restarted.
+func TestTerminatingPodKeepsReadinessProbe(t *testing.T) {
+	if os.Getenv("SVCNET_IN_NETNS") != "1" || os.Geteuid() != 0 {
+		t.Skip("needs root inside a fresh network namespace (SVCNET_IN_NETNS=1)")
+	}
+	dir := t.TempDir()
+	unready := filepath.Join(dir, "unready")
+	client := fake.NewClientset(
+		&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a"}, Spec: v1.NodeSpec{PodCIDR: "10.244.7.0/24"}})
+	startAgent(t, Config{Client: client, NodeName: "node-a", NodeIP: "192.0.2.10", DataDir: filepath.Join(dir, "data"),
+		NetnsDir: filepath.Join(dir, "netns"), InitialBackoff: 100 * time.Millisecond})
+	ctx := context.Background()
+
+	grace := int64(300)
+	probeOnce := func(cmd string) *v1.Probe {
+		return &v1.Probe{ProbeHandler: v1.ProbeHandler{Exec: &v1.ExecAction{Command: []string{"sh", "-c", cmd}}},
+			PeriodSeconds: 1, FailureThreshold: 1, SuccessThreshold: 1, TimeoutSeconds: 2}
+	}
+	pod := &v1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "slow-stop", UID: "uid-slow"},
+		Spec: v1.PodSpec{
+			NodeName:                      "node-a",
+			TerminationGracePeriodSeconds: &grace,
+			Containers: []v1.Container{{
+				Name: "server", Image: "busybox",
+				// On SIGTERM it marks itself unready and keeps running.
+				Command:        []string{"sh", "-c", "trap 'touch " + unready + "' TERM; while true; do sleep 0.1; done"},
+				ReadinessProbe: probeOnce("test ! -e " + unready),
+				// Fails once the pod terminates: it must not be acted on.
+				LivenessProbe: probeOnce("test ! -e " + unready),
+			}},
+		},
+	}
+	pods := client.CoreV1().Pods("app")
+	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	get := func() *v1.Pod {
+		p, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	poll(t, "pod ready", func() bool { return podReady(get()) })
+
+	// A graceful delete, as the API server records it: the object stays
+	// with a deletion timestamp until the agent completes it.
+	p := get()
+	now := metav1.Now()
+	p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &now, &grace
+	if _, err := pods.Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "terminating pod not ready", func() bool { return !podReady(get()) })
+	p = get()
+	if cs := p.Status.ContainerStatuses; len(cs) != 1 || cs[0].State.Running == nil || cs[0].RestartCount != 0 {
+		t.Errorf("container status got %+v, want running, never restarted", cs)
+	}
+}

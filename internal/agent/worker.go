@@ -124,7 +124,22 @@ func (w *podWorker) run(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
+	// Readiness probes go on while the containers stop, as under
+	// kubelet: a terminating pod whose probe fails turns unready (and
+	// leaves its Services' ready endpoints) before its grace period ends.
+	stopped := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stopped:
+				return
+			case <-w.change:
+				w.syncStatus(ctx)
+			}
+		}
+	}()
 	w.stop(ctx)
+	close(stopped)
 	log.Info("Removed pod")
 }
 
@@ -430,11 +445,21 @@ func (w *podWorker) probe(ctx context.Context, c *v1.Container, rc containerHand
 			setFlag(w.ready, ok)
 		}}).Run(ctx)
 	}
-	for c.LivenessProbe != nil && ctx.Err() == nil {
+	// Liveness stops when the pod starts terminating (kubelet counts it
+	// a success from then on): a container in its grace period is not
+	// restarted.
+	for c.LivenessProbe != nil && ctx.Err() == nil && !w.terminating() {
 		lctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-w.ending:
+				cancel()
+			case <-lctx.Done():
+			}
+		}()
 		restarts := rc.State().RestartCount
 		(&probe.Worker{Probe: c.LivenessProbe, Target: target, Initial: true, OnResult: func(ok bool, msg string) {
-			if !ok {
+			if !ok && !w.terminating() {
 				w.a.log.Info("Killed container failing its liveness probe", "container", c.Name, "reason", msg)
 				rc.Kill()
 				cancel()
@@ -451,6 +476,8 @@ func (w *podWorker) probe(ctx context.Context, c *v1.Container, rc containerHand
 			case <-rc.Done():
 				return
 			case <-ctx.Done():
+				return
+			case <-w.ending:
 				return
 			case <-time.After(100 * time.Millisecond):
 			}

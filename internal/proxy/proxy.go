@@ -46,7 +46,15 @@ type BackendConfig struct {
 	ServiceCIDRs []string
 	// MasqueradeAll masquerades all service traffic.
 	MasqueradeAll bool
-	Logger        *slog.Logger
+	// DropInvalid drops forwarded packets that conntrack marks INVALID,
+	// such as a TCP segment outside the window. Such a packet misses the
+	// reverse NAT of its connection, so a client that reached a pod
+	// through a Service would see the pod's own address and reset the
+	// connection (Kubernetes issue 74839). Not needed when the kernel is
+	// liberal (nf_conntrack_tcp_be_liberal=1), which keeps those packets
+	// in the connection.
+	DropInvalid bool
+	Logger      *slog.Logger
 }
 
 // BackendFactory builds a Backend for one proxy mode.
@@ -217,20 +225,28 @@ func (p *Proxy) onService(obj any, deleted bool) {
 	p.runner.Trigger()
 }
 
-// Labels that take a Service away from the default proxy, as kube-proxy's
-// informers select: one naming another proxy implementation, and the one
-// marking a Service headless.
+// Labels that keep objects away from the default proxy, as kube-proxy's
+// informers select: a Service naming another proxy implementation, and an
+// EndpointSlice marked headless (the EndpointSlice controller marks the
+// slices of headless Services; anyone may mark a slice they manage).
 const (
 	LabelServiceProxyName = "service.kubernetes.io/service-proxy-name"
 	LabelHeadless         = "service.kubernetes.io/headless"
 )
 
-// notProxied reports whether svc carries a label that tells kube-proxy
+// notProxied reports whether svc carries the label that tells kube-proxy
 // (and so svcnet's proxy) to leave it alone.
 func notProxied(svc *v1.Service) bool {
 	_, other := svc.Labels[LabelServiceProxyName]
-	_, headless := svc.Labels[LabelHeadless]
-	return other || headless
+	return other
+}
+
+// sliceNotProxied reports whether slice is marked headless, which takes
+// its endpoints out of the proxy's view: its Service keeps its rules, with
+// the endpoints of its other slices or none.
+func sliceNotProxied(slice *discovery.EndpointSlice) bool {
+	_, headless := slice.Labels[LabelHeadless]
+	return headless
 }
 
 func (p *Proxy) onSlice(obj any, deleted bool) {
@@ -238,7 +254,7 @@ func (p *Proxy) onSlice(obj any, deleted bool) {
 	if !ok {
 		return
 	}
-	if deleted {
+	if deleted || sliceNotProxied(slice) {
 		p.tracker.DeleteEndpointSlice(slice)
 	} else {
 		p.tracker.SetEndpointSlice(slice)
@@ -399,6 +415,7 @@ func newBackend(cfg Config) (Backend, *slog.Logger, error) {
 			ClusterCIDR:       cfg.ClusterCIDR,
 			ServiceCIDRs:      cfg.ServiceCIDRs,
 			MasqueradeAll:     cfg.MasqueradeAll,
+			DropInvalid:       !tcpBeLiberal(),
 			Logger:            log,
 		})
 		if err == nil {

@@ -224,24 +224,59 @@ func TestProxyRun(t *testing.T) {
 	if ok, _, _ := p.Health().Healthy(); !ok {
 		t.Errorf("got unhealthy after syncs, want healthy")
 	}
-	// A Service labelled for another proxy, or headless, leaves the rules;
-	// without the label it comes back.
-	for _, label := range []string{LabelServiceProxyName, LabelHeadless} {
-		svc, err := client.CoreV1().Services("ns").Get(ctx, "t", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc.Labels = map[string]string{label: ""}
-		if _, err := client.CoreV1().Services("ns").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, func() bool { return len(backend.last().Services) == 1 })
-		svc.Labels = nil
-		if _, err := client.CoreV1().Services("ns").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, func() bool { return len(backend.last().Services) == 2 })
+	// A Service labelled for another proxy leaves the rules; without the
+	// label it comes back.
+	svc, err := client.CoreV1().Services("ns").Get(ctx, "t", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	svc.Labels = map[string]string{LabelServiceProxyName: "other"}
+	if _, err := client.CoreV1().Services("ns").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(backend.last().Services) == 1 })
+	svc.Labels = nil
+	if _, err := client.CoreV1().Services("ns").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(backend.last().Services) == 2 })
+
+	// An EndpointSlice marked headless loses its endpoints, as under
+	// kube-proxy, and gets them back without the label.
+	tName := types.NamespacedName{Namespace: "ns", Name: "t"}
+	endpoints := func() int {
+		s := backend.last().Services[tName]
+		if s == nil {
+			return -1
+		}
+		n := 0
+		for _, eps := range s.Endpoints {
+			n += len(eps)
+		}
+		return n
+	}
+	port, proto := int32(8080), v1.ProtocolTCP
+	slice := &discovery.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "t-1",
+			Labels: map[string]string{discovery.LabelServiceName: "t", discovery.LabelManagedBy: "test"}},
+		AddressType: discovery.AddressTypeIPv4,
+		Ports:       []discovery.EndpointPort{{Name: ptrTo(""), Protocol: &proto, Port: &port}},
+		Endpoints:   []discovery.Endpoint{{Addresses: []string{"10.0.0.7"}, Conditions: discovery.EndpointConditions{Ready: ptrTo(true)}}},
+	}
+	if _, err := client.DiscoveryV1().EndpointSlices("ns").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return endpoints() == 1 })
+	slice.Labels[LabelHeadless] = ""
+	if _, err := client.DiscoveryV1().EndpointSlices("ns").Update(ctx, slice, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return endpoints() == 0 })
+	delete(slice.Labels, LabelHeadless)
+	if _, err := client.DiscoveryV1().EndpointSlices("ns").Update(ctx, slice, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return endpoints() == 1 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)

@@ -77,77 +77,84 @@ func buildProgram(ctx context.Context, cacheDir, name, source string, log *slog.
 	return out, nil
 }
 
-// agnhostBuild is the outcome of buildAgnhost.
-type agnhostBuild struct {
-	binary    string // the static agnhost binary
-	version   string // agnhost's own version (test/images/agnhost/VERSION)
+// upstreamBuild is the outcome of buildUpstream.
+type upstreamBuild struct {
+	binary    string // the static binary
+	version   string // the image's own version (test/images/<name>/VERSION)
 	moduleDir string // the k8s.io/kubernetes module's source directory
 }
 
-// buildAgnhost compiles k8s.io/kubernetes/test/images/agnhost at the version
-// hack/conformance/go.mod of the repository requires, in a copy of that
-// module under cacheDir (building in place would have to add go.sum entries
-// to the repository), once per version.
-func buildAgnhost(ctx context.Context, cacheDir, repoDir string, log *slog.Logger) (agnhostBuild, error) {
+// buildAgnhost compiles upstream's agnhost (see buildUpstream).
+func buildAgnhost(ctx context.Context, cacheDir, repoDir string, log *slog.Logger) (upstreamBuild, error) {
+	return buildUpstream(ctx, cacheDir, repoDir, "agnhost", log)
+}
+
+// buildUpstream compiles k8s.io/kubernetes/test/images/<name> at the
+// version hack/conformance/go.mod of the repository requires, in a copy of
+// that module under cacheDir (building in place would have to add go.sum
+// entries to the repository), once per version.
+func buildUpstream(ctx context.Context, cacheDir, repoDir, name string, log *slog.Logger) (upstreamBuild, error) {
 	confDir := filepath.Join(repoDir, "hack", "conformance")
 	gomod, err := os.ReadFile(filepath.Join(confDir, "go.mod"))
 	if err != nil {
-		return agnhostBuild{}, fmt.Errorf("read conformance module: %w", err)
+		return upstreamBuild{}, fmt.Errorf("read conformance module: %w", err)
 	}
 	m := regexp.MustCompile(`(?m)^\s*(?:require\s+)?k8s\.io/kubernetes\s+(v\S+)`).FindSubmatch(gomod)
 	if m == nil {
-		return agnhostBuild{}, fmt.Errorf("%s/go.mod requires no k8s.io/kubernetes", confDir)
+		return upstreamBuild{}, fmt.Errorf("%s/go.mod requires no k8s.io/kubernetes", confDir)
 	}
 	k8sVersion := string(m[1])
 	gosum, err := os.ReadFile(filepath.Join(confDir, "go.sum"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return agnhostBuild{}, err
+		return upstreamBuild{}, err
 	}
 
 	// Test binaries of several packages may build at once; one prepares
 	// the module and compiles, the others wait and find its binary.
 	unlock, err := lockFile(filepath.Join(cacheDir, "agnhost.lock"))
 	if err != nil {
-		return agnhostBuild{}, err
+		return upstreamBuild{}, err
 	}
 	defer unlock()
+	// The directory keeps agnhost's name: caches from before other
+	// programs were built there stay valid.
 	src := filepath.Join(cacheDir, "agnhost-src-"+k8sVersion)
 	if err := os.MkdirAll(src, 0o755); err != nil {
-		return agnhostBuild{}, err
+		return upstreamBuild{}, err
 	}
 	if _, err := os.Stat(filepath.Join(src, "go.mod")); errors.Is(err, fs.ErrNotExist) {
 		mod := regexp.MustCompile(`(?m)^module\s+\S+`).ReplaceAll(gomod, []byte("module svcnet.test/agnhostbuild"))
 		if err := writeFileAtomic(filepath.Join(src, "go.sum"), gosum, 0o644); err != nil {
-			return agnhostBuild{}, err
+			return upstreamBuild{}, err
 		}
 		if err := writeFileAtomic(filepath.Join(src, "go.mod"), mod, 0o644); err != nil {
-			return agnhostBuild{}, err
+			return upstreamBuild{}, err
 		}
 	}
 	moduleDir, err := moduleSourceDir(ctx, src, "k8s.io/kubernetes@"+k8sVersion)
 	if err != nil {
-		return agnhostBuild{}, err
+		return upstreamBuild{}, err
 	}
-	version, err := os.ReadFile(filepath.Join(moduleDir, "test", "images", "agnhost", "VERSION"))
+	version, err := os.ReadFile(filepath.Join(moduleDir, "test", "images", name, "VERSION"))
 	if err != nil {
-		return agnhostBuild{}, fmt.Errorf("agnhost version: %w", err)
+		return upstreamBuild{}, fmt.Errorf("%s version: %w", name, err)
 	}
-	b := agnhostBuild{
-		binary:    filepath.Join(cacheDir, "agnhost-"+k8sVersion),
+	b := upstreamBuild{
+		binary:    filepath.Join(cacheDir, name+"-"+k8sVersion),
 		version:   strings.TrimSpace(string(version)),
 		moduleDir: moduleDir,
 	}
 	if _, err := os.Stat(b.binary); err == nil {
 		return b, nil
 	}
-	log.Info("Compiling agnhost, this takes minutes", "kubernetes", k8sVersion)
+	log.Info("Compiling "+name+" from upstream's source", "kubernetes", k8sVersion)
 	start := time.Now()
 	// -mod=mod: the wrapper module's go.sum lacks the sums of packages only
-	// agnhost imports; the Go module proxy supplies them.
-	if err := goBuild(ctx, src, b.binary, "k8s.io/kubernetes/test/images/agnhost", goEnv("GOFLAGS=-mod=mod")); err != nil {
-		return agnhostBuild{}, fmt.Errorf("build agnhost: %w", err)
+	// the test images import; the Go module proxy supplies them.
+	if err := goBuild(ctx, src, b.binary, "k8s.io/kubernetes/test/images/"+name, goEnv("GOFLAGS=-mod=mod")); err != nil {
+		return upstreamBuild{}, fmt.Errorf("build %s: %w", name, err)
 	}
-	log.Info("Compiled agnhost", "version", b.version, "duration", time.Since(start).Round(time.Second))
+	log.Info("Compiled "+name, "version", b.version, "duration", time.Since(start).Round(time.Second))
 	return b, nil
 }
 

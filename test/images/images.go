@@ -67,6 +67,10 @@ const (
 	AgnhostPrev = AgnhostRepository + ":2.55"
 	// GlibcDNSTesting is the e2e suite's DNS querier (built with agnhost).
 	GlibcDNSTesting = "registry.k8s.io/e2e-test-images/glibc-dns-testing:2.0.0"
+	// RegressionIssue74839Repository is the repository of the server of the
+	// suite's invalid-conntrack-state spec (built with agnhost, tagged with
+	// the version of the source it compiles).
+	RegressionIssue74839Repository = "registry.k8s.io/e2e-test-images/regression-issue-74839"
 )
 
 // Config says where Build keeps its work and what it builds.
@@ -116,7 +120,8 @@ func Build(ctx context.Context, cfg Config) (map[string]v1.Image, error) {
 	}
 	if cfg.Agnhost {
 		steps = append(steps, buildStep{name: "agnhost", build: b.agnhost},
-			buildStep{name: "glibc-dns-testing", build: b.glibcDNSTesting})
+			buildStep{name: "glibc-dns-testing", build: b.glibcDNSTesting},
+			buildStep{name: "regression-issue-74839", build: b.regressionIssue74839})
 	}
 	if cfg.Examples {
 		steps = append(steps, b.exampleSteps()...)
@@ -362,12 +367,9 @@ func (b *builder) nginx(context.Context) (v1.Image, []string, error) {
 // installs), porter's certificate and the account and group upstream's
 // image defines; entrypoint and command are upstream's.
 func (b *builder) agnhost(ctx context.Context) (v1.Image, []string, error) {
-	repo := b.cfg.RepoDir
-	if repo == "" {
-		var err error
-		if repo, err = findRepo(); err != nil {
-			return nil, nil, err
-		}
+	repo, err := b.repo()
+	if err != nil {
+		return nil, nil, err
 	}
 	build, err := buildAgnhost(ctx, b.cfg.CacheDir, repo, b.log)
 	if err != nil {
@@ -430,7 +432,10 @@ func addDNSTools(files map[string]File) error {
 // agnhostTools are the programs upstream's agnhost image installs beside
 // agnhost (bind-tools, curl, netcat-openbsd, iproute2, bash), which the
 // e2e specs run in its containers, by the Debian package that has them.
-var agnhostTools = map[string]string{"curl": "curl", "nc": "netcat-openbsd", "ip": "iproute2", "bash": "bash"}
+// wget is GNU's: Debian 12's busybox is built without wget's -T (timeout),
+// which the suite's Service checks pass and which then crashes it
+// (SIGSEGV), while upstream's Alpine busybox honours it.
+var agnhostTools = map[string]string{"curl": "curl", "nc": "netcat-openbsd", "ip": "iproute2", "bash": "bash", "wget": "wget"}
 
 // addHostTools adds the host's programs (name -> the Debian package that
 // has it, for the error) at /usr/bin, with their libraries.
@@ -469,6 +474,45 @@ func (b *builder) glibcDNSTesting(context.Context) (v1.Image, []string, error) {
 	img, err := newImage(v1.Config{Cmd: []string{"sh"}, Env: []string{defaultPath}, WorkingDir: "/"},
 		[]v1.Layer{base, l}, []string{"ADD busybox /", "ADD dnsutils /"})
 	return img, []string{GlibcDNSTesting}, err
+}
+
+// regressionIssue74839 is upstream's boom-server: it answers TCP
+// connections on port 9000 and, through a raw socket, injects a segment
+// outside the window into each, logging "ERROR" if the client resets the
+// connection. Upstream builds it on a Debian base; the static binary needs
+// none, so it goes on the busybox base.
+func (b *builder) regressionIssue74839(ctx context.Context) (v1.Image, []string, error) {
+	repo, err := b.repo()
+	if err != nil {
+		return nil, nil, err
+	}
+	build, err := buildUpstream(ctx, b.cfg.CacheDir, repo, "regression-issue-74839", b.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	base, err := b.busyboxBase()
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := b.layer(map[string]File{"/regression-issue-74839": {Mode: 0o755, Source: build.binary}})
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := newImage(v1.Config{
+		Entrypoint: []string{"/regression-issue-74839"},
+		Env:        []string{defaultPath},
+		WorkingDir: "/",
+	}, []v1.Layer{base, l}, []string{"ADD busybox /", "ADD regression-issue-74839 /regression-issue-74839"})
+	return img, []string{RegressionIssue74839Repository + ":" + build.version}, err
+}
+
+// repo is the svcnet checkout whose hack/conformance/go.mod names the
+// k8s.io/kubernetes version of the images built from upstream's source.
+func (b *builder) repo() (string, error) {
+	if b.cfg.RepoDir != "" {
+		return b.cfg.RepoDir, nil
+	}
+	return findRepo()
 }
 
 // findRepo walks up from the working directory to the svcnet checkout,

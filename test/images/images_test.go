@@ -243,11 +243,15 @@ func TestBuild(t *testing.T) {
 		tests = append(tests, buildCase{
 			ref: AgnhostExamples,
 			files: map[string]string{
-				"agnhost": "", "agnhost-2": "", "usr/bin/dig": "", "usr/bin/getent": "", "bin/sh": "",
+				"agnhost": "", "agnhost-2": "", "usr/bin/dig": "", "usr/bin/getent": "", "bin/sh": "", "usr/bin/wget": "",
 				"localhost.crt": "BEGIN CERTIFICATE", "etc/group": "group-defined-in-image:x:50000:user-defined-in-image",
 			},
 			cmd:   []string{"pause"},
 			entry: []string{"/agnhost"},
+		}, buildCase{
+			ref:   RegressionIssue74839Repository + ":1.4",
+			files: map[string]string{"regression-issue-74839": ""},
+			entry: []string{"/regression-issue-74839"},
 		})
 	}
 	for _, tc := range tests {

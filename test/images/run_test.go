@@ -58,6 +58,10 @@ func TestImagesRun(t *testing.T) {
 			{name: "dig", ref: AgnhostExamples, cmd: []string{"/usr/bin/dig", "-v"}, want: "DiG"},
 			{name: "nslookup", ref: AgnhostExamples, cmd: []string{"nslookup", "-version"}, want: "nslookup"},
 			{name: "getent", ref: AgnhostExamples, cmd: []string{"/usr/bin/getent", "group", "50000"}, want: "group-defined-in-image"},
+			// The suite's Service checks run `wget -q -O - -T 1 URL`: the
+			// timeout flag must work (a refused connection, exit status 4).
+			{name: "wget timeout", ref: AgnhostExamples, cmd: []string{"sh", "-c", "wget -q -O - -T 1 http://127.0.0.1:1/; echo status $?"},
+				want: "status 4"},
 		}...)
 	}
 	roots := map[string]string{}

@@ -18,7 +18,9 @@
 // port-unreachable) traffic to ports without endpoints, or drop it when
 // endpoints exist but none is usable here; KUBE-PROXY-FIREWALL drops
 // load-balancer traffic the KUBE-FW chain did not admit; KUBE-FORWARD
-// accepts marked and established traffic; KUBE-NODEPORTS accepts the
+// drops packets conntrack marks INVALID (unless the kernel tracks TCP
+// liberally, see proxy.BackendConfig.DropInvalid) and accepts marked and
+// established traffic; KUBE-NODEPORTS accepts the
 // health-check node ports of externalTrafficPolicy Local Services.
 //
 // The top-level chains are hooked from PREROUTING, OUTPUT, POSTROUTING,

@@ -23,6 +23,7 @@ func testConfig() proxy.BackendConfig {
 		NodeName:     pt.NodeName,
 		ClusterCIDR:  pt.ClusterCIDR,
 		ServiceCIDRs: []string{pt.ServiceCIDR},
+		DropInvalid:  true,
 	}
 }
 

@@ -320,6 +320,11 @@ func (p *Proxier) staticRules(svcs []*svcRules) (nat, filter map[string][]string
 			rule(cat(comment("kubernetes forwarding conntrack rule"), []string{"-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"})...),
 		},
 	}
+	if p.cfg.DropInvalid {
+		// First: an INVALID packet would skip the reverse NAT of its
+		// connection (see BackendConfig.DropInvalid).
+		filter[chainForward] = append([]string{rule("-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP")}, filter[chainForward]...)
+	}
 	var clusterIPs []string
 	for _, s := range svcs {
 		nat[chainServices] = append(nat[chainServices], s.natServices...)

@@ -30,6 +30,8 @@ type pkt struct {
 	// pick is the load-balancing choice followed; choices is how many
 	// the spreading chain offered.
 	pick, choices int
+	// invalid: conntrack marks the packet INVALID; the nat table skips it.
+	invalid bool
 }
 
 func (tr *tracer) isLocal(ip string) bool {
@@ -49,7 +51,8 @@ func (tr *tracer) Trace(t *testing.T, p proxytest.Packet) []proxytest.Branch {
 // Netfilter order for a new connection: nat before filter on each hook.
 func (tr *tracer) run(t *testing.T, p proxytest.Packet, pick int) (proxytest.Branch, int) {
 	t.Helper()
-	k := &pkt{src: p.SrcIP, dst: p.DstIP, port: p.DstPort, proto: strings.ToLower(string(p.Protocol)), pick: pick, choices: 1}
+	k := &pkt{src: p.SrcIP, dst: p.DstIP, port: p.DstPort, proto: strings.ToLower(string(p.Protocol)), pick: pick, choices: 1,
+		invalid: p.Invalid}
 	final := func(v string) (proxytest.Branch, bool) {
 		switch v {
 		case "DROP":
@@ -65,8 +68,10 @@ func (tr *tracer) run(t *testing.T, p proxytest.Packet, pick int) (proxytest.Bra
 		steps = [][2]string{{tableNAT, "OUTPUT"}, {tableFilter, "OUTPUT"}}
 	}
 	for i := 0; i < len(steps); i++ {
-		if b, stop := final(tr.runChain(t, steps[i][0], steps[i][1], k, 0)); stop {
-			return b, k.choices
+		if !k.invalid || steps[i][0] != tableNAT {
+			if b, stop := final(tr.runChain(t, steps[i][0], steps[i][1], k, 0)); stop {
+				return b, k.choices
+			}
 		}
 		if i == len(steps)-1 && steps[i][1] != "INPUT" && steps[i][1] != "FORWARD" && steps[i][1] != "POSTROUTING" {
 			switch {
@@ -175,7 +180,11 @@ func (tr *tracer) matchRule(t *testing.T, a []string, k *pkt, stat *int, rule st
 			ok = k.mark&uint32(m) == uint32(v)
 			i += 2
 		case "--ctstate":
-			ok = slices.Contains(strings.Split(a[i+1], ","), "NEW")
+			state := "NEW"
+			if k.invalid {
+				state = "INVALID"
+			}
+			ok = slices.Contains(strings.Split(a[i+1], ","), state)
 			i += 2
 		case "--mode": // statistic: --mode random --probability P
 			ok = k.pick == *stat

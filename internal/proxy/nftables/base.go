@@ -118,6 +118,11 @@ func (p *Proxier) staticRules() map[string][]string {
 	if len(p.cfg.ServiceCIDRs) > 0 {
 		r[clusterIPsCheckChain] = append(r[clusterIPsCheckChain], "ip daddr @"+serviceCIDRsSet+" drop")
 	}
+	if p.cfg.DropInvalid {
+		// First: an INVALID packet would skip the reverse NAT of its
+		// connection (see BackendConfig.DropInvalid).
+		r[filterForwardChain] = append([]string{"ct state invalid drop"}, r[filterForwardChain]...)
+	}
 	return r
 }
 

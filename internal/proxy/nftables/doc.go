@@ -13,7 +13,8 @@
 // found in postrouting by the hairpin-endpoints set of "ip . ip" pairs and
 // masqueraded. Services without usable endpoints are rejected (or dropped,
 // for Local policies) from filter chains, and unallocated IPs of the
-// service CIDRs are dropped.
+// service CIDRs are dropped. Forwarded packets conntrack marks INVALID are
+// dropped unless the kernel tracks TCP liberally (BackendConfig.DropInvalid).
 //
 // The proxier keeps the last committed ruleset in memory and, on a partial
 // sync, rewrites only the chains, sets and map elements of Services that

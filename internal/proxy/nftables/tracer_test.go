@@ -31,6 +31,8 @@ type pkt struct {
 	masq     bool
 	pick     int
 	choices  int
+	// invalid: conntrack marks the packet INVALID; NAT chains skip it.
+	invalid bool
 }
 
 func (tr *tracer) isLocal(ip string) bool {
@@ -70,7 +72,8 @@ func (tr *tracer) hookChains(hook knftables.BaseChainHook) []string {
 
 func (tr *tracer) run(t *testing.T, p proxytest.Packet, pick int) (proxytest.Branch, int) {
 	t.Helper()
-	k := &pkt{src: p.SrcIP, dst: p.DstIP, port: p.DstPort, proto: strings.ToLower(string(p.Protocol)), pick: pick, choices: 1}
+	k := &pkt{src: p.SrcIP, dst: p.DstIP, port: p.DstPort, proto: strings.ToLower(string(p.Protocol)), pick: pick, choices: 1,
+		invalid: p.Invalid}
 	tr.fake.RLock()
 	defer tr.fake.RUnlock()
 	verdict := func(v string) (proxytest.Branch, bool) {
@@ -84,6 +87,9 @@ func (tr *tracer) run(t *testing.T, p proxytest.Packet, pick int) (proxytest.Bra
 	}
 	runHook := func(hook knftables.BaseChainHook) (proxytest.Branch, bool) {
 		for _, c := range tr.hookChains(hook) {
+			if ch := tr.fake.Table.Chains[c]; k.invalid && ch.Type != nil && *ch.Type == knftables.NATType {
+				continue
+			}
 			if b, stop := verdict(tr.runChain(t, c, k, 0)); stop {
 				return b, true
 			}
@@ -269,6 +275,9 @@ func (tr *tracer) selector(t *testing.T, tok []string, k *pkt, rule string) (str
 	case tok[0] == "th" && tok[1] == "dport":
 		return strconv.Itoa(k.port), 2
 	case tok[0] == "ct" && tok[1] == "state":
+		if k.invalid {
+			return "invalid", 2
+		}
 		return "new", 2
 	case tok[0] == "ct" && tok[1] == "status":
 		if k.dnat != "" {

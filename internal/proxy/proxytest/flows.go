@@ -29,12 +29,15 @@ const (
 	Forward Verdict = "FORWARD"
 )
 
-// Packet is the first packet of a connection.
+// Packet is the first packet of a connection or, when Invalid, a packet
+// conntrack marks INVALID (such as a TCP segment outside the window of its
+// connection), which no NAT rule sees.
 type Packet struct {
 	SrcIP    string
 	DstIP    string
 	DstPort  int
 	Protocol v1.Protocol
+	Invalid  bool
 }
 
 // Outcome is what a backend does with a Packet over all load-balancing

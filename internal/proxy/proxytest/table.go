@@ -114,6 +114,10 @@ func Flows() Scenario {
 			{"hairpin is masqueraded", tcp("10.244.0.41", "10.96.0.41", 80), dnat(true, "10.244.0.41:8080")},
 			{"local traffic to node", tcp(OffCluster, NodeIP, 22), Outcome{Verdict: Local}},
 			{"pod to pod is forwarded untouched", tcp(OffCluster, "10.244.1.5", 8080), Outcome{Verdict: Forward}},
+			// A pod's out-of-window segment to a client that reached it
+			// through a Service would arrive un-NATed and be reset.
+			{"invalid forwarded packet is dropped", Packet{SrcIP: "10.244.1.5", DstIP: LocalPod, DstPort: 40000,
+				Protocol: v1.ProtocolTCP, Invalid: true}, Outcome{Verdict: Drop}},
 		},
 	}
 }
