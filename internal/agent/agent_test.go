@@ -254,6 +254,9 @@ func TestTerminatingPodKeepsReadinessProbe(t *testing.T) {
 	}
 	dir := t.TempDir()
 	unready := filepath.Join(dir, "unready")
+	// Written once the TERM trap is set: before, a SIGTERM would end the
+	// shell, so the pod is not ready until then.
+	trapped := filepath.Join(dir, "trapped")
 	client := fake.NewClientset(
 		&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a"}, Spec: v1.NodeSpec{PodCIDR: "10.244.7.0/24"}})
 	startAgent(t, Config{Client: client, NodeName: "node-a", NodeIP: "192.0.2.10", DataDir: filepath.Join(dir, "data"),
@@ -273,8 +276,9 @@ func TestTerminatingPodKeepsReadinessProbe(t *testing.T) {
 			Containers: []v1.Container{{
 				Name: "server", Image: "busybox",
 				// On SIGTERM it marks itself unready and keeps running.
-				Command:        []string{"sh", "-c", "trap 'touch " + unready + "' TERM; while true; do sleep 0.1; done"},
-				ReadinessProbe: probeOnce("test ! -e " + unready),
+				Command: []string{"sh", "-c", "trap 'touch " + unready + "' TERM; touch " + trapped +
+					"; while true; do sleep 0.1; done"},
+				ReadinessProbe: probeOnce("test -e " + trapped + " && test ! -e " + unready),
 				// Fails once the pod terminates: it must not be acted on.
 				LivenessProbe: probeOnce("test ! -e " + unready),
 			}},
